@@ -1,0 +1,199 @@
+"""The ``voltroam`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from app.core.settings import Settings
+
+T = TypeVar("T")
+
+cli = typer.Typer(
+    help="Voltroam: an open OCPI 2.2.1 roaming hub with payments.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+party_cli = typer.Typer(help="Partner platforms: invite, connect, list.", no_args_is_help=True)
+cli.add_typer(party_cli, name="party")
+
+try:  # the tariff engine's command group (app/tariffs/cli.py)
+    from app.tariffs.cli import tariff_app
+
+    cli.add_typer(tariff_app, name="tariff", help="Price CDRs with the OCPI tariff engine.")
+except ImportError:  # pragma: no cover - only while the engine is not installed
+    pass
+
+OPENAPI_PATH = Path(__file__).resolve().parents[1] / "openapi" / "openapi.json"
+
+
+def _run(factory: Callable[[Settings], Coroutine[Any, Any, T]]) -> T:
+    """Run one async unit of CLI work against the configured database."""
+    settings = Settings()
+    return asyncio.run(factory(settings))
+
+
+async def _with_context(settings: Settings, work: Callable[..., Awaitable[T]]) -> T:
+    from app.core.context import HubContext
+    from app.core.migrate import upgrade_to_head_async
+
+    await upgrade_to_head_async(settings)
+    ctx = HubContext.create(settings)
+    try:
+        async with ctx.sessions() as session:
+            return await work(ctx, session)
+    finally:
+        await ctx.close()
+
+
+@cli.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to listen on (HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (PORT)")] = None,
+) -> None:
+    """Run the hub (migrates the database to the newest schema first)."""
+    import uvicorn
+
+    from app.main import create_app
+
+    overrides: dict[str, object] = {}
+    if host is not None:
+        overrides["host"] = host
+    if port is not None:
+        overrides["port"] = port
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    app = create_app(settings)
+    typer.echo(f"Voltroam listening on http://{settings.host}:{settings.port}")
+    typer.echo(f"  OCPI versions: {settings.versions_url}")
+    typer.echo(f"  Database:      {settings.database_url}")
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+
+
+@cli.command()
+def migrate() -> None:
+    """Upgrade the database schema to the newest migration, then exit."""
+    from app.core.migrate import upgrade_to_head
+
+    settings = Settings()
+    upgrade_to_head(settings)
+    typer.echo(f"Database at head: {settings.database_url}")
+
+
+@cli.command("make-migration")
+def make_migration(message: Annotated[str, typer.Argument(help="What the migration does")]) -> None:
+    """(Development) Write a new Alembic migration from the difference models/database."""
+    from alembic import command
+
+    from app.core.migrate import alembic_config, upgrade_to_head
+
+    settings = Settings()
+    upgrade_to_head(settings)
+    command.revision(alembic_config(settings), message=message, autogenerate=True)
+
+
+@cli.command("admin-token")
+def admin_token(
+    subject: Annotated[str, typer.Option(help="Who the token is for")] = "admin",
+    ttl: Annotated[int | None, typer.Option(help="Lifetime in seconds")] = None,
+) -> None:
+    """Print an admin JWT for the admin API (Authorization: Bearer ...)."""
+    from app.admin.auth import issue_admin_token
+
+    typer.echo(issue_admin_token(Settings(), subject, ttl))
+
+
+@cli.command()
+def openapi(
+    output: Annotated[Path, typer.Option(help="Where to write the document")] = OPENAPI_PATH,
+) -> None:
+    """Write the OpenAPI document of the hub (openapi/openapi.json)."""
+    from app.main import create_app
+
+    document = create_app(Settings()).openapi()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    typer.echo(f"Wrote {output}")
+
+
+@party_cli.command("invite")
+def party_invite(
+    name: Annotated[str, typer.Argument(help="Name of the partner platform")],
+    ttl_hours: Annotated[int | None, typer.Option(help="Validity of token A in hours")] = None,
+) -> None:
+    """Create an invitation: prints the token A and the hub's versions URL for the party."""
+    from app.hub.parties import service
+
+    async def work(settings: Settings) -> None:
+        async def inner(ctx: Any, session: Any) -> None:
+            platform, token_a = await service.create_invitation(session, ctx, name, ttl_hours)
+            typer.echo(f"Platform id:   {platform.id}")
+            typer.echo(f"Versions URL:  {settings.versions_url}")
+            typer.echo(f"Token A:       {token_a}")
+            typer.echo(f"Expires at:    {platform.inbound_token_expires_at}")
+            typer.echo("Hand both to the party over a secure channel; token A works once.")
+
+        await _with_context(settings, inner)
+
+    _run(work)
+
+
+@party_cli.command("connect")
+def party_connect(
+    versions_url: Annotated[str, typer.Argument(help="The party's OCPI versions URL")],
+    token_a: Annotated[str, typer.Option("--token-a", help="The token A the party issued")],
+    name: Annotated[str | None, typer.Option(help="A name for the platform")] = None,
+) -> None:
+    """Connect to a party: the hub performs the credentials handshake as Sender."""
+    from app.hub.parties import service
+    from app.ocpi.errors import OcpiError
+
+    async def work(settings: Settings) -> None:
+        async def inner(ctx: Any, session: Any) -> None:
+            try:
+                view = await service.connect_to_party(session, ctx, versions_url, token_a, name)
+            except OcpiError as exc:
+                typer.echo(f"Handshake failed (OCPI {exc.status_code}): {exc.message}", err=True)
+                raise typer.Exit(1) from None
+            roles = ", ".join(f"{r.role} {r.country_code}*{r.party_id}" for r in view.roles)
+            typer.echo(f"Connected: platform {view.platform.id} ({roles})")
+
+        await _with_context(settings, inner)
+
+    _run(work)
+
+
+@party_cli.command("list")
+def party_list() -> None:
+    """List platforms with their roles and connection status."""
+    from app.hub.parties import service
+
+    async def work(settings: Settings) -> None:
+        async def inner(ctx: Any, session: Any) -> None:
+            views = await service.list_platforms(session)
+            if not views:
+                typer.echo("No platforms yet. Invite one with: voltroam party invite NAME")
+            for view in views:
+                p = view.platform
+                roles = ", ".join(f"{r.role} {r.country_code}*{r.party_id}" for r in view.roles)
+                typer.echo(f"{p.id:>4}  {p.status:<10} {p.name}  [{roles or 'no roles yet'}]")
+
+        await _with_context(settings, inner)
+
+    _run(work)
+
+
+def main() -> None:
+    try:
+        cli()
+    except KeyboardInterrupt:  # pragma: no cover
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""What a running hub holds: settings, database, the outbound HTTP client, the token cipher.
+
+One instance per app, built in ``create_app`` and kept on ``app.state.hub``; the CLI builds its own.
+Nothing in it is global, so two hubs can run in one process (tests do).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core.db import make_engine, make_sessionmaker
+from app.core.security import TokenCipher
+from app.core.settings import Settings
+from app.ocpi.client import OcpiClient
+
+
+@dataclass
+class HubContext:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    http: httpx.AsyncClient
+    cipher: TokenCipher
+    ocpi: OcpiClient = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.ocpi = OcpiClient(self.http, timeout=self.settings.ocpi_timeout_seconds)
+
+    @classmethod
+    def create(cls, settings: Settings) -> HubContext:
+        engine = make_engine(settings)
+        return cls(
+            settings=settings,
+            engine=engine,
+            sessions=make_sessionmaker(engine),
+            http=httpx.AsyncClient(
+                timeout=settings.ocpi_timeout_seconds,
+                limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+                headers={"User-Agent": "Voltroam/0.1"},
+            ),
+            cipher=TokenCipher(settings.resolved_secret_key),
+        )
+
+    async def close(self) -> None:
+        await self.http.aclose()
+        await self.engine.dispose()

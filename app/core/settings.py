@@ -1,0 +1,108 @@
+"""All configuration in one place (DESIGN.md: "Settings in one pydantic-settings class").
+
+Every value has a default that works on a laptop and an environment variable to change it; the
+variable is the field name in upper case (``DATABASE_URL``, ``PUBLIC_URL``, ...).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import cached_property
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
+
+    # Storage. A SQLite file in the working directory unless told otherwise; plain
+    # ``postgresql://`` and ``sqlite:///`` URLs are accepted and given their async driver.
+    database_url: str = "sqlite:///./voltroam.db"
+    # Upgrade the schema to the newest migration when the app starts.
+    migrate_on_start: bool = True
+
+    # Network.
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # How partners reach this hub; the base of every URL the hub hands out (versions, Link, ...).
+    # Empty: http://{host}:{port}.
+    public_url: str = ""
+
+    # The hub's own identity on OCPI ("A Hub SHALL only report itself as role: Hub").
+    hub_country_code: str = "NL"
+    hub_party_id: str = "VRH"
+    hub_name: str = "Voltroam Hub"
+    hub_website: str = ""
+
+    # Secrets. SECRET_KEY encrypts the tokens the hub sends to partners; when unset, a key is
+    # generated once into SECRET_KEY_FILE (outside the database, so a copy of the database alone
+    # lets nobody call a partner).
+    secret_key: str = ""
+    secret_key_file: str = "./voltroam.key"
+    # Admin JWTs (HS256). Empty: derived from the secret key.
+    admin_jwt_secret: str = ""
+    admin_jwt_ttl_seconds: int = 12 * 3600
+
+    # Registration.
+    invitation_ttl_hours: int = 72
+
+    # Outbound OCPI calls.
+    ocpi_timeout_seconds: float = 10.0
+    # Largest page the hub serves on a GET-all, whatever `limit` the client asks for.
+    ocpi_max_page_size: int = 100
+
+    log_level: str = "INFO"
+
+    @property
+    def base_url(self) -> str:
+        url = self.public_url or f"http://{self.host}:{self.port}"
+        return url.rstrip("/")
+
+    @property
+    def versions_url(self) -> str:
+        return f"{self.base_url}/ocpi/versions"
+
+    @property
+    def async_database_url(self) -> str:
+        return to_async_url(self.database_url)
+
+    @cached_property
+    def resolved_secret_key(self) -> str:
+        if self.secret_key:
+            return self.secret_key
+        path = Path(self.secret_key_file)
+        if path.exists():
+            return path.read_text().strip()
+        key = secrets.token_urlsafe(32)
+        # Created readable by the owner only.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key + "\n")
+        return key
+
+    @property
+    def resolved_admin_jwt_secret(self) -> str:
+        return self.admin_jwt_secret or "admin-jwt:" + self.resolved_secret_key
+
+
+def to_async_url(url: str) -> str:
+    """Give a database URL its async driver (aiosqlite, asyncpg)."""
+    for plain, driver in (
+        ("sqlite://", "sqlite+aiosqlite://"),
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgres://", "postgresql+asyncpg://"),
+        ("postgresql+psycopg://", "postgresql+asyncpg://"),
+        ("postgresql+psycopg2://", "postgresql+asyncpg://"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    return url
+
+
+def get_settings() -> Settings:
+    return Settings()
+
+
+__all__ = ["Settings", "get_settings", "to_async_url"]

@@ -1,0 +1,63 @@
+"""Tables of the platforms connected to the hub and their roles."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, ForeignKey, Integer, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.core.dbtypes import JSONDoc, UTCDateTime, utcnow
+
+
+class Platform(SQLModel, table=True):
+    """One OCPI connection: a partner platform with one or more roles."""
+
+    __tablename__ = "platform"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=255)
+    # ConnectionStatus of mod_hub_client_info: CONNECTED, OFFLINE, PLANNED, SUSPENDED.
+    status: str = Field(default="PLANNED", max_length=16)
+    # True once the credentials handshake completed (and until the platform unregisters).
+    registered: bool = Field(default=False)
+    # "party" when the partner POSTed to us with our token A, "hub" when we connected to it.
+    initiated_by: str = Field(default="party", max_length=8)
+    versions_url: str | None = Field(default=None, max_length=255)
+    version: str | None = Field(default=None, max_length=16)
+    # The partner's 2.2.1 endpoints: [{"identifier", "role", "url"}].
+    endpoints: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSONDoc, nullable=False)
+    )
+    # What the partner presents to us: SHA-256 of token A (an invitation) or of token C.
+    inbound_token_hash: str | None = Field(default=None, max_length=64, unique=True, index=True)
+    inbound_token_kind: str | None = Field(default=None, max_length=1)
+    inbound_token_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # What we present to the partner (its token B or C), encrypted with the secret key.
+    outbound_token: str | None = Field(default=None, max_length=512)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_seen_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class PlatformRole(SQLModel, table=True):
+    """A CredentialsRole of a platform. country_code/party_id are stored upper-case (CiString)."""
+
+    __tablename__ = "platform_role"
+    __table_args__ = (
+        UniqueConstraint("role", "country_code", "party_id", name="uq_platform_role_party"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("platform.id", ondelete="CASCADE"), index=True, nullable=False
+        )
+    )
+    role: str = Field(max_length=8)
+    country_code: str = Field(max_length=2)
+    party_id: str = Field(max_length=3)
+    business_details: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSONDoc, nullable=False)
+    )

@@ -1,0 +1,441 @@
+"""Platforms, roles and the credentials handshake in both directions (credentials.asciidoc).
+
+Party-initiated ("the party is the Sender of the credentials module"):
+    admin invites -> token A -> party GETs our versions with A -> POSTs its credentials (token B)
+    -> we fetch its versions/details with B -> store -> answer with our credentials (token C).
+Hub-initiated (the hub is the Sender):
+    admin gives the party's versions URL and the token A it issued -> we fetch with A -> POST our
+    credentials (token B) -> the party answers with its token C, which we use from then on.
+
+No database transaction is held open while a partner is called.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core.context import HubContext
+from app.core.dbtypes import utcnow
+from app.core.security import hash_token, new_token
+from app.hub.parties.models import Platform, PlatformRole
+from app.ocpi.client import PeerError
+from app.ocpi.errors import MethodNotAllowed, OcpiError
+from app.ocpi.schemas.common import Role
+from app.ocpi.schemas.credentials import BusinessDetails, Credentials, CredentialsRole
+from app.ocpi.schemas.versions import Endpoint, ModuleID, Version, VersionDetails
+from app.ocpi.status import OcpiStatus
+
+log = logging.getLogger("voltroam.parties")
+
+SUPPORTED_VERSION = "2.2.1"
+TOKEN_A = "A"  # an invitation: versions and credentials only, single use, expiring
+TOKEN_REGISTERED = "R"  # the token of a registered platform (C, or B when the hub initiated)
+
+# How often the last_seen_at column is written for a busy platform.
+_SEEN_RESOLUTION = timedelta(seconds=30)
+
+
+class ConnectionStatus:
+    CONNECTED = "CONNECTED"
+    OFFLINE = "OFFLINE"
+    PLANNED = "PLANNED"
+    SUSPENDED = "SUSPENDED"
+
+
+@dataclass
+class PlatformView:
+    platform: Platform
+    roles: list[PlatformRole]
+
+
+# --- the hub's own credentials ----------------------------------------------------------------
+
+
+def hub_role(ctx: HubContext) -> CredentialsRole:
+    settings = ctx.settings
+    return CredentialsRole(
+        role=Role.HUB,
+        country_code=settings.hub_country_code,
+        party_id=settings.hub_party_id,
+        business_details=BusinessDetails(
+            name=settings.hub_name, website=settings.hub_website or None
+        ),
+    )
+
+
+def hub_credentials(ctx: HubContext, token: str) -> Credentials:
+    """ "A Hub SHALL only report itself as role: Hub" (credentials.asciidoc)."""
+    return Credentials(token=token, url=ctx.settings.versions_url, roles=[hub_role(ctx)])
+
+
+# --- authentication ---------------------------------------------------------------------------
+
+
+async def authenticate(session: AsyncSession, candidates: Sequence[str]) -> Platform | None:
+    """The platform whose inbound token is one of ``candidates`` (an expired token A is none)."""
+    if not candidates:
+        return None
+    hashes = [hash_token(c) for c in candidates]
+    result = await session.exec(
+        select(Platform).where(col(Platform.inbound_token_hash).in_(hashes))
+    )
+    platform = result.first()
+    if platform is None:
+        return None
+    now = utcnow()
+    if platform.inbound_token_expires_at is not None and platform.inbound_token_expires_at <= now:
+        return None
+    if platform.last_seen_at is None or now - platform.last_seen_at > _SEEN_RESOLUTION:
+        await session.exec(
+            update(Platform).where(col(Platform.id) == platform.id).values(last_seen_at=now)
+        )
+        await session.commit()
+        platform.last_seen_at = now
+    return platform
+
+
+# --- invitations and listing ------------------------------------------------------------------
+
+
+async def create_invitation(
+    session: AsyncSession, ctx: HubContext, name: str, ttl_hours: int | None = None
+) -> tuple[Platform, str]:
+    """A new PLANNED platform and its single-use CREDENTIALS_TOKEN_A (shown once, kept hashed)."""
+    token_a = new_token()
+    hours = ttl_hours if ttl_hours is not None else ctx.settings.invitation_ttl_hours
+    platform = Platform(
+        name=name,
+        status=ConnectionStatus.PLANNED,
+        initiated_by="party",
+        inbound_token_hash=hash_token(token_a),
+        inbound_token_kind=TOKEN_A,
+        inbound_token_expires_at=datetime.now(UTC) + timedelta(hours=hours),
+    )
+    session.add(platform)
+    await session.commit()
+    await session.refresh(platform)
+    log.info("invitation created for platform %s (%s)", platform.id, name)
+    return platform, token_a
+
+
+async def list_platforms(session: AsyncSession) -> list[PlatformView]:
+    platforms = (await session.exec(select(Platform).order_by(col(Platform.id)))).all()
+    roles = (await session.exec(select(PlatformRole).order_by(col(PlatformRole.id)))).all()
+    by_platform: dict[int, list[PlatformRole]] = {}
+    for role in roles:
+        by_platform.setdefault(role.platform_id, []).append(role)
+    return [PlatformView(p, by_platform.get(p.id or 0, [])) for p in platforms]
+
+
+async def get_platform(session: AsyncSession, platform_id: int) -> PlatformView | None:
+    platform = await session.get(Platform, platform_id)
+    if platform is None:
+        return None
+    roles = (
+        await session.exec(select(PlatformRole).where(PlatformRole.platform_id == platform_id))
+    ).all()
+    return PlatformView(platform, list(roles))
+
+
+async def set_status(session: AsyncSession, platform_id: int, status: str) -> PlatformView | None:
+    platform = await session.get(Platform, platform_id)
+    if platform is None:
+        return None
+    platform.status = status
+    platform.updated_at = utcnow()
+    session.add(platform)
+    await session.commit()
+    return await get_platform(session, platform_id)
+
+
+# --- talking to the partner -------------------------------------------------------------------
+
+
+async def fetch_endpoints(
+    ctx: HubContext, versions_url: str, token: str
+) -> tuple[str, list[Endpoint]]:
+    """Fetch the partner's versions and 2.2.1 details with ``token``.
+
+    3001 when the partner cannot be used, 3002 when it has no 2.2.1, 3003 when it offers no
+    credentials endpoint.
+    """
+    try:
+        reply = await ctx.ocpi.request("GET", versions_url, token)
+        if not reply.ok:
+            raise OcpiError(
+                OcpiStatus.UNABLE_TO_USE_CLIENT_API,
+                f"GET {versions_url} answered HTTP {reply.http_status}, OCPI {reply.status_code}",
+            )
+        versions = [Version.model_validate(v) for v in reply.many() if isinstance(v, dict)]
+        match = next((v for v in versions if v.version.strip() == SUPPORTED_VERSION), None)
+        if match is None:
+            offered = ", ".join(v.version for v in versions) or "none"
+            raise OcpiError(
+                OcpiStatus.UNSUPPORTED_VERSION,
+                f"No common OCPI version: the hub speaks {SUPPORTED_VERSION}, the party offers"
+                f" {offered}",
+            )
+        reply = await ctx.ocpi.request("GET", match.url, token)
+        if not reply.ok:
+            raise OcpiError(
+                OcpiStatus.UNABLE_TO_USE_CLIENT_API,
+                f"GET {match.url} answered HTTP {reply.http_status}, OCPI {reply.status_code}",
+            )
+        details = VersionDetails.model_validate(reply.one())
+    except PeerError as exc:
+        raise OcpiError(OcpiStatus.UNABLE_TO_USE_CLIENT_API, exc.message) from None
+    except ValueError as exc:  # pydantic.ValidationError is a ValueError
+        raise OcpiError(
+            OcpiStatus.UNABLE_TO_USE_CLIENT_API,
+            f"The party's version information is not valid OCPI: {_first_error(exc)}",
+        ) from None
+    if not any(e.identifier == ModuleID.CREDENTIALS for e in details.endpoints):
+        raise OcpiError(
+            OcpiStatus.NO_MATCHING_ENDPOINTS,
+            "The party's 2.2.1 endpoints do not include the credentials module",
+        )
+    return SUPPORTED_VERSION, details.endpoints
+
+
+def _first_error(exc: ValueError) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        first = errors()[0]
+        loc = ".".join(str(p) for p in first.get("loc", ()))
+        return f"{loc}: {first.get('msg')}"
+    return str(exc)
+
+
+def endpoint_url(platform: Platform, identifier: str, role: str | None = None) -> str | None:
+    for ep in platform.endpoints or []:
+        if ep.get("identifier") != identifier:
+            continue
+        if role is None or identifier == ModuleID.CREDENTIALS or ep.get("role") == role:
+            return str(ep.get("url"))
+    return None
+
+
+# --- roles ------------------------------------------------------------------------------------
+
+
+async def _check_roles(
+    session: AsyncSession, ctx: HubContext, platform_id: int | None, roles: list[CredentialsRole]
+) -> None:
+    """Refuse roles the hub itself or another registered platform already has.
+
+    Roles left behind by a platform that unregistered are released to the newcomer.
+    """
+    own = (ctx.settings.hub_country_code.upper(), ctx.settings.hub_party_id.upper())
+    for role in roles:
+        cc, pid = role.country_code.upper(), role.party_id.upper()
+        if (cc, pid) == own:
+            raise OcpiError(OcpiStatus.INVALID_PARAMETERS, f"{cc}*{pid} is the hub's own party id")
+        existing = (
+            await session.exec(
+                select(PlatformRole, Platform)
+                .join(Platform, col(Platform.id) == col(PlatformRole.platform_id))
+                .where(
+                    PlatformRole.role == role.role.value,
+                    PlatformRole.country_code == cc,
+                    PlatformRole.party_id == pid,
+                    PlatformRole.platform_id != (platform_id or -1),
+                )
+            )
+        ).first()
+        if existing is None:
+            continue
+        other_role, other = existing
+        if other.registered:
+            raise OcpiError(
+                OcpiStatus.INVALID_PARAMETERS,
+                f"Role {role.role.value} {cc}*{pid} is already registered by another platform",
+            )
+        await session.delete(other_role)
+
+
+async def _replace_roles(
+    session: AsyncSession, platform_id: int, roles: list[CredentialsRole]
+) -> None:
+    await session.exec(delete(PlatformRole).where(col(PlatformRole.platform_id) == platform_id))
+    for role in roles:
+        session.add(
+            PlatformRole(
+                platform_id=platform_id,
+                role=role.role.value,
+                country_code=role.country_code.upper(),
+                party_id=role.party_id.upper(),
+                business_details=role.business_details.to_json(),
+            )
+        )
+
+
+# --- party-initiated: the hub is the Receiver of the credentials module -----------------------
+
+
+async def register_party(
+    session: AsyncSession, ctx: HubContext, platform: Platform, creds: Credentials
+) -> Credentials:
+    """POST credentials: the party registers with the token A it was given."""
+    if platform.registered or platform.inbound_token_kind != TOKEN_A:
+        # "This method MUST return a HTTP status code 405 if the client has already been
+        # registered before."
+        raise MethodNotAllowed("Already registered: use PUT to update the credentials")
+    return await _store_party_credentials(session, ctx, platform, creds)
+
+
+async def update_party(
+    session: AsyncSession, ctx: HubContext, platform: Platform, creds: Credentials
+) -> Credentials:
+    """PUT credentials: re-fetch the endpoints, switch version, and rotate token C."""
+    if not platform.registered:
+        raise MethodNotAllowed("Not registered: use POST to register first")
+    return await _store_party_credentials(session, ctx, platform, creds)
+
+
+async def _store_party_credentials(
+    session: AsyncSession, ctx: HubContext, platform: Platform, creds: Credentials
+) -> Credentials:
+    platform_id = platform.id
+    assert platform_id is not None
+    old_hash = platform.inbound_token_hash
+    # Roles are checked before the party is called back, and again when writing below.
+    await _check_roles(session, ctx, platform_id, creds.roles)
+    await session.rollback()
+
+    version, endpoints = await fetch_endpoints(ctx, creds.url, creds.token)
+
+    token_c = new_token()
+    await _check_roles(session, ctx, platform_id, creds.roles)
+    # Guarded on the token the request came with: of two concurrent POSTs with one token A,
+    # only one can win ("The CREDENTIALS_TOKEN_A can then be thrown away").
+    result = await session.exec(
+        update(Platform)
+        .where(col(Platform.id) == platform_id, col(Platform.inbound_token_hash) == old_hash)
+        .values(
+            registered=True,
+            status=ConnectionStatus.CONNECTED,
+            versions_url=creds.url,
+            version=version,
+            endpoints=[e.to_json() for e in endpoints],
+            outbound_token=ctx.cipher.encrypt(creds.token),
+            inbound_token_hash=hash_token(token_c),
+            inbound_token_kind=TOKEN_REGISTERED,
+            inbound_token_expires_at=None,
+            updated_at=utcnow(),
+        )
+    )
+    if result.rowcount != 1:
+        await session.rollback()
+        raise MethodNotAllowed("The credentials token was used concurrently; registration refused")
+    await _replace_roles(session, platform_id, creds.roles)
+    await session.commit()
+    log.info("platform %s registered (%s)", platform_id, _roles_text(creds.roles))
+    return hub_credentials(ctx, token_c)
+
+
+async def unregister_party(session: AsyncSession, platform: Platform) -> None:
+    """DELETE credentials: "Both parties must end any automated communication"."""
+    if not platform.registered:
+        raise MethodNotAllowed("Not registered")
+    platform.registered = False
+    platform.status = ConnectionStatus.SUSPENDED
+    platform.inbound_token_hash = None
+    platform.inbound_token_kind = None
+    platform.outbound_token = None
+    platform.updated_at = utcnow()
+    session.add(platform)
+    await session.commit()
+    log.info("platform %s unregistered", platform.id)
+
+
+def _roles_text(roles: Sequence[CredentialsRole]) -> str:
+    return ", ".join(f"{r.role.value} {r.country_code.upper()}*{r.party_id.upper()}" for r in roles)
+
+
+# --- hub-initiated: the hub is the Sender of the credentials module ---------------------------
+
+
+async def connect_to_party(
+    session: AsyncSession, ctx: HubContext, versions_url: str, token_a: str, name: str | None
+) -> PlatformView:
+    """Register with a party that gave us its versions URL and a token A."""
+    version, endpoints = await fetch_endpoints(ctx, versions_url, token_a)
+    platform_tmp = Platform(name=name or versions_url, endpoints=[e.to_json() for e in endpoints])
+    credentials_url = endpoint_url(platform_tmp, ModuleID.CREDENTIALS)
+    assert credentials_url is not None  # fetch_endpoints made sure of it
+
+    # Token B must be known before the POST: the party fetches our versions with it meanwhile.
+    token_b = new_token()
+    platform = Platform(
+        name=name or versions_url,
+        status=ConnectionStatus.PLANNED,
+        initiated_by="hub",
+        versions_url=versions_url,
+        version=version,
+        endpoints=platform_tmp.endpoints,
+        inbound_token_hash=hash_token(token_b),
+        inbound_token_kind=TOKEN_REGISTERED,
+    )
+    session.add(platform)
+    await session.commit()
+    await session.refresh(platform)
+    platform_id = platform.id
+    assert platform_id is not None
+
+    try:
+        try:
+            reply = await ctx.ocpi.request(
+                "POST", credentials_url, token_a, json=hub_credentials(ctx, token_b).to_json()
+            )
+        except PeerError as exc:
+            raise OcpiError(OcpiStatus.UNABLE_TO_USE_CLIENT_API, exc.message) from None
+        if not reply.ok:
+            raise OcpiError(
+                reply.status_code if reply.status_code >= 2000 else OcpiStatus.SERVER_ERROR,
+                f"The party refused our credentials: HTTP {reply.http_status}, OCPI"
+                f" {reply.status_code} {reply.status_message or ''}".strip(),
+            )
+        try:
+            theirs = Credentials.model_validate(reply.one())
+        except ValueError as exc:
+            raise OcpiError(
+                OcpiStatus.UNABLE_TO_USE_CLIENT_API,
+                f"The party answered with invalid credentials: {_first_error(exc)}",
+            ) from None
+        try:
+            await _check_roles(session, ctx, platform_id, theirs.roles)
+        except OcpiError:
+            # Registered on their side but unacceptable on ours: undo it there.
+            await _safe_delete(ctx, credentials_url, theirs.token)
+            raise
+    except BaseException:
+        await session.rollback()
+        await session.exec(delete(Platform).where(col(Platform.id) == platform_id))
+        await session.commit()
+        raise
+
+    platform.outbound_token = ctx.cipher.encrypt(theirs.token)
+    platform.registered = True
+    platform.status = ConnectionStatus.CONNECTED
+    platform.updated_at = utcnow()
+    session.add(platform)
+    await _replace_roles(session, platform_id, theirs.roles)
+    await session.commit()
+    log.info("connected to platform %s (%s)", platform_id, _roles_text(theirs.roles))
+    view = await get_platform(session, platform_id)
+    assert view is not None
+    return view
+
+
+async def _safe_delete(ctx: HubContext, credentials_url: str, token: str) -> None:
+    try:
+        await ctx.ocpi.request("DELETE", credentials_url, token)
+    except PeerError:
+        log.warning("could not unregister from %s after a refused connection", credentials_url)

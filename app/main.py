@@ -1,0 +1,139 @@
+"""create_app(): the FastAPI application of the hub."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.admin.router import router as admin_router
+from app.core.context import HubContext
+from app.core.logging import AccessLogMiddleware, configure_logging
+from app.core.migrate import upgrade_to_head_async
+from app.core.settings import Settings
+from app.modules.credentials.router import router as credentials_router
+from app.modules.versions.router import router as versions_router
+from app.ocpi.envelope import ocpi_response
+from app.ocpi.errors import OcpiError
+from app.ocpi.headers import RequestIdMiddleware
+from app.ocpi.status import OcpiStatus
+
+log = logging.getLogger("voltroam.app")
+
+DESCRIPTION = """
+Voltroam is an open OCPI 2.2.1 roaming hub. Partner CPOs and eMSPs register through the OCPI
+credentials handshake and exchange their data through the hub.
+
+* **OCPI** endpoints live under `/ocpi`; they are authenticated by OCPI credentials tokens
+  (`Authorization: Token <base64>`) and answer with the OCPI envelope.
+* **Admin** endpoints live under `/admin`; they need a JWT (`voltroam admin-token`).
+"""
+
+
+def _is_ocpi(request: Request) -> bool:
+    return request.url.path.startswith("/ocpi")
+
+
+def _validation_message(exc: RequestValidationError) -> tuple[str, bool]:
+    """A readable summary of what was wrong, and whether the body was not JSON at all."""
+    parts = []
+    unparsable = False
+    for error in exc.errors()[:5]:
+        if error.get("type") == "json_invalid":
+            unparsable = True
+        loc = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
+        parts.append(f"{loc or 'body'}: {error.get('msg')}")
+    return "; ".join(parts), unparsable
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(OcpiError)
+    async def _ocpi_error(request: Request, exc: OcpiError) -> JSONResponse:
+        return ocpi_response(
+            exc.data,
+            exc.status_code,
+            exc.message,
+            http_status=exc.http_status,
+            headers=exc.headers,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        message, unparsable = _validation_message(exc)
+        if not _is_ocpi(request):
+            status = 400 if unparsable else 422
+            return JSONResponse({"detail": message}, status_code=status)
+        if unparsable:
+            # "When a message does not contain a valid JSON string, the HTTP error
+            # 400 - Bad request MUST be returned." (status_codes.asciidoc)
+            return ocpi_response(
+                None, OcpiStatus.CLIENT_ERROR, f"Invalid JSON: {message}", http_status=400
+            )
+        return ocpi_response(None, OcpiStatus.INVALID_PARAMETERS, message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if not _is_ocpi(request):
+            return JSONResponse(
+                {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+            )
+        return ocpi_response(
+            None, OcpiStatus.CLIENT_ERROR, str(exc.detail), http_status=exc.status_code
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        # Never a stack trace to the outside; the log has it.
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        if _is_ocpi(request):
+            return ocpi_response(None, OcpiStatus.SERVER_ERROR, "Internal error", http_status=500)
+        return JSONResponse({"detail": "Internal error"}, status_code=500)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.migrate_on_start:
+            await upgrade_to_head_async(settings)
+        ctx = HubContext.create(settings)
+        app.state.hub = ctx
+        log.info("hub ready at %s", settings.base_url)
+        try:
+            yield
+        finally:
+            await ctx.close()
+
+    app = FastAPI(
+        title="Voltroam",
+        version="0.1.0",
+        summary="Open OCPI 2.2.1 roaming hub with payments",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_tags=[
+            {"name": "OCPI versions", "description": "Versions module (no routing headers)."},
+            {"name": "OCPI credentials", "description": "Credentials module: registration."},
+            {"name": "admin", "description": "Hub administration (JWT bearer)."},
+            {"name": "health", "description": "Liveness."},
+        ],
+    )
+    install_error_handlers(app)
+    app.include_router(versions_router)
+    app.include_router(credentials_router)
+    app.include_router(admin_router)
+
+    @app.get("/healthz", tags=["health"], summary="The process is up")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    # Outermost first: ids are set before the access log line is written.
+    app.add_middleware(AccessLogMiddleware)
+    app.add_middleware(RequestIdMiddleware)
+    return app

@@ -1,0 +1,43 @@
+"""What the hub serves (version_information_endpoint.asciidoc).
+
+Every module router registers its endpoints here; the details endpoint lists exactly those.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.ocpi.schemas.versions import Endpoint, InterfaceRole, ModuleID, Version, VersionDetails
+
+VERSION = "2.2.1"
+OCPI_PREFIX = "/ocpi"
+VERSION_PREFIX = f"{OCPI_PREFIX}/{VERSION}"
+
+
+@dataclass(frozen=True)
+class ServedEndpoint:
+    identifier: str
+    role: InterfaceRole
+    path: str  # below VERSION_PREFIX
+
+
+SERVED: list[ServedEndpoint] = [
+    # "It is advised to send SENDER as the InterfaceRole for one's own credentials endpoint."
+    ServedEndpoint(ModuleID.CREDENTIALS, InterfaceRole.SENDER, "/credentials"),
+]
+
+
+def versions(base_url: str) -> list[Version]:
+    return [Version(version=VERSION, url=f"{base_url}{VERSION_PREFIX}")]
+
+
+def details(base_url: str) -> VersionDetails:
+    return VersionDetails(
+        version=VERSION,
+        endpoints=[
+            Endpoint(
+                identifier=e.identifier, role=e.role, url=f"{base_url}{VERSION_PREFIX}{e.path}"
+            )
+            for e in SERVED
+        ],
+    )

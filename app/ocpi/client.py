@@ -1,0 +1,255 @@
+"""The one outbound OCPI client: every call the hub makes to a partner goes through here.
+
+It sets the Authorization header, routing headers and request ids; unwraps the response envelope;
+walks paginated lists; and tolerates what real peers do (a ``data`` list of one where an object is
+expected, missing headers, a broken ``Link``, advertised URLs with or without a trailing slash).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import httpx
+
+from app.ocpi.auth import encode_token
+from app.ocpi.headers import (
+    CORRELATION_ID,
+    REQUEST_ID,
+    RoutingHeaders,
+    correlation_id_var,
+    new_id,
+)
+from app.ocpi.status import OcpiStatus, is_success
+
+log = logging.getLogger("voltroam.ocpi.client")
+
+
+class PeerError(Exception):
+    """The partner could not be used: unreachable, timed out, or not speaking OCPI."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind  # "unreachable" | "timeout" | "bad_response"
+        self.message = message
+
+
+@dataclass
+class OcpiReply:
+    http_status: int
+    status_code: int
+    status_message: str | None
+    data: Any
+    headers: httpx.Headers = field(default_factory=httpx.Headers)
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.http_status < 300 and is_success(self.status_code)
+
+    def one(self) -> Any:
+        """``data`` as a single object; a list of one (seen in the field) is unwrapped."""
+        if isinstance(self.data, list) and len(self.data) == 1:
+            return self.data[0]
+        return self.data
+
+    def many(self) -> list[Any]:
+        """``data`` as a list; a bare object is a list of one, nothing is an empty list."""
+        if self.data is None:
+            return []
+        if isinstance(self.data, list):
+            return self.data
+        return [self.data]
+
+
+def join_url(base: str, *parts: str) -> str:
+    """Append path segments to an advertised URL whether or not it ends with a slash."""
+    url = base.rstrip("/")
+    for part in parts:
+        url += "/" + part.strip("/")
+    return url
+
+
+def _toggle_trailing_slash(url: str) -> str:
+    scheme, netloc, path, query, fragment = urlsplit(url)
+    path = path[:-1] if path.endswith("/") else path + "/"
+    return urlunsplit((scheme, netloc, path, query, fragment))
+
+
+class OcpiClient:
+    """Thin OCPI layer over a shared ``httpx.AsyncClient`` (connection pooling across calls)."""
+
+    def __init__(self, http: httpx.AsyncClient, timeout: float = 10.0) -> None:
+        self.http = http
+        self.timeout = timeout
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        token: str | None,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        routing: RoutingHeaders | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> OcpiReply:
+        out_headers: dict[str, str] = {
+            # A new X-Request-ID on every hop; the correlation id is kept across hops.
+            REQUEST_ID: new_id(),
+            CORRELATION_ID: correlation_id_var.get() or new_id(),
+        }
+        if token is not None:
+            out_headers["Authorization"] = encode_token(token)
+        if routing is not None:
+            out_headers.update(routing.as_headers())
+        if headers:
+            out_headers.update(headers)
+        response = await self._send(method, url, out_headers, json, params, timeout)
+        if response.status_code in (404, 405) and method in ("GET", "POST", "PUT", "DELETE"):
+            # Advertised URLs come with or without a trailing slash, and not every server
+            # redirects: try the other spelling once before giving up.
+            retry = await self._send(
+                method, _toggle_trailing_slash(url), out_headers, json, params, timeout
+            )
+            if retry.status_code not in (404, 405):
+                response = retry
+        return self._unwrap(method, url, response)
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        json: Any,
+        params: dict[str, Any] | None,
+        timeout: float | None,
+    ) -> httpx.Response:
+        try:
+            return await self.http.request(
+                method,
+                url,
+                headers=headers,
+                json=json,
+                params=params,
+                timeout=timeout if timeout is not None else self.timeout,
+                follow_redirects=True,
+            )
+        except httpx.TimeoutException as exc:
+            raise PeerError("timeout", f"{method} {url} timed out") from exc
+        except (httpx.HTTPError, ValueError) as exc:
+            raise PeerError("unreachable", f"{method} {url} failed: {type(exc).__name__}") from exc
+
+    @staticmethod
+    def _unwrap(method: str, url: str, response: httpx.Response) -> OcpiReply:
+        try:
+            body = response.json() if response.content else None
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and "status_code" in body:
+            try:
+                status_code = int(body["status_code"])
+            except (TypeError, ValueError):
+                status_code = int(OcpiStatus.SERVER_ERROR)
+            message = body.get("status_message")
+            return OcpiReply(
+                http_status=response.status_code,
+                status_code=status_code,
+                status_message=message if isinstance(message, str) else None,
+                data=body.get("data"),
+                headers=response.headers,
+            )
+        if 200 <= response.status_code < 300:
+            raise PeerError("bad_response", f"{method} {url} answered without an OCPI envelope")
+        # An HTTP error without an envelope (a proxy's 502, a framework's 401 page, ...).
+        return OcpiReply(
+            http_status=response.status_code,
+            status_code=int(OcpiStatus.SERVER_ERROR)
+            if response.status_code >= 500
+            else int(OcpiStatus.CLIENT_ERROR),
+            status_message=f"HTTP {response.status_code}",
+            data=None,
+            headers=response.headers,
+        )
+
+    async def get_all(
+        self,
+        url: str,
+        token: str | None,
+        *,
+        params: dict[str, Any] | None = None,
+        routing: RoutingHeaders | None = None,
+        max_pages: int = 100_000,
+    ) -> AsyncIterator[Any]:
+        """Yield every object of a paginated GET-all.
+
+        Follows ``Link: <...>; rel="next"`` when present and sane; otherwise (no Link, or a Link
+        pointing elsewhere, as some peers send) walks by offset until ``X-Total-Count`` objects
+        were read or a page comes back empty.
+        """
+        query = dict(params or {})
+        offset = int(query.get("offset", 0))
+        next_url: str | None = url
+        pages = 0
+        seen = 0
+        while next_url is not None and pages < max_pages:
+            call_params = None if next_url != url else {**query, "offset": offset}
+            reply = await self.request("GET", next_url, token, params=call_params, routing=routing)
+            if not reply.ok:
+                raise PeerError(
+                    "bad_response",
+                    f"GET {next_url}: HTTP {reply.http_status}, OCPI {reply.status_code}"
+                    f" {reply.status_message or ''}".strip(),
+                )
+            items = reply.many()
+            for item in items:
+                yield item
+            pages += 1
+            seen += len(items)
+            offset += len(items)
+            total = _int_header(reply.headers, "X-Total-Count")
+            if not items or (total is not None and seen >= total):
+                return
+            link = _next_link(reply.headers.get("Link"), url)
+            if link is not None:
+                next_url = link
+            elif total is not None:
+                # No usable Link but more objects announced: ask for the next offset ourselves.
+                next_url = _with_query(url, {**query, "offset": offset})
+            else:
+                return
+
+
+def _int_header(headers: httpx.Headers, name: str) -> int | None:
+    try:
+        return int(headers.get(name, ""))
+    except ValueError:
+        return None
+
+
+def _next_link(header: str | None, base: str) -> str | None:
+    """The rel="next" target of a Link header, if it points at the same host as ``base``."""
+    if not header:
+        return None
+    for part in header.split(","):
+        segments = [s.strip() for s in part.split(";")]
+        target = segments[0]
+        if not (target.startswith("<") and target.endswith(">")):
+            continue
+        if not any(s.replace(" ", "") in ('rel="next"', "rel=next") for s in segments[1:]):
+            continue
+        link = target[1:-1].strip()
+        if urlsplit(link).netloc and urlsplit(link).netloc == urlsplit(base).netloc:
+            return link
+        return None
+    return None
+
+
+def _with_query(url: str, params: dict[str, Any]) -> str:
+    scheme, netloc, path, query, fragment = urlsplit(url)
+    merged = dict(parse_qsl(query))
+    merged.update({k: str(v) for k, v in params.items()})
+    return urlunsplit((scheme, netloc, path, urlencode(merged), fragment))

@@ -1,0 +1,60 @@
+"""The OCPI response format: ``{data, status_code, status_message, timestamp}``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from app.ocpi.schemas.common import DateTime, format_datetime
+from app.ocpi.status import OcpiStatus
+
+T = TypeVar("T")
+
+
+class Envelope(BaseModel, Generic[T]):
+    """Documentation model of every OCPI response (transport_and_format, Response format)."""
+
+    data: T | None = None
+    status_code: int
+    status_message: str | None = None
+    timestamp: DateTime
+
+
+def _encode(data: Any) -> Any:
+    if isinstance(data, BaseModel):
+        return data.model_dump(mode="json", exclude_none=True)
+    if isinstance(data, list):
+        return [_encode(item) for item in data]
+    return jsonable_encoder(data)
+
+
+def envelope_body(
+    data: Any = None,
+    status_code: int = OcpiStatus.SUCCESS,
+    message: str | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    if data is not None:
+        body["data"] = _encode(data)
+    body["status_code"] = int(status_code)
+    if message:
+        body["status_message"] = message
+    body["timestamp"] = format_datetime(datetime.now(UTC).replace(microsecond=0))
+    return body
+
+
+def ocpi_response(
+    data: Any = None,
+    status_code: int = OcpiStatus.SUCCESS,
+    message: str | None = None,
+    *,
+    http_status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    return JSONResponse(
+        envelope_body(data, status_code, message), status_code=http_status, headers=headers
+    )

@@ -1,0 +1,102 @@
+"""Paginated GET (transport_and_format: Pagination).
+
+``date_from`` is inclusive and ``date_to`` exclusive on ``last_updated``; objects come oldest
+first; the response carries ``X-Total-Count``, ``X-Limit`` and, unless it is the last page, a
+``Link: <...>; rel="next"`` with every query parameter of the original request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Query, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import ColumnElement, Select, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.ocpi.envelope import ocpi_response
+from app.ocpi.errors import InvalidParameters
+from app.ocpi.schemas.common import parse_datetime
+
+
+@dataclass(frozen=True)
+class PageParams:
+    offset: int
+    limit: int
+    date_from: datetime | None
+    date_to: datetime | None
+
+
+def _parse_date(name: str, value: str | None) -> datetime | None:
+    if value is None or value == "":
+        return None
+    try:
+        return parse_datetime(value)
+    except ValueError as exc:
+        raise InvalidParameters(f"Query parameter {name}: {exc}") from None
+
+
+def page_params(
+    request: Request,
+    offset: int = Query(0, ge=0, description="Offset of the first object returned."),
+    limit: int | None = Query(
+        None, ge=1, description="Maximum number of objects; the server caps it (see X-Limit)."
+    ),
+    date_from: str | None = Query(
+        None, description="Only objects with last_updated at or after this DateTime (inclusive)."
+    ),
+    date_to: str | None = Query(
+        None, description="Only objects with last_updated before this DateTime (exclusive)."
+    ),
+) -> PageParams:
+    max_page = request.app.state.hub.settings.ocpi_max_page_size
+    return PageParams(
+        offset=offset,
+        limit=min(limit or max_page, max_page),
+        date_from=_parse_date("date_from", date_from),
+        date_to=_parse_date("date_to", date_to),
+    )
+
+
+async def fetch_page(
+    session: AsyncSession,
+    stmt: Select[Any],
+    last_updated: ColumnElement[Any],
+    tiebreak: ColumnElement[Any],
+    params: PageParams,
+) -> tuple[Sequence[Any], int]:
+    """Run ``stmt`` filtered by the date window; return one page (oldest first) and the total."""
+    if params.date_from is not None:
+        stmt = stmt.where(last_updated >= params.date_from)
+    if params.date_to is not None:
+        stmt = stmt.where(last_updated < params.date_to)
+    total = (await session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
+    page = stmt.order_by(last_updated, tiebreak).offset(params.offset).limit(params.limit)
+    rows = (await session.execute(page)).scalars().all()
+    return rows, int(total)
+
+
+def next_link(
+    request: Request, base_url: str, params: PageParams, returned: int, total: int
+) -> str:
+    """``<url>; rel="next"`` keeping every original query parameter, or "" on the last page."""
+    next_offset = params.offset + returned
+    if returned == 0 or next_offset >= total:
+        return ""
+    query = [(k, v) for k, v in request.query_params.multi_items() if k not in ("offset", "limit")]
+    query += [("offset", str(next_offset)), ("limit", str(params.limit))]
+    return f'<{base_url}{request.url.path}?{urlencode(query)}>; rel="next"'
+
+
+def paginated_response(
+    request: Request, data: list[Any], total: int, params: PageParams
+) -> JSONResponse:
+    headers = {"X-Total-Count": str(total), "X-Limit": str(params.limit)}
+    link = next_link(request, request.app.state.hub.settings.base_url, params, len(data), total)
+    if link:
+        headers["Link"] = link
+    return ocpi_response(data, headers=headers)

@@ -1,0 +1,75 @@
+"""Credentials module (credentials.asciidoc)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AfterValidator, Field, StringConstraints, field_validator
+
+from app.ocpi.schemas.common import (
+    URL,
+    CiString2,
+    OcpiModel,
+    PartyId,
+    Role,
+    String100,
+)
+
+
+def _check_token(value: str) -> str:
+    # "characters with Unicode code points from the range of U+0021 up to and including U+007E"
+    if not all(0x21 <= ord(c) <= 0x7E for c in value):
+        raise ValueError("a credentials token may only contain printable non-whitespace ASCII")
+    return value
+
+
+CredentialsToken = Annotated[
+    str, StringConstraints(min_length=1, max_length=64), AfterValidator(_check_token)
+]
+
+
+class Image(OcpiModel):
+    """mod_locations Image class (used by BusinessDetails.logo)."""
+
+    url: URL
+    thumbnail: URL | None = None
+    category: Annotated[str, StringConstraints(max_length=32)]
+    type: Annotated[str, StringConstraints(max_length=4)]
+    width: int | None = Field(default=None, ge=0, le=99999)
+    height: int | None = Field(default=None, ge=0, le=99999)
+
+
+class BusinessDetails(OcpiModel):
+    """mod_locations BusinessDetails class."""
+
+    name: String100
+    website: URL | None = None
+    logo: Image | None = None
+
+
+class CredentialsRole(OcpiModel):
+    role: Role
+    business_details: BusinessDetails
+    party_id: PartyId
+    country_code: CiString2
+
+
+class Credentials(OcpiModel):
+    token: CredentialsToken
+    url: URL
+    roles: list[CredentialsRole] = Field(min_length=1)
+
+    @field_validator("roles")
+    @classmethod
+    def _unique_roles(cls, roles: list[CredentialsRole]) -> list[CredentialsRole]:
+        # "Every role needs a unique combination of: role, party_id and country_code."
+        seen: set[tuple[str, str, str]] = set()
+        for role in roles:
+            key = (role.role.value, role.country_code.upper(), role.party_id.upper())
+            if key in seen:
+                raise ValueError(f"role {key[0]} {key[1]}*{key[2]} is listed twice")
+            seen.add(key)
+        return roles
+
+
+__all__ = ("BusinessDetails", "Credentials", "CredentialsRole", "CredentialsToken", "Image")

@@ -15,8 +15,10 @@ from urllib.parse import urlencode
 
 from fastapi import Query, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, func
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
 from app.ocpi.envelope import ocpi_response
 from app.ocpi.errors import InvalidParameters
@@ -64,7 +66,7 @@ def page_params(
 
 async def fetch_page(
     session: AsyncSession,
-    stmt: Select[Any],
+    stmt: SelectOfScalar[Any],
     last_updated: ColumnElement[Any],
     tiebreak: ColumnElement[Any],
     params: PageParams,
@@ -74,9 +76,9 @@ async def fetch_page(
         stmt = stmt.where(last_updated >= params.date_from)
     if params.date_to is not None:
         stmt = stmt.where(last_updated < params.date_to)
-    total = (await session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
+    total = (await session.exec(select(func.count()).select_from(stmt.subquery()))).one()
     page = stmt.order_by(last_updated, tiebreak).offset(params.offset).limit(params.limit)
-    rows = (await session.execute(page)).scalars().all()
+    rows = (await session.exec(page)).all()
     return rows, int(total)
 
 

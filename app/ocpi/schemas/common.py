@@ -1,0 +1,235 @@
+"""Types shared by every OCPI 2.2.1 module (spec: types.asciidoc).
+
+Every model derives from :class:`OcpiModel`: unknown fields are tolerated (peers in the field send
+vendor extensions) and dropped, ``null`` for an optional field is the same as leaving it out.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+)
+
+# "Only printable ASCII allowed" (types.asciidoc, CiString).
+_PRINTABLE_ASCII = re.compile(r"^[\x20-\x7e]*$")
+# string: "Only printable UTF-8 allowed", no CR, tabs, line breaks or other control characters.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _check_printable_ascii(value: str) -> str:
+    if not _PRINTABLE_ASCII.match(value):
+        raise ValueError("only printable ASCII characters are allowed")
+    return value
+
+
+def _check_printable(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("control characters (line breaks, tabs, ...) are not allowed")
+    return value
+
+
+def ci_key(value: str) -> str:
+    """The normalised form under which CiStrings are stored and compared."""
+    return value.upper()
+
+
+_Ascii = AfterValidator(_check_printable_ascii)
+_Printable = AfterValidator(_check_printable)
+
+# CiString(n): case-insensitive printable ASCII of at most n characters. The case is kept as sent;
+# comparisons go through ci_key(). (mypy needs every alias spelled out, hence the list.)
+CiString2 = Annotated[str, StringConstraints(min_length=2, max_length=2), _Ascii]
+CiString3 = Annotated[str, StringConstraints(min_length=1, max_length=3), _Ascii]
+CiString36 = Annotated[str, StringConstraints(min_length=1, max_length=36), _Ascii]
+CiString39 = Annotated[str, StringConstraints(min_length=1, max_length=39), _Ascii]
+CiString48 = Annotated[str, StringConstraints(min_length=1, max_length=48), _Ascii]
+CiString64 = Annotated[str, StringConstraints(min_length=1, max_length=64), _Ascii]
+CiString255 = Annotated[str, StringConstraints(min_length=1, max_length=255), _Ascii]
+
+# string(n): case-sensitive printable UTF-8 of at most n characters.
+String2 = Annotated[str, StringConstraints(max_length=2), _Printable]
+String3 = Annotated[str, StringConstraints(max_length=3), _Printable]
+String4 = Annotated[str, StringConstraints(max_length=4), _Printable]
+String5 = Annotated[str, StringConstraints(max_length=5), _Printable]
+String6 = Annotated[str, StringConstraints(max_length=6), _Printable]
+String8 = Annotated[str, StringConstraints(max_length=8), _Printable]
+String10 = Annotated[str, StringConstraints(max_length=10), _Printable]
+String15 = Annotated[str, StringConstraints(max_length=15), _Printable]
+String20 = Annotated[str, StringConstraints(max_length=20), _Printable]
+String32 = Annotated[str, StringConstraints(max_length=32), _Printable]
+String36 = Annotated[str, StringConstraints(max_length=36), _Printable]
+String40 = Annotated[str, StringConstraints(max_length=40), _Printable]
+String45 = Annotated[str, StringConstraints(max_length=45), _Printable]
+String50 = Annotated[str, StringConstraints(max_length=50), _Printable]
+String64 = Annotated[str, StringConstraints(max_length=64), _Printable]
+String100 = Annotated[str, StringConstraints(max_length=100), _Printable]
+String255 = Annotated[str, StringConstraints(max_length=255), _Printable]
+String512 = Annotated[str, StringConstraints(max_length=512), _Printable]
+# string without a stated length (e.g. CredentialsToken is string(64), Display texts 512).
+AnyString = Annotated[str, _Printable]
+
+
+# --- DateTime -------------------------------------------------------------------------------
+
+_DATETIME_RE = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|z|[+-]\d{2}:?\d{2})?$"
+)
+
+
+def parse_datetime(value: Any) -> datetime:
+    """Parse an OCPI DateTime: RFC 3339, with or without ``Z``, with or without fractions.
+
+    "The absence of the timezone designator implies a UTC timestamp." Peers in the field also send
+    offsets such as ``+00:00`` or ``+02:00``; those are converted to UTC rather than refused.
+    """
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, str):
+        match = _DATETIME_RE.match(value.strip())
+        if not match:
+            raise ValueError("not an RFC 3339 date-time such as 2015-06-29T20:39:09Z")
+        year, month, day, hour, minute, second, fraction, zone = match.groups()
+        micro = int((fraction[1:] + "000000")[:6]) if fraction else 0
+        iso = f"{year}-{month}-{day}T{hour}:{minute}:{second}"
+        try:
+            dt = datetime.fromisoformat(iso).replace(microsecond=micro)
+        except ValueError as exc:
+            raise ValueError(f"invalid date-time: {exc}") from None
+        if zone and zone not in ("Z", "z"):
+            sign = 1 if zone[0] == "+" else -1
+            digits = zone[1:].replace(":", "")
+            offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+            dt = dt.replace(tzinfo=timezone(sign * offset))
+    else:
+        raise ValueError("a date-time must be a string")
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
+
+
+def format_datetime(value: datetime) -> str:
+    """Always UTC with ``Z``; milliseconds only when there are any."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    value = value.astimezone(UTC)
+    text = value.strftime("%Y-%m-%dT%H:%M:%S")
+    if value.microsecond:
+        text += f".{value.microsecond:06d}".rstrip("0")
+    return text + "Z"
+
+
+DateTime = Annotated[
+    datetime,
+    BeforeValidator(parse_datetime),
+    PlainSerializer(format_datetime, return_type=str, when_used="json"),
+]
+
+
+def _check_decimal(value: Any) -> Any:
+    # JSON booleans are numbers to Python; they are not OCPI numbers.
+    if isinstance(value, bool):
+        raise ValueError("a number is required")
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    return value
+
+
+def _serialize_number(value: Decimal) -> float | int:
+    # JSON numbers on the wire ("number" type: 4 decimals). Output is rounded to four decimals.
+    quantized = value.quantize(Decimal("0.0001"))
+    if quantized == quantized.to_integral_value():
+        return int(quantized)
+    return float(quantized)
+
+
+Number = Annotated[
+    Decimal,
+    BeforeValidator(_check_decimal),
+    Field(allow_inf_nan=False),
+    PlainSerializer(_serialize_number, when_used="json"),
+]
+
+URL = Annotated[
+    str, StringConstraints(max_length=255, min_length=1), AfterValidator(_check_printable)
+]
+
+
+class OcpiModel(BaseModel):
+    """Base of every OCPI object.
+
+    ``extra="ignore"``: unknown fields from peers are tolerated. Optional fields default to ``None``
+    so an explicit ``null`` is accepted.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+        populate_by_name=True,
+        use_enum_values=False,
+        str_strip_whitespace=False,
+    )
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready dict without ``None`` fields (OCPI omits absent optionals)."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class Role(StrEnum):
+    CPO = "CPO"
+    EMSP = "EMSP"
+    HUB = "HUB"
+    NAP = "NAP"
+    NSP = "NSP"
+    OTHER = "OTHER"
+    SCSP = "SCSP"
+
+
+class DisplayText(OcpiModel):
+    language: CiString2
+    text: String512
+
+
+class Price(OcpiModel):
+    excl_vat: Number
+    incl_vat: Number | None = None
+
+
+CountryCode = CiString2
+PartyId = Annotated[str, StringConstraints(min_length=3, max_length=3), _Ascii]
+
+
+# --- Additions for the module schemas (tariffs, cdrs, locations, ...) -------------------------
+
+CiString4 = Annotated[str, StringConstraints(min_length=1, max_length=4), _Ascii]
+CiString32 = Annotated[str, StringConstraints(min_length=1, max_length=32), _Ascii]
+String16 = Annotated[str, StringConstraints(max_length=16), _Printable]
+String5000 = Annotated[str, StringConstraints(max_length=5000), _Printable]
+
+
+def _none_as_empty_list(value: Any) -> Any:
+    return [] if value is None else value
+
+
+# Cardinality "*": a list that may be absent, empty or (as peers in the field send) ``null``; it
+# is always a list once parsed. Use as:
+#     field: Annotated[list[X], NullAsEmpty] = Field(default_factory=list)
+NullAsEmpty = BeforeValidator(_none_as_empty_list)
+
+# "hh:mm", 24h format with leading zeros: ``([0-1][0-9]|2[0-3]):[0-5][0-9]`` (RegularHours,
+# TariffRestrictions).
+Time5 = Annotated[str, StringConstraints(pattern=r"^([0-1][0-9]|2[0-3]):[0-5][0-9]$")]
+# "yyyy-mm-dd": ``([12][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])`` (TariffRestrictions).
+Date10 = Annotated[
+    str, StringConstraints(pattern=r"^([12][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")
+]

@@ -1,0 +1,188 @@
+"""Bad input gets the OCPI error, changes nothing, and never produces a 500."""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import RunningServer, invite, running_party, token_header
+from tests.peers import FakeParty
+
+ROLE = {"role": "CPO", "country_code": "NL", "party_id": "BAD", "business_details": {"name": "B"}}
+
+
+def creds(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "token": "a-valid-token-b-value",
+        "url": "http://127.0.0.1:9/versions",
+        "roles": [dict(ROLE)],
+    }
+    body.update(overrides)
+    return body
+
+
+INVALID_BODIES: list[tuple[str, Any]] = [
+    ("missing token", {k: v for k, v in creds().items() if k != "token"}),
+    ("token too long", creds(token="x" * 65)),
+    ("token with a space", creds(token="has space")),
+    ("token wrong type", creds(token=12345)),
+    ("url too long", creds(url="http://x/" + "a" * 300)),
+    ("roles empty", creds(roles=[])),
+    ("roles not a list", creds(roles={"role": "CPO"})),
+    ("unknown role", creds(roles=[{**ROLE, "role": "DRIVER"}])),
+    ("party_id too long", creds(roles=[{**ROLE, "party_id": "ABCD"}])),
+    ("country_code too long", creds(roles=[{**ROLE, "country_code": "NLD"}])),
+    ("country_code not ascii", creds(roles=[{**ROLE, "country_code": "NÉ"}])),
+    ("business name too long", creds(roles=[{**ROLE, "business_details": {"name": "n" * 101}}])),
+    (
+        "business details missing",
+        creds(roles=[{k: v for k, v in ROLE.items() if k != "business_details"}]),
+    ),
+    ("duplicate role", creds(roles=[ROLE, ROLE])),
+    ("body is a list", [creds()]),
+    ("body is a string", "credentials"),
+    ("body is null", None),
+]
+
+
+@pytest.mark.parametrize(("case", "body"), INVALID_BODIES, ids=[c for c, _ in INVALID_BODIES])
+async def test_invalid_credentials_are_2001_and_store_nothing(
+    hub: RunningServer, http: httpx.AsyncClient, case: str, body: Any
+) -> None:
+    token_a = await invite(http, hub)
+    url = f"{hub.base_url}/ocpi/2.2.1/credentials"
+    response = await http.post(url, json=body, headers=token_header(token_a))
+    assert response.status_code == 200, case
+    payload = response.json()
+    assert payload["status_code"] == 2001, payload
+    assert payload["status_message"]
+    # Token A still works, so nothing was consumed or stored.
+    assert (await http.get(hub.versions_url, headers=token_header(token_a))).status_code == 200
+
+
+@pytest.mark.parametrize("raw", ["{", "not json", '{"token": "abc",}', "\x00\x01"])
+async def test_unparsable_json_is_http_400(
+    hub: RunningServer, http: httpx.AsyncClient, raw: str
+) -> None:
+    token_a = await invite(http, hub)
+    url = f"{hub.base_url}/ocpi/2.2.1/credentials"
+    headers = {**token_header(token_a), "Content-Type": "application/json"}
+    for method in ("POST", "PUT"):
+        response = await http.request(method, url, content=raw.encode(), headers=headers)
+        assert response.status_code == 400, (method, raw, response.text)
+        body = response.json()
+        assert body["status_code"] == 2000 and "timestamp" in body
+
+
+async def test_invalid_put_on_registered_platform_changes_nothing(
+    hub: RunningServer, http: httpx.AsyncClient
+) -> None:
+    token_a = await invite(http, hub)
+    async with running_party(FakeParty()) as party:
+        await party.register_with(http, hub.versions_url, token_a)
+    token_c = party.hub_token
+    assert token_c
+    url = f"{hub.base_url}/ocpi/2.2.1/credentials"
+    response = await http.put(url, json=creds(token="x" * 65), headers=token_header(token_c))
+    assert response.json()["status_code"] == 2001
+    # Still registered with the same token.
+    assert (await http.get(url, headers=token_header(token_c))).json()["data"]["token"] == token_c
+
+
+async def test_unknown_ocpi_paths_and_methods_answer_in_ocpi_terms(
+    hub: RunningServer, http: httpx.AsyncClient
+) -> None:
+    token_a = await invite(http, hub)
+    missing = await http.get(f"{hub.base_url}/ocpi/2.2.1/nothing", headers=token_header(token_a))
+    assert missing.status_code == 404 and missing.json()["status_code"] == 2000
+    patch = await http.patch(
+        f"{hub.base_url}/ocpi/2.2.1/credentials", headers=token_header(token_a)
+    )
+    assert patch.status_code == 405 and patch.json()["status_code"] == 2000
+
+
+async def test_random_garbage_never_produces_500(
+    hub: RunningServer, http: httpx.AsyncClient
+) -> None:
+    """A small fuzz run over every endpoint with random JSON and random headers."""
+    token_a = await invite(http, hub)
+    rng = random.Random(2211)
+
+    def garbage(depth: int = 0) -> Any:
+        kind = rng.randrange(8 if depth < 3 else 5)
+        if kind == 0:
+            return None
+        if kind == 1:
+            return rng.choice([True, False, 0, -1, 1e308, 2**70])
+        if kind == 2:
+            return "".join(chr(rng.randrange(0, 0x2FF)) for _ in range(rng.randrange(0, 80)))
+        if kind == 3:
+            return rng.choice(["CPO", "HUB", "NL", "2.2.1", "http://127.0.0.1:9/versions", ""])
+        if kind == 4:
+            return rng.random()
+        if kind == 5:
+            return [garbage(depth + 1) for _ in range(rng.randrange(0, 4))]
+        keys = [
+            "token",
+            "url",
+            "roles",
+            "role",
+            "party_id",
+            "country_code",
+            "business_details",
+            "x",
+        ]
+        return {rng.choice(keys): garbage(depth + 1) for _ in range(rng.randrange(0, 5))}
+
+    targets = [
+        ("GET", "/ocpi/versions"),
+        ("GET", "/ocpi/2.2.1"),
+        ("GET", "/ocpi/2.2.1/credentials"),
+        ("POST", "/ocpi/2.2.1/credentials"),
+        ("PUT", "/ocpi/2.2.1/credentials"),
+        ("DELETE", "/ocpi/2.2.1/credentials"),
+        ("POST", "/admin/invitations"),
+        ("POST", "/admin/platforms/connect"),
+        ("GET", "/admin/platforms/abc"),
+    ]
+    auth_values = [
+        token_header(token_a)["Authorization"],
+        "Token " + "\u00e9" * 10,
+        "Token ====",
+        "Bearer x.y.z",
+        "",
+    ]
+    for _ in range(150):
+        method, path = rng.choice(targets)
+        headers = {
+            "Authorization": rng.choice(auth_values),
+            "Content-Type": "application/json",
+            "OCPI-to-party-id": rng.choice(["ABC", "", "\u00e9\u00e9", "TOOLONG"]),
+            "OCPI-to-country-code": rng.choice(["NL", "X", ""]),
+            "X-Request-ID": rng.choice(["", "id", "a b", "x" * 300]),
+        }
+        raw_headers = {k: v.encode("utf-8") for k, v in headers.items() if v}
+        body = (
+            json.dumps(garbage()).encode()
+            if rng.random() < 0.8
+            else bytes(rng.randrange(256) for _ in range(20))
+        )
+        response = await http.request(
+            method, hub.base_url + path, content=body, headers=raw_headers
+        )
+        assert response.status_code < 500, (method, path, body, response.text)
+        if path.startswith("/ocpi"):
+            assert "status_code" in response.json()
+    # The invitation was never consumed by garbage.
+    assert (await http.get(hub.versions_url, headers=token_header(token_a))).status_code == 200
+
+
+async def test_missing_body_is_2001(hub: RunningServer, http: httpx.AsyncClient) -> None:
+    token_a = await invite(http, hub)
+    url = f"{hub.base_url}/ocpi/2.2.1/credentials"
+    response = await http.post(url, headers=token_header(token_a))
+    assert response.status_code == 200 and response.json()["status_code"] == 2001

@@ -1,0 +1,143 @@
+"""The outbound client against a real, quirky OCPI server (and respx where a fault is forced)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import respx
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from app.ocpi.client import OcpiClient, PeerError, join_url
+from tests.conftest import free_port, serve
+from tests.peers import envelope
+
+TOTAL = 23
+
+
+def quirky_app(port: int) -> FastAPI:
+    app = FastAPI(redirect_slashes=False)
+    items = [{"id": str(i)} for i in range(TOTAL)]
+
+    @app.get("/good/items")
+    async def good(request: Request, offset: int = 0, limit: int = 10) -> JSONResponse:
+        page = items[offset : offset + limit]
+        response = envelope(page)
+        response.headers["X-Total-Count"] = str(TOTAL)
+        if offset + limit < TOTAL:
+            target = f"http://127.0.0.1:{port}/good/items?offset={offset + limit}&limit={limit}"
+            response.headers["Link"] = f'<{target}>; rel="next"'
+        return response
+
+    @app.get("/broken-link/items")
+    async def broken(offset: int = 0) -> JSONResponse:
+        # A Link to a host that does not exist, and pages of 5 whatever was asked.
+        response = envelope(items[offset : offset + 5])
+        response.headers["X-Total-Count"] = str(TOTAL)
+        response.headers["Link"] = '<https://internal.invalid/items?page=2>; rel="next"'
+        return response
+
+    @app.get("/no-headers/items")
+    async def no_headers(offset: int = 0) -> JSONResponse:
+        return envelope(items[offset : offset + 7])
+
+    @app.get("/one")
+    async def one() -> JSONResponse:
+        return envelope([{"id": "only"}])
+
+    @app.get("/slash/")
+    async def slash() -> JSONResponse:
+        return envelope({"ok": True})
+
+    @app.get("/not-ocpi")
+    async def not_ocpi() -> PlainTextResponse:
+        return PlainTextResponse("hello")
+
+    @app.get("/proxy-error")
+    async def proxy_error() -> PlainTextResponse:
+        return PlainTextResponse("bad gateway", status_code=502)
+
+    @app.get("/echo")
+    async def echo(request: Request) -> JSONResponse:
+        return envelope(dict(request.headers))
+
+    return app
+
+
+@pytest.fixture
+async def quirky() -> AsyncIterator[tuple[str, OcpiClient]]:
+    port = free_port()
+    async with serve(quirky_app(port), port), httpx.AsyncClient() as http:
+        yield f"http://127.0.0.1:{port}", OcpiClient(http, timeout=5)
+
+
+async def collect(client: OcpiClient, url: str, **kwargs: Any) -> list[str]:
+    return [item["id"] async for item in client.get_all(url, "tok", **kwargs)]
+
+
+async def test_walks_link_headers(quirky: tuple[str, OcpiClient]) -> None:
+    base, client = quirky
+    assert await collect(client, f"{base}/good/items") == [str(i) for i in range(TOTAL)]
+
+
+async def test_broken_link_falls_back_to_offsets(quirky: tuple[str, OcpiClient]) -> None:
+    base, client = quirky
+    assert await collect(client, f"{base}/broken-link/items") == [str(i) for i in range(TOTAL)]
+
+
+async def test_no_pagination_headers_reads_until_an_empty_page(
+    quirky: tuple[str, OcpiClient],
+) -> None:
+    base, client = quirky
+    # Without X-Total-Count or Link the client cannot know there is more: it reads one page.
+    assert await collect(client, f"{base}/no-headers/items") == [str(i) for i in range(7)]
+
+
+async def test_list_of_one_where_an_object_is_expected(quirky: tuple[str, OcpiClient]) -> None:
+    base, client = quirky
+    reply = await client.request("GET", f"{base}/one", "tok")
+    assert reply.ok and reply.one() == {"id": "only"}
+
+
+async def test_trailing_slash_difference_is_tolerated(quirky: tuple[str, OcpiClient]) -> None:
+    base, client = quirky
+    reply = await client.request("GET", f"{base}/slash", "tok")
+    assert reply.ok and reply.one() == {"ok": True}
+
+
+async def test_sets_auth_and_ids(quirky: tuple[str, OcpiClient]) -> None:
+    base, client = quirky
+    reply = await client.request("GET", f"{base}/echo", "example-token")
+    headers = reply.one()
+    assert headers["authorization"] == "Token ZXhhbXBsZS10b2tlbg=="
+    assert len(headers["x-request-id"]) == 36 and len(headers["x-correlation-id"]) == 36
+
+
+async def test_non_ocpi_and_http_errors(quirky: tuple[str, OcpiClient]) -> None:
+    base, client = quirky
+    with pytest.raises(PeerError) as info:
+        await client.request("GET", f"{base}/not-ocpi", "tok")
+    assert info.value.kind == "bad_response"
+    reply = await client.request("GET", f"{base}/proxy-error", "tok")
+    assert not reply.ok and reply.http_status == 502 and reply.status_code == 3000
+
+
+async def test_unreachable_and_timeout() -> None:
+    async with httpx.AsyncClient() as http:
+        client = OcpiClient(http, timeout=1)
+        with pytest.raises(PeerError) as info:
+            await client.request("GET", f"http://127.0.0.1:{free_port()}/versions", "tok")
+        assert info.value.kind == "unreachable"
+        with respx.mock:
+            respx.get("http://slow.example/versions").mock(side_effect=httpx.ReadTimeout("slow"))
+            with pytest.raises(PeerError) as info:
+                await client.request("GET", "http://slow.example/versions", "tok")
+        assert info.value.kind == "timeout"
+
+
+def test_join_url() -> None:
+    assert join_url("http://a/b/", "NL", "ABC", "1") == "http://a/b/NL/ABC/1"
+    assert join_url("http://a/b", "/x/") == "http://a/b/x"

@@ -6,14 +6,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, StringConstraints, field_validator
 
-from app.ocpi.schemas.common import (
-    URL,
-    CiString2,
-    OcpiModel,
-    PartyId,
-    Role,
-    String100,
-)
+from app.ocpi.schemas.common import URL, CiString2, OcpiModel, PartyId, Role
+from app.ocpi.schemas.locations import BusinessDetails
 
 
 def _check_token(value: str) -> str:
@@ -26,25 +20,6 @@ def _check_token(value: str) -> str:
 CredentialsToken = Annotated[
     str, StringConstraints(min_length=1, max_length=64), AfterValidator(_check_token)
 ]
-
-
-class Image(OcpiModel):
-    """mod_locations Image class (used by BusinessDetails.logo)."""
-
-    url: URL
-    thumbnail: URL | None = None
-    category: Annotated[str, StringConstraints(max_length=32)]
-    type: Annotated[str, StringConstraints(max_length=4)]
-    width: int | None = Field(default=None, ge=0, le=99999)
-    height: int | None = Field(default=None, ge=0, le=99999)
-
-
-class BusinessDetails(OcpiModel):
-    """mod_locations BusinessDetails class."""
-
-    name: String100
-    website: URL | None = None
-    logo: Image | None = None
 
 
 class CredentialsRole(OcpiModel):
@@ -72,4 +47,4 @@ class Credentials(OcpiModel):
         return roles
 
 
-__all__ = ("BusinessDetails", "Credentials", "CredentialsRole", "CredentialsToken", "Image")
+__all__ = ("BusinessDetails", "Credentials", "CredentialsRole", "CredentialsToken")

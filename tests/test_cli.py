@@ -1,0 +1,93 @@
+"""The voltroam command."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from app.admin.auth import verify_admin_token
+from app.cli import cli
+from app.core.settings import Settings
+from app.main import create_app
+from tests.conftest import RunningServer, free_port, invite, running_hub, token_header
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def cli_env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    monkeypatch.chdir(tmp_path)
+    return {"DATABASE_URL": database_url, "SECRET_KEY": "cli-secret", "LOG_LEVEL": "WARNING"}
+
+
+def test_migrate_invite_and_list(cli_env: dict[str, str]) -> None:
+    result = runner.invoke(cli, ["migrate"], env=cli_env)
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(cli, ["party", "invite", "Example CPO"], env=cli_env)
+    assert result.exit_code == 0, result.output
+    assert re.search(r"Token A:\s+[A-Za-z0-9_-]{43}", result.output)
+    assert "http://127.0.0.1:8080/ocpi/versions" in result.output
+    result = runner.invoke(cli, ["party", "list"], env=cli_env)
+    assert result.exit_code == 0 and "PLANNED" in result.output and "Example CPO" in result.output
+
+
+def test_admin_token_is_a_valid_jwt(cli_env: dict[str, str]) -> None:
+    result = runner.invoke(cli, ["admin-token"], env=cli_env)
+    assert result.exit_code == 0
+    assert verify_admin_token(Settings(secret_key="cli-secret"), result.output.strip()) == "admin"
+
+
+def test_secret_key_file_is_created_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    env = {"SECRET_KEY": "", "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
+    first = runner.invoke(cli, ["admin-token"], env=env)
+    second = runner.invoke(cli, ["admin-token"], env=env)
+    key_file = tmp_path / "voltroam.key"
+    assert key_file.exists() and oct(key_file.stat().st_mode & 0o777) == "0o600"
+    settings = Settings(secret_key=key_file.read_text().strip())
+    assert verify_admin_token(settings, first.output.strip())
+    assert verify_admin_token(settings, second.output.strip())
+
+
+def test_openapi_command_writes_the_document(tmp_path: Path) -> None:
+    out = tmp_path / "openapi.json"
+    result = runner.invoke(cli, ["openapi", "--output", str(out)], env={"SECRET_KEY": "x"})
+    assert result.exit_code == 0
+    assert json.loads(out.read_text()) == create_app(Settings(secret_key="x")).openapi()
+
+
+async def test_party_connect(
+    cli_env: dict[str, str], hub: RunningServer, http: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    """`voltroam party connect` makes the running hub on the same database register with another
+    hub (the CLI performs the handshake; the serving instance answers the callback)."""
+    token_a = await invite(http, hub, "CLI hub")
+    closed = f"http://127.0.0.1:{free_port()}/versions"
+    own_db = f"sqlite:///{tmp_path / 'own.db'}"
+    async with running_hub(own_db, hub_party_id="CLI") as own:
+        env = {
+            **cli_env,
+            "DATABASE_URL": own_db,
+            "HUB_PARTY_ID": "CLI",
+            "PUBLIC_URL": own.base_url,
+            "SECRET_KEY": "test-secret-key",  # the serving instance's key
+        }
+        failed = await asyncio.to_thread(
+            runner.invoke, cli, ["party", "connect", closed, "--token-a", token_a], env=env
+        )
+        assert failed.exit_code == 1 and "3001" in failed.output
+        ok = await asyncio.to_thread(
+            runner.invoke,
+            cli,
+            ["party", "connect", hub.versions_url, "--token-a", token_a],
+            env=env,
+        )
+        assert ok.exit_code == 0, ok.output
+        assert "HUB NL*VRH" in ok.output
+    assert (await http.get(hub.versions_url, headers=token_header(token_a))).status_code == 401

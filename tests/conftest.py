@@ -142,7 +142,9 @@ async def running_party(party: Any) -> AsyncIterator[Any]:
 async def invite(http: httpx.AsyncClient, hub: RunningServer, name: str = "Partner") -> str:
     assert hub.settings is not None
     headers = {"Authorization": f"Bearer {issue_admin_token(hub.settings)}"}
-    response = await http.post(f"{hub.base_url}/admin/invitations", json={"name": name}, headers=headers)
+    response = await http.post(
+        f"{hub.base_url}/admin/invitations", json={"name": name}, headers=headers
+    )
     assert response.status_code == 201, response.text
     body = response.json()
     assert body["versions_url"] == hub.versions_url

@@ -138,7 +138,11 @@ class FakeParty:
                 return envelope(None, 2000, http_status=404)
             slash = "/" if self.trailing_slash else ""
             endpoints = [
-                {"identifier": "locations", "role": "SENDER", "url": f"{self.base_url}/{version}/locations{slash}"}
+                {
+                    "identifier": "locations",
+                    "role": "SENDER",
+                    "url": f"{self.base_url}/{version}/locations{slash}",
+                }
             ]
             if self.with_credentials_endpoint:
                 endpoints.append(

@@ -26,7 +26,9 @@ async def platforms(http: httpx.AsyncClient, hub: RunningServer) -> list[dict]:
 
 async def test_party_initiated_registration(hub: RunningServer, http: httpx.AsyncClient) -> None:
     token_a = await invite(http, hub, "CPO A")
-    async with running_party(FakeParty(roles=[("CPO", "nl", "cpa"), ("EMSP", "NL", "EMA")])) as party:
+    async with running_party(
+        FakeParty(roles=[("CPO", "nl", "cpa"), ("EMSP", "NL", "EMA")])
+    ) as party:
         response = await party.register_with(http, hub.versions_url, token_a)
         body = response.json()
         assert response.status_code == 200, body
@@ -143,7 +145,12 @@ async def test_unreachable_party_gets_3001(hub: RunningServer, http: httpx.Async
         "token": "token-b-for-an-unreachable-party",
         "url": closed,
         "roles": [
-            {"role": "CPO", "country_code": "NL", "party_id": "UNR", "business_details": {"name": "U"}}
+            {
+                "role": "CPO",
+                "country_code": "NL",
+                "party_id": "UNR",
+                "business_details": {"name": "U"},
+            }
         ],
     }
     url = f"{hub.base_url}/ocpi/2.2.1/credentials"
@@ -178,23 +185,34 @@ async def test_post_twice_is_405_and_put_before_post_is_405(
     token_a = await invite(http, hub)
     url = f"{hub.base_url}/ocpi/2.2.1/credentials"
     async with running_party(FakeParty()) as party:
-        before_put = await http.put(url, json=party.credentials("b" * 40), headers=token_header(token_a))
+        before_put = await http.put(
+            url, json=party.credentials("b" * 40), headers=token_header(token_a)
+        )
         assert before_put.status_code == 405
         before_delete = await http.delete(url, headers=token_header(token_a))
         assert before_delete.status_code == 405
         await party.register_with(http, hub.versions_url, token_a)
         token_c = party.hub_token
         assert token_c
-        second = await http.post(url, json=party.credentials("b" * 40), headers=token_header(token_c))
+        second = await http.post(
+            url, json=party.credentials("b" * 40), headers=token_header(token_c)
+        )
         assert second.status_code == 405
         # Reusing token A after registration: unknown token.
-        reused = await http.post(url, json=party.credentials("b" * 40), headers=token_header(token_a))
+        reused = await http.post(
+            url, json=party.credentials("b" * 40), headers=token_header(token_a)
+        )
         assert reused.status_code == 401
 
 
 async def test_bad_and_missing_tokens_are_401(hub: RunningServer, http: httpx.AsyncClient) -> None:
     url = f"{hub.base_url}/ocpi/2.2.1/credentials"
-    for headers in ({}, token_header("nope"), {"Authorization": "Bearer abc"}, {"Authorization": "Token"}):
+    for headers in (
+        {},
+        token_header("nope"),
+        {"Authorization": "Bearer abc"},
+        {"Authorization": "Token"},
+    ):
         response = await http.get(url, headers=headers)
         assert response.status_code == 401
         assert response.json()["status_code"] == 2000
@@ -214,7 +232,9 @@ async def test_role_claimed_by_another_platform_is_refused(
         await first.register_with(http, hub.versions_url, await invite(http, hub, "first"))
         assert first.hub_token
     async with running_party(FakeParty(roles=[("CPO", "nl", "dup")])) as second:
-        response = await second.register_with(http, hub.versions_url, await invite(http, hub, "second"))
+        response = await second.register_with(
+            http, hub.versions_url, await invite(http, hub, "second")
+        )
     assert response.json()["status_code"] == 2001
     assert second.hub_token is None
 
@@ -230,17 +250,23 @@ async def test_hub_initiated_errors(hub: RunningServer, http: httpx.AsyncClient)
 
     async with running_party(FakeParty(versions=["2.1.1"], accepted_tokens={"a-token"})) as old:
         response = await http.post(
-            url, json={"versions_url": f"{old.base_url}/versions", "token_a": "a-token"}, headers=headers
+            url,
+            json={"versions_url": f"{old.base_url}/versions", "token_a": "a-token"},
+            headers=headers,
         )
     assert response.status_code == 502 and response.json()["ocpi_status_code"] == 3002
 
     async with running_party(FakeParty(accepted_tokens={"a-token"})) as party:
         wrong = await http.post(
-            url, json={"versions_url": f"{party.base_url}/versions", "token_a": "wrong"}, headers=headers
+            url,
+            json={"versions_url": f"{party.base_url}/versions", "token_a": "wrong"},
+            headers=headers,
         )
         assert wrong.status_code == 502 and wrong.json()["ocpi_status_code"] == 3001
         ok = await http.post(
-            url, json={"versions_url": f"{party.base_url}/versions", "token_a": "a-token"}, headers=headers
+            url,
+            json={"versions_url": f"{party.base_url}/versions", "token_a": "a-token"},
+            headers=headers,
         )
         assert ok.status_code == 201, ok.text
         # The hub told the party who it is, with a token B the party can use.

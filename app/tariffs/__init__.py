@@ -1,0 +1,51 @@
+"""Tariff engine: prices sessions and CDRs as OCPI 2.2.1 says (mod_tariffs, mod_cdrs).
+
+Pure functions, no I/O. Entry points:
+
+* :func:`price_session` - a tariff and charging periods -> :class:`PricedSession` (every CDR total);
+* :func:`price_cdr` / :func:`apply_to_cdr` - recompute the totals of a CDR;
+* :func:`running_cost` - the cost so far of a live session;
+* :func:`compile_tariff` - validate a tariff once and reuse it for many sessions;
+* :mod:`app.tariffs.money` - amounts in a currency's minor units for payments.
+"""
+
+from app.tariffs.engine import (
+    Context,
+    CostLine,
+    PricedSession,
+    apply_to_cdr,
+    price_cdr,
+    price_session,
+    resolve_time_zone,
+    running_cost,
+)
+from app.tariffs.model import (
+    CompiledTariff,
+    PricingInputError,
+    SessionDataError,
+    TariffError,
+    compile_tariff,
+)
+from app.tariffs.money import Cost, currency_exponent, from_minor_units, to_minor_units
+from app.tariffs.restrictions import Reservation
+
+__all__ = [
+    "CompiledTariff",
+    "Context",
+    "Cost",
+    "CostLine",
+    "PricedSession",
+    "PricingInputError",
+    "Reservation",
+    "SessionDataError",
+    "TariffError",
+    "apply_to_cdr",
+    "compile_tariff",
+    "currency_exponent",
+    "from_minor_units",
+    "price_cdr",
+    "price_session",
+    "resolve_time_zone",
+    "running_cost",
+    "to_minor_units",
+]

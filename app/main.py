@@ -16,7 +16,14 @@ from app.core.context import HubContext
 from app.core.logging import AccessLogMiddleware, configure_logging
 from app.core.migrate import upgrade_to_head_async
 from app.core.settings import Settings
+from app.hub.background import Background
+from app.modules.cdrs import router as cdrs
 from app.modules.credentials.router import router as credentials_router
+from app.modules.hubclientinfo.router import router as hubclientinfo_router
+from app.modules.locations import router as locations
+from app.modules.sessions import router as sessions
+from app.modules.tariffs import router as tariffs
+from app.modules.tokens import router as tokens
 from app.modules.versions.router import router as versions_router
 from app.ocpi.envelope import ocpi_response
 from app.ocpi.errors import OcpiError
@@ -105,10 +112,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await upgrade_to_head_async(settings)
         ctx = HubContext.create(settings)
         app.state.hub = ctx
+        background = Background(ctx)
+        app.state.background = background
+        background.start()
         log.info("hub ready at %s", settings.base_url)
         try:
             yield
         finally:
+            await background.stop()
             await ctx.close()
 
     app = FastAPI(
@@ -120,6 +131,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_tags=[
             {"name": "OCPI versions", "description": "Versions module (no routing headers)."},
             {"name": "OCPI credentials", "description": "Credentials module: registration."},
+            {"name": "OCPI locations", "description": "Locations: CPOs push, eMSPs pull."},
+            {"name": "OCPI tariffs", "description": "Tariffs: CPOs push, eMSPs pull."},
+            {"name": "OCPI tokens", "description": "Tokens: eMSPs push, CPOs pull."},
+            {"name": "OCPI sessions", "description": "Sessions: routed to the token owner."},
+            {"name": "OCPI cdrs", "description": "CDRs: routed to the token owner."},
+            {"name": "OCPI hubclientinfo", "description": "Who is connected to the hub."},
             {"name": "admin", "description": "Hub administration (JWT bearer)."},
             {"name": "health", "description": "Liveness."},
         ],
@@ -127,6 +144,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(versions_router)
     app.include_router(credentials_router)
+    for module in (locations, tariffs, tokens, sessions, cdrs):
+        app.include_router(module.receiver)
+        app.include_router(module.sender)
+    app.include_router(hubclientinfo_router)
     app.include_router(admin_router)
 
     @app.get("/healthz", tags=["health"], summary="The process is up")

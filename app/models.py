@@ -1,5 +1,7 @@
 """Every table of the hub, imported in one place for Alembic and the schema check."""
 
+from app.hub.outbox.models import Delivery
 from app.hub.parties.models import Platform, PlatformRole
+from app.hub.store.models import OcpiObject
 
-__all__ = ["Platform", "PlatformRole"]
+__all__ = ["Delivery", "OcpiObject", "Platform", "PlatformRole"]

@@ -89,8 +89,10 @@ async def get_platform(
     return PlatformOut.of(view)
 
 
-async def _set_status(session: AsyncSession, platform_id: int, status: str) -> PlatformOut:
-    view = await service.set_status(session, platform_id, status)
+async def _set_status(
+    session: AsyncSession, ctx: HubContext, platform_id: int, status: str
+) -> PlatformOut:
+    view = await service.set_status(session, ctx, platform_id, status)
     if view is None:
         raise HTTPException(404, "Unknown platform")
     return PlatformOut.of(view)
@@ -103,9 +105,11 @@ async def _set_status(session: AsyncSession, platform_id: int, status: str) -> P
     responses={**_AUTH_ERRORS, 404: {"description": "Unknown platform"}},
 )
 async def suspend_platform(
-    platform_id: int, session: AsyncSession = Depends(get_session)
+    platform_id: int,
+    ctx: HubContext = Depends(get_context),
+    session: AsyncSession = Depends(get_session),
 ) -> PlatformOut:
-    return await _set_status(session, platform_id, service.ConnectionStatus.SUSPENDED)
+    return await _set_status(session, ctx, platform_id, service.ConnectionStatus.SUSPENDED)
 
 
 @router.post(
@@ -115,7 +119,9 @@ async def suspend_platform(
     responses={**_AUTH_ERRORS, 404: {"description": "Unknown platform"}},
 )
 async def resume_platform(
-    platform_id: int, session: AsyncSession = Depends(get_session)
+    platform_id: int,
+    ctx: HubContext = Depends(get_context),
+    session: AsyncSession = Depends(get_session),
 ) -> PlatformOut:
     view = await service.get_platform(session, platform_id)
     if view is None:
@@ -125,4 +131,4 @@ async def resume_platform(
         if view.platform.registered
         else service.ConnectionStatus.PLANNED
     )
-    return await _set_status(session, platform_id, status)
+    return await _set_status(session, ctx, platform_id, status)

@@ -6,6 +6,7 @@ Nothing in it is global, so two hubs can run in one process (tests do).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -26,6 +27,10 @@ class HubContext:
     http: httpx.AsyncClient
     cipher: TokenCipher
     ocpi: OcpiClient = field(init=False)
+    # Called after a commit that queued deliveries (the worker wakes up at once).
+    notify_outbox: Callable[[], None] = field(default=lambda: None)
+    # Called after a platform registered (the app pulls a CPO's Locations and Tariffs).
+    spawn_after_registration: Callable[[int], None] = field(default=lambda _platform_id: None)
 
     def __post_init__(self) -> None:
         self.ocpi = OcpiClient(self.http, timeout=self.settings.ocpi_timeout_seconds)

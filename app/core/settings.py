@@ -53,6 +53,22 @@ class Settings(BaseSettings):
     # Largest page the hub serves on a GET-all, whatever `limit` the client asks for.
     ocpi_max_page_size: int = 100
 
+    # Delivery of pushes (the outbox).
+    delivery_enabled: bool = True
+    delivery_max_attempts: int = 12
+    delivery_backoff_base_seconds: float = 1.0
+    delivery_backoff_cap_seconds: float = 300.0
+    delivery_lease_seconds: float = 60.0
+    delivery_batch: int = 200
+    delivery_concurrency: int = 32
+    delivery_poll_seconds: float = 1.0
+
+    # Still-alive check: after this much silence from a platform, the hub GETs its versions.
+    alive_check_after_seconds: float = 300.0
+    alive_check_interval_seconds: float = 30.0
+    # Pull Locations and Tariffs from a CPO right after it registers.
+    sync_after_registration: bool = True
+
     log_level: str = "INFO"
 
     @property

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import Depends, Request
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -11,10 +11,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.core.context import HubContext
 from app.core.security import hash_token
 from app.hub.parties import service as parties
-from app.hub.parties.models import Platform
+from app.hub.parties.models import Platform, PlatformRole
 from app.ocpi.auth import token_candidates
-from app.ocpi.errors import Unauthorized
-from app.ocpi.headers import RoutingHeaders
+from app.ocpi.errors import OcpiError, Unauthorized
+from app.ocpi.headers import PartyRef, RoutingHeaders
+from app.ocpi.status import OcpiStatus
 
 
 def get_context(request: Request) -> HubContext:
@@ -32,6 +33,32 @@ class Caller:
     # The credentials token as presented: GET credentials answers with it.
     token: str
     routing: RoutingHeaders
+    roles: list[PlatformRole] = field(default_factory=list)
+
+    def own_party(self, ref: PartyRef, allowed_roles: frozenset[str]) -> PlatformRole:
+        """The caller's role for ``ref``: a platform may only write under its own parties."""
+        for role in self.roles:
+            if role.role in allowed_roles and PartyRef(role.country_code, role.party_id) == ref:
+                return role
+        kinds = "/".join(sorted(allowed_roles))
+        raise OcpiError(
+            OcpiStatus.INVALID_PARAMETERS,
+            f"{ref} is not a {kinds} role of your platform: you may only write your own objects",
+        )
+
+    def parties(self, allowed_roles: frozenset[str] | None = None) -> list[PartyRef]:
+        return [
+            PartyRef(r.country_code, r.party_id)
+            for r in self.roles
+            if allowed_roles is None or r.role in allowed_roles
+        ]
+
+    def sender_party(self, allowed_roles: frozenset[str]) -> PartyRef:
+        """Who is asking: the OCPI-from headers, else the platform's only matching role."""
+        if self.routing.from_party is not None:
+            return self.routing.from_party
+        parties = self.parties(allowed_roles) or self.parties()
+        return parties[0]
 
 
 async def any_caller(request: Request, session: AsyncSession = Depends(get_session)) -> Caller:
@@ -44,11 +71,21 @@ async def any_caller(request: Request, session: AsyncSession = Depends(get_sessi
     return Caller(platform, presented, RoutingHeaders.from_headers(request.headers))
 
 
-async def registered_caller(caller: Caller = Depends(any_caller)) -> Caller:
+async def registered_caller(
+    caller: Caller = Depends(any_caller), session: AsyncSession = Depends(get_session)
+) -> Caller:
     """Functional modules: "When a server receives a request with a valid CREDENTIALS_TOKEN_A, on
     another module than: credentials or versions, the server SHALL respond with 401"."""
     if caller.platform.inbound_token_kind == parties.TOKEN_A or not caller.platform.registered:
         raise Unauthorized("CREDENTIALS_TOKEN_A may only be used for versions and credentials")
     if caller.platform.status == parties.ConnectionStatus.SUSPENDED:
         raise Unauthorized("This platform is suspended by the hub operator")
+    view = await parties.get_platform(session, caller.platform.id or 0)
+    caller.roles = view.roles if view else []
+    sender = caller.routing.from_party
+    if sender is not None and sender not in caller.parties():
+        raise OcpiError(
+            OcpiStatus.INVALID_PARAMETERS,
+            f"OCPI-from headers name {sender}, which is not a role of your platform",
+        )
     return caller

@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 from fastapi import Query, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import ColumnElement, func
+from sqlalchemy import func
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
@@ -67,8 +67,8 @@ def page_params(
 async def fetch_page(
     session: AsyncSession,
     stmt: SelectOfScalar[Any],
-    last_updated: ColumnElement[Any],
-    tiebreak: ColumnElement[Any],
+    last_updated: Any,
+    tiebreak: Any,
     params: PageParams,
 ) -> tuple[Sequence[Any], int]:
     """Run ``stmt`` filtered by the date window; return one page (oldest first) and the total."""

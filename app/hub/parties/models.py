@@ -11,6 +11,15 @@ from sqlmodel import Field, SQLModel
 from app.core.dbtypes import JSONDoc, UTCDateTime, utcnow
 
 
+class ConnectionStatus:
+    """mod_hub_client_info ConnectionStatus."""
+
+    CONNECTED = "CONNECTED"
+    OFFLINE = "OFFLINE"
+    PLANNED = "PLANNED"
+    SUSPENDED = "SUSPENDED"
+
+
 class Platform(SQLModel, table=True):
     """One OCPI connection: a partner platform with one or more roles."""
 
@@ -39,6 +48,8 @@ class Platform(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     last_seen_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Set when the platform goes OFFLINE: what changed since is resent when it is back.
+    offline_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class PlatformRole(SQLModel, table=True):
@@ -61,3 +72,15 @@ class PlatformRole(SQLModel, table=True):
     business_details: dict[str, Any] = Field(
         default_factory=dict, sa_column=Column(JSONDoc, nullable=False)
     )
+
+
+def endpoint_url(platform: Platform, identifier: str, role: str | None = None) -> str | None:
+    """The platform's advertised URL for a module (and interface role)."""
+    for ep in platform.endpoints or []:
+        if ep.get("identifier") != identifier:
+            continue
+        # "disregard the value of the role property of the Endpoint object for other platforms'
+        # credentials modules"
+        if role is None or identifier == "credentials" or ep.get("role") == role:
+            return str(ep.get("url"))
+    return None

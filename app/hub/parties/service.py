@@ -24,7 +24,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.core.context import HubContext
 from app.core.dbtypes import utcnow
 from app.core.security import hash_token, new_token
-from app.hub.parties.models import Platform, PlatformRole
+from app.hub import clientinfo
+from app.hub.parties.models import ConnectionStatus, Platform, PlatformRole, endpoint_url
 from app.ocpi.client import PeerError
 from app.ocpi.errors import MethodNotAllowed, OcpiError
 from app.ocpi.schemas.common import Role
@@ -40,13 +41,6 @@ TOKEN_REGISTERED = "R"  # the token of a registered platform (C, or B when the h
 
 # How often the last_seen_at column is written for a busy platform.
 _SEEN_RESOLUTION = timedelta(seconds=30)
-
-
-class ConnectionStatus:
-    CONNECTED = "CONNECTED"
-    OFFLINE = "OFFLINE"
-    PLANNED = "PLANNED"
-    SUSPENDED = "SUSPENDED"
 
 
 @dataclass
@@ -144,14 +138,22 @@ async def get_platform(session: AsyncSession, platform_id: int) -> PlatformView 
     return PlatformView(platform, list(roles))
 
 
-async def set_status(session: AsyncSession, platform_id: int, status: str) -> PlatformView | None:
+async def set_status(
+    session: AsyncSession, ctx: HubContext, platform_id: int, status: str
+) -> PlatformView | None:
+    """Change a platform's connection status and announce it (suspend, resume, still-alive)."""
     platform = await session.get(Platform, platform_id)
     if platform is None:
         return None
-    platform.status = status
-    platform.updated_at = utcnow()
-    session.add(platform)
-    await session.commit()
+    previous = platform.status
+    if previous != status:
+        platform.status = status
+        platform.updated_at = utcnow()
+        session.add(platform)
+        if platform.registered:
+            await clientinfo.status_changed(session, ctx, platform, previous)
+        await session.commit()
+        ctx.notify_outbox()
     return await get_platform(session, platform_id)
 
 
@@ -211,15 +213,6 @@ def _first_error(exc: ValueError) -> str:
         loc = ".".join(str(p) for p in first.get("loc", ()))
         return f"{loc}: {first.get('msg')}"
     return str(exc)
-
-
-def endpoint_url(platform: Platform, identifier: str, role: str | None = None) -> str | None:
-    for ep in platform.endpoints or []:
-        if ep.get("identifier") != identifier:
-            continue
-        if role is None or identifier == ModuleID.CREDENTIALS or ep.get("role") == role:
-            return str(ep.get("url"))
-    return None
 
 
 # --- roles ------------------------------------------------------------------------------------
@@ -305,6 +298,7 @@ async def _store_party_credentials(
     platform_id = platform.id
     assert platform_id is not None
     old_hash = platform.inbound_token_hash
+    previous = platform.status if platform.registered else None
     # Roles are checked before the party is called back, and again when writing below.
     await _check_roles(session, ctx, platform_id, creds.roles)
     await session.rollback()
@@ -335,12 +329,17 @@ async def _store_party_credentials(
         await session.rollback()
         raise MethodNotAllowed("The credentials token was used concurrently; registration refused")
     await _replace_roles(session, platform_id, creds.roles)
+    fresh = await session.get(Platform, platform_id, populate_existing=True)
+    assert fresh is not None
+    await clientinfo.status_changed(session, ctx, fresh, previous)
     await session.commit()
+    ctx.notify_outbox()
+    ctx.spawn_after_registration(platform_id)
     log.info("platform %s registered (%s)", platform_id, _roles_text(creds.roles))
     return hub_credentials(ctx, token_c)
 
 
-async def unregister_party(session: AsyncSession, platform: Platform) -> None:
+async def unregister_party(session: AsyncSession, ctx: HubContext, platform: Platform) -> None:
     """DELETE credentials: "Both parties must end any automated communication"."""
     if not platform.registered:
         raise MethodNotAllowed("Not registered")
@@ -351,7 +350,9 @@ async def unregister_party(session: AsyncSession, platform: Platform) -> None:
     platform.outbound_token = None
     platform.updated_at = utcnow()
     session.add(platform)
+    await clientinfo.status_changed(session, ctx, platform, ConnectionStatus.CONNECTED)
     await session.commit()
+    ctx.notify_outbox()
     log.info("platform %s unregistered", platform.id)
 
 
@@ -427,7 +428,10 @@ async def connect_to_party(
     platform.updated_at = utcnow()
     session.add(platform)
     await _replace_roles(session, platform_id, theirs.roles)
+    await clientinfo.status_changed(session, ctx, platform, None)
     await session.commit()
+    ctx.notify_outbox()
+    ctx.spawn_after_registration(platform_id)
     log.info("connected to platform %s (%s)", platform_id, _roles_text(theirs.roles))
     view = await get_platform(session, platform_id)
     assert view is not None

@@ -67,7 +67,8 @@ async def put_credentials(
 )
 async def delete_credentials(
     caller: Caller = Depends(any_caller),
+    ctx: HubContext = Depends(get_context),
     session: AsyncSession = Depends(get_session),
 ) -> JSONResponse:
-    await service.unregister_party(session, caller.platform)
+    await service.unregister_party(session, ctx, caller.platform)
     return ocpi_response()

@@ -27,6 +27,13 @@ SERVED: list[ServedEndpoint] = [
 ]
 
 
+def register(*endpoints: ServedEndpoint) -> None:
+    """Called by each module router when it is imported."""
+    for endpoint in endpoints:
+        if endpoint not in SERVED:
+            SERVED.append(endpoint)
+
+
 def versions(base_url: str) -> list[Version]:
     return [Version(version=VERSION, url=f"{base_url}{VERSION_PREFIX}")]
 

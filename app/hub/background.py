@@ -1,0 +1,59 @@
+"""The hub's background work: delivery, still-alive checks, pulls after registration."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from app.core.context import HubContext
+from app.hub.alive import check_platforms
+from app.hub.outbox.worker import DeliveryWorker
+from app.hub.sync import pull_cpo
+
+log = logging.getLogger("voltroam.background")
+
+
+class Background:
+    def __init__(self, ctx: HubContext) -> None:
+        self.ctx = ctx
+        self.worker = DeliveryWorker(ctx)
+        self._tasks: set[asyncio.Task[object]] = set()
+        self._alive: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        settings = self.ctx.settings
+        self.ctx.notify_outbox = self.worker.wake
+        self.ctx.spawn_after_registration = self._after_registration
+        if settings.delivery_enabled:
+            self.worker.start()
+        if settings.alive_check_interval_seconds > 0:
+            self._alive = asyncio.create_task(self._alive_loop(), name="still-alive")
+
+    async def stop(self) -> None:
+        await self.worker.stop()
+        tasks = [*self._tasks, *([self._alive] if self._alive else [])]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    def _after_registration(self, platform_id: int) -> None:
+        if not self.ctx.settings.sync_after_registration:
+            return
+        task: asyncio.Task[object] = asyncio.create_task(
+            pull_cpo(self.ctx, platform_id), name=f"pull-{platform_id}"
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _alive_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.ctx.settings.alive_check_interval_seconds)
+            try:
+                await check_platforms(self.ctx)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("still-alive round failed")

@@ -1,0 +1,192 @@
+"""Forwarding: directed requests to one party, and pushes announced to receivers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from fastapi.responses import JSONResponse
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core.context import HubContext
+from app.hub.outbox.service import Push, enqueue
+from app.hub.parties.models import ConnectionStatus, endpoint_url
+from app.hub.routing import Party, broadcast_receivers, find_party, hub_ref
+from app.ocpi.client import OcpiReply, PeerError, join_url
+from app.ocpi.envelope import ocpi_response
+from app.ocpi.errors import OcpiError
+from app.ocpi.headers import PartyRef, RoutingHeaders
+from app.ocpi.status import OcpiStatus
+
+log = logging.getLogger("voltroam.forward")
+
+
+async def resolve_receiver(session: AsyncSession, ref: PartyRef) -> Party:
+    """The party a directed request names: 4001 when unknown, 4003 when not connected."""
+    party = await find_party(session, ref)
+    if party is None or not party.platform.registered:
+        raise OcpiError(OcpiStatus.UNKNOWN_RECEIVER, f"Unknown receiver {ref}")
+    if party.platform.status != ConnectionStatus.CONNECTED:
+        raise OcpiError(
+            OcpiStatus.RECEIVER_NOT_CONNECTED,
+            f"Receiver {ref} is not connected ({party.platform.status})",
+        )
+    return party
+
+
+async def call_party(
+    ctx: HubContext,
+    party: Party,
+    *,
+    module: str,
+    interface: str,
+    method: str,
+    path: str = "",
+    params: Sequence[tuple[str, str]] = (),
+    body: Any = None,
+    from_party: PartyRef | None,
+    timeout: float | None = None,
+) -> OcpiReply:
+    """One synchronous call to a party's endpoint, with the hub's routing errors (4xxx)."""
+    base = endpoint_url(party.platform, module, interface)
+    if base is None:
+        raise OcpiError(
+            OcpiStatus.UNKNOWN_RECEIVER,
+            f"Receiver {party.ref} has no {module} {interface} endpoint",
+        )
+    url = join_url(base, path) if path else base
+    if params:
+        url = f"{url}?{urlencode(list(params))}"
+    if party.platform.outbound_token is None:
+        raise OcpiError(
+            OcpiStatus.RECEIVER_NOT_CONNECTED, f"Receiver {party.ref} is not registered"
+        )
+    token = ctx.cipher.decrypt(party.platform.outbound_token)
+    routing = RoutingHeaders(from_party=from_party, to_party=party.ref)
+    try:
+        return await ctx.ocpi.request(
+            method, url, token, json=body, routing=routing, timeout=timeout
+        )
+    except PeerError as exc:
+        if exc.kind == "timeout":
+            raise OcpiError(
+                OcpiStatus.FORWARD_TIMEOUT, f"{party.ref} did not answer in time"
+            ) from None
+        raise OcpiError(
+            OcpiStatus.RECEIVER_NOT_CONNECTED, f"{party.ref} could not be reached: {exc.message}"
+        ) from None
+
+
+def relay_reply(
+    ctx: HubContext, reply: OcpiReply, routing: RoutingHeaders, request_path: str
+) -> JSONResponse:
+    """The receiver's answer, as the hub gives it back to the requester.
+
+    Its status code and message go back unchanged (2xxx/3xxx included); pagination headers are
+    kept, and a ``Link`` is rewritten to point at the hub ("every Link header that passes through
+    the hub points to the hub").
+    """
+    headers = dict(routing.reversed().as_headers())
+    for name in ("X-Total-Count", "X-Limit"):
+        if name in reply.headers:
+            headers[name] = reply.headers[name]
+    link = reply.headers.get("Link")
+    if link and "<" in link and ">" in link:
+        target = link[link.index("<") + 1 : link.index(">")]
+        query = urlencode(parse_qsl(urlsplit(target).query))
+        headers["Link"] = f'<{ctx.settings.base_url}{request_path}?{query}>; rel="next"'
+    http_status = reply.http_status if reply.http_status in (200, 201, 404) else 200
+    return ocpi_response(
+        reply.data,
+        reply.status_code,
+        reply.status_message,
+        http_status=http_status,
+        headers=headers,
+    )
+
+
+async def broadcast(
+    session: AsyncSession,
+    ctx: HubContext,
+    *,
+    module: str,
+    method: str,
+    path: str,
+    body: dict[str, Any] | None,
+    object_ref: str,
+    sender_platform_id: int | None,
+    full: bool,
+    query: str = "",
+) -> int:
+    """Queue a Broadcast Push to every connected receiver (the caller commits).
+
+    "The Hub then sends the pushed data to any client implementing the corresponding applicable
+    module, using its own party-id and country-code in the OCPI-from- headers."
+    """
+    receivers = await broadcast_receivers(session, module, sender_platform_id)
+    await enqueue(
+        session,
+        [
+            Push(
+                platform_id=party.platform.id or 0,
+                module=module,
+                method=method,
+                path=path,
+                object_ref=object_ref,
+                body=body,
+                from_party=hub_ref(ctx.settings),
+                to_party=party.ref,
+                full=full,
+                query=query,
+            )
+            for party in receivers
+        ],
+    )
+    return len(receivers)
+
+
+async def route_to(
+    session: AsyncSession,
+    *,
+    recipient: PartyRef,
+    module: str,
+    method: str,
+    path: str,
+    body: dict[str, Any] | None,
+    object_ref: str,
+    from_party: PartyRef,
+    full: bool,
+    query: str = "",
+) -> bool:
+    """Queue a push to one party (Sessions, CDRs). Not queued when it is not connected: it will
+    be brought up to date when it is back (or pulls with date_from)."""
+    party = await find_party(session, recipient)
+    if party is None or not party.platform.registered:
+        log.info(
+            "no connected platform for %s: %s %s kept for a later pull", recipient, method, module
+        )
+        return False
+    if party.platform.status != ConnectionStatus.CONNECTED:
+        return False
+    if endpoint_url(party.platform, module, "RECEIVER") is None:
+        return False
+    await enqueue(
+        session,
+        [
+            Push(
+                platform_id=party.platform.id or 0,
+                module=module,
+                method=method,
+                path=path,
+                object_ref=object_ref,
+                body=body,
+                from_party=from_party,
+                to_party=party.ref,
+                full=full,
+                query=query,
+            )
+        ],
+    )
+    return True

@@ -1,0 +1,58 @@
+"""The outbox: every push the hub owes a partner, written in the transaction of its object."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, ForeignKey, Index, Integer
+from sqlmodel import Field, SQLModel
+
+from app.core.dbtypes import JSONDoc, UTCDateTime, utcnow
+
+
+class DeliveryStatus:
+    PENDING = "pending"
+    SENDING = "sending"
+    DELIVERED = "delivered"
+    # Final: the receiver refused (2xxx), or every retry failed.
+    FAILED = "failed"
+    # A newer full version for the same receiver and object was queued before this one left.
+    SUPERSEDED = "superseded"
+    # The receiver went OFFLINE or unregistered; it is brought up to date when it is back.
+    DROPPED = "dropped"
+
+    OPEN = (PENDING, SENDING)
+
+
+class Delivery(SQLModel, table=True):
+    __tablename__ = "delivery"
+    __table_args__ = (
+        Index("ix_delivery_due", "status", "next_attempt_at"),
+        Index("ix_delivery_order", "platform_id", "object_ref", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("platform.id", ondelete="CASCADE"), nullable=False)
+    )
+    module: str = Field(max_length=16)
+    method: str = Field(max_length=8)
+    # Appended to the receiver's endpoint URL for the module, e.g. "NL/CPO/LOC1/EVSE1".
+    path: str = Field(default="", max_length=512)
+    query: str = Field(default="", max_length=255)
+    # Deliveries with the same receiver and object_ref leave strictly in id order.
+    object_ref: str = Field(max_length=160)
+    body: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONDoc, nullable=True))
+    from_country_code: str | None = Field(default=None, max_length=2)
+    from_party_id: str | None = Field(default=None, max_length=3)
+    to_country_code: str | None = Field(default=None, max_length=2)
+    to_party_id: str | None = Field(default=None, max_length=3)
+    correlation_id: str | None = Field(default=None, max_length=64)
+    status: str = Field(default=DeliveryStatus.PENDING, max_length=12)
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_error: str | None = Field(default=None, max_length=512)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

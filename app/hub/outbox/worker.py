@@ -1,0 +1,170 @@
+"""The delivery worker: takes due rows from the outbox and pushes them to their receivers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import datetime
+
+from app.core.context import HubContext
+from app.hub.outbox import service as outbox
+from app.hub.outbox.models import Delivery, DeliveryStatus
+from app.hub.parties.models import ConnectionStatus, Platform, endpoint_url
+from app.ocpi.client import PeerError, join_url
+from app.ocpi.headers import PartyRef, RoutingHeaders, correlation_id_var
+
+log = logging.getLogger("voltroam.delivery")
+
+
+def _routing(row: Delivery) -> RoutingHeaders:
+    return RoutingHeaders(
+        from_party=PartyRef(row.from_country_code, row.from_party_id)
+        if row.from_country_code and row.from_party_id
+        else None,
+        to_party=PartyRef(row.to_country_code, row.to_party_id)
+        if row.to_country_code and row.to_party_id
+        else None,
+    )
+
+
+class DeliveryWorker:
+    def __init__(self, ctx: HubContext) -> None:
+        self.ctx = ctx
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._semaphore = asyncio.Semaphore(ctx.settings.delivery_concurrency)
+
+    def wake(self) -> None:
+        """Called after a commit that queued deliveries: no need to wait for the next poll."""
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._stopping = False
+            self._task = asyncio.create_task(self._run(), name="delivery-worker")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        poll = self.ctx.settings.delivery_poll_seconds
+        while not self._stopping:
+            try:
+                handled = await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a database hiccup must not end delivery for good
+                log.exception("delivery round failed")
+                handled = 0
+            if handled:
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=poll)
+
+    async def run_once(self) -> int:
+        """Claim one batch and deliver it; returns how many rows were handled."""
+        async with self.ctx.sessions() as session:
+            rows = await outbox.claim(session, self.ctx.settings, self.ctx.settings.delivery_batch)
+        if not rows:
+            return 0
+        platforms: dict[int, Platform | None] = {}
+        async with self.ctx.sessions() as session:
+            for platform_id in {r.platform_id for r in rows}:
+                platforms[platform_id] = await session.get(Platform, platform_id)
+        await asyncio.gather(*(self._deliver(row, platforms.get(row.platform_id)) for row in rows))
+        return len(rows)
+
+    async def _deliver(self, row: Delivery, platform: Platform | None) -> None:
+        async with self._semaphore:
+            status, error, retry_at = await self._attempt(row, platform)
+        async with self.ctx.sessions() as session:
+            assert row.id is not None
+            await outbox.finish(session, row.id, status, error=error, retry_at=retry_at)
+            await session.commit()
+        if status == DeliveryStatus.PENDING:
+            # Something is due later: make sure the loop wakes up for it.
+            self._wake.set()
+
+    async def _attempt(
+        self, row: Delivery, platform: Platform | None
+    ) -> tuple[str, str | None, datetime | None]:
+        settings = self.ctx.settings
+        if platform is None or not platform.registered or platform.outbound_token is None:
+            return DeliveryStatus.DROPPED, "receiver is no longer registered", None
+        if platform.status in (ConnectionStatus.OFFLINE, ConnectionStatus.SUSPENDED):
+            return DeliveryStatus.DROPPED, f"receiver is {platform.status}", None
+        base = endpoint_url(platform, row.module, "RECEIVER")
+        if base is None:
+            return DeliveryStatus.FAILED, f"receiver has no {row.module} RECEIVER endpoint", None
+        url = join_url(base, row.path) if row.path else base
+        if row.query:
+            url = f"{url}?{row.query}"
+        token = self.ctx.cipher.decrypt(platform.outbound_token)
+        reset = correlation_id_var.set(row.correlation_id)
+        started = time.perf_counter()
+        try:
+            reply = await self.ctx.ocpi.request(
+                row.method, url, token, json=row.body, routing=_routing(row)
+            )
+            error = None
+            if reply.ok:
+                outcome = DeliveryStatus.DELIVERED
+            elif 2000 <= reply.status_code < 3000 and reply.http_status not in (401, 403, 429):
+                # The receiver refused this message: sending it again will not help.
+                outcome = DeliveryStatus.FAILED
+                error = f"refused: HTTP {reply.http_status}, OCPI {reply.status_code} " + (
+                    reply.status_message or ""
+                )
+            else:
+                outcome = DeliveryStatus.PENDING
+                error = f"HTTP {reply.http_status}, OCPI {reply.status_code}"
+        except PeerError as exc:
+            outcome = DeliveryStatus.PENDING
+            error = exc.message
+        finally:
+            correlation_id_var.reset(reset)
+        elapsed_ms = round((time.perf_counter() - started) * 1000, 2)
+        log.info(
+            "delivery %s %s %s -> %s",
+            row.id,
+            row.method,
+            row.module,
+            outcome,
+            extra={
+                "fields": {
+                    "delivery_id": row.id,
+                    "platform_id": row.platform_id,
+                    "module": row.module,
+                    "method": row.method,
+                    "path": row.path,
+                    "attempt": row.attempts,
+                    "outcome": outcome,
+                    "ms": elapsed_ms,
+                    "correlation_id": row.correlation_id,
+                    **({"error": error} if error else {}),
+                }
+            },
+        )
+        if outcome == DeliveryStatus.PENDING:
+            if row.attempts >= settings.delivery_max_attempts:
+                return (
+                    DeliveryStatus.FAILED,
+                    f"gave up after {row.attempts} attempts: {error}",
+                    None,
+                )
+            return (
+                DeliveryStatus.PENDING,
+                error,
+                outbox.utcnow() + outbox.backoff(settings, row.attempts),
+            )
+        return outcome, error, None

@@ -1,0 +1,100 @@
+"""Who receives what (transport_and_format: Message Routing).
+
+- Broadcast Push: "connected clients might push (POST, PUT, PATCH) information to all connected
+  clients with an opposite role [...] The role Other is seen as an eMSP type of role, so Broadcast
+  Push from a CPO is also sent to Other. Messages from Other are only sent to CPOs".
+- Directed requests name their receiver in the OCPI-to-* headers.
+- Sessions and CDRs go to the eMSP that owns the token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core.settings import Settings
+from app.hub.parties.models import ConnectionStatus, Platform, PlatformRole, endpoint_url
+from app.ocpi.headers import PartyRef
+
+EMSP_LIKE = frozenset({"EMSP", "NSP", "NAP", "OTHER", "SCSP"})
+CPO_ONLY = frozenset({"CPO"})
+
+# module -> (roles allowed to own/push objects of it, roles that receive its broadcasts)
+OWNERS: dict[str, frozenset[str]] = {
+    "locations": CPO_ONLY,
+    "tariffs": CPO_ONLY,
+    "sessions": CPO_ONLY,
+    "cdrs": CPO_ONLY,
+    "tokens": frozenset({"EMSP", "OTHER"}),
+}
+BROADCAST_TO: dict[str, frozenset[str]] = {
+    "locations": EMSP_LIKE,
+    "tariffs": EMSP_LIKE,
+    "tokens": CPO_ONLY,
+}
+
+
+@dataclass(frozen=True)
+class Party:
+    platform: Platform
+    role: PlatformRole
+
+    @property
+    def ref(self) -> PartyRef:
+        return PartyRef(self.role.country_code, self.role.party_id)
+
+
+def hub_ref(settings: Settings) -> PartyRef:
+    return PartyRef.of(settings.hub_country_code, settings.hub_party_id)
+
+
+def is_hub(settings: Settings, ref: PartyRef | None) -> bool:
+    return ref is None or ref == hub_ref(settings)
+
+
+async def find_party(session: AsyncSession, ref: PartyRef) -> Party | None:
+    """The registered platform that has a role with this country_code/party_id."""
+    rows = (
+        await session.exec(
+            select(PlatformRole, Platform)
+            .join(Platform, col(Platform.id) == col(PlatformRole.platform_id))
+            .where(
+                PlatformRole.country_code == ref.country_code,
+                PlatformRole.party_id == ref.party_id,
+            )
+            .order_by(col(Platform.registered).desc(), col(PlatformRole.id))
+        )
+    ).all()
+    for role, platform in rows:
+        return Party(platform, role)
+    return None
+
+
+async def broadcast_receivers(
+    session: AsyncSession, module: str, sender_platform_id: int | None
+) -> list[Party]:
+    """Connected platforms with an opposite role and a RECEIVER endpoint for ``module``."""
+    roles = BROADCAST_TO.get(module, frozenset())
+    rows = (
+        await session.exec(
+            select(PlatformRole, Platform)
+            .join(Platform, col(Platform.id) == col(PlatformRole.platform_id))
+            .where(
+                col(Platform.registered).is_(True),
+                Platform.status == ConnectionStatus.CONNECTED,
+                col(PlatformRole.role).in_(roles),
+            )
+            .order_by(col(Platform.id), col(PlatformRole.id))
+        )
+    ).all()
+    receivers: dict[int, Party] = {}
+    for role, platform in rows:
+        if platform.id == sender_platform_id or platform.id in receivers:
+            continue
+        if endpoint_url(platform, module, "RECEIVER") is None:
+            continue
+        assert platform.id is not None
+        receivers[platform.id] = Party(platform, role)
+    return list(receivers.values())

@@ -1,0 +1,124 @@
+"""Reading and writing stored OCPI objects."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core.dbtypes import utcnow
+from app.hub.store.models import OcpiObject
+from app.ocpi.headers import PartyRef
+from app.ocpi.pagination import PageParams, fetch_page
+from app.ocpi.schemas.common import ci_key
+
+
+def object_ref(module: str, owner: PartyRef, key: str, subtype: str = "") -> str:
+    """The ordering key of deliveries about one object."""
+    return f"{module}:{owner}:{ci_key(key)}:{subtype}"
+
+
+async def get(
+    session: AsyncSession, module: str, owner: PartyRef, key: str, subtype: str | None = ""
+) -> OcpiObject | None:
+    stmt = select(OcpiObject).where(
+        OcpiObject.module == module,
+        OcpiObject.country_code == owner.country_code,
+        OcpiObject.party_id == owner.party_id,
+        OcpiObject.object_key == ci_key(key),
+    )
+    if subtype is not None:
+        stmt = stmt.where(OcpiObject.subtype == subtype)
+    return (await session.exec(stmt.order_by(col(OcpiObject.id)))).first()
+
+
+async def find_by_key(session: AsyncSession, module: str, key: str) -> list[OcpiObject]:
+    """Objects of any owner with this id (GET on a Sender interface has no owner in the URL)."""
+    stmt = select(OcpiObject).where(
+        OcpiObject.module == module, OcpiObject.object_key == ci_key(key)
+    )
+    return list((await session.exec(stmt.order_by(col(OcpiObject.id)).limit(10))).all())
+
+
+async def save(
+    session: AsyncSession,
+    *,
+    module: str,
+    owner: PartyRef,
+    key: str,
+    data: dict[str, Any],
+    last_updated: datetime,
+    owner_platform_id: int | None,
+    subtype: str = "",
+    recipient: PartyRef | None = None,
+    existing: OcpiObject | None = None,
+) -> tuple[OcpiObject, bool]:
+    """Insert or replace an object (the caller commits). Returns the row and whether it is new."""
+    row = existing or await get(session, module, owner, key, subtype)
+    created = row is None
+    if row is None:
+        row = OcpiObject(
+            module=module,
+            country_code=owner.country_code,
+            party_id=owner.party_id,
+            object_key=ci_key(key),
+            subtype=subtype,
+            last_updated=last_updated,
+        )
+    row.data = data
+    row.last_updated = last_updated
+    row.owner_platform_id = owner_platform_id
+    row.stored_at = utcnow()
+    if recipient is not None:
+        row.recipient_country_code = recipient.country_code
+        row.recipient_party_id = recipient.party_id
+    session.add(row)
+    await session.flush()
+    return row, created
+
+
+async def page(
+    session: AsyncSession,
+    module: str,
+    params: PageParams,
+    recipients: Sequence[PartyRef] | None = None,
+) -> tuple[list[OcpiObject], int]:
+    """One page of a GET-all; ``recipients`` limits Sessions/CDRs to the caller's own."""
+    stmt = select(OcpiObject).where(OcpiObject.module == module)
+    if recipients is not None:
+        if not recipients:
+            return [], 0
+        stmt = stmt.where(
+            or_(
+                *(
+                    and_(
+                        col(OcpiObject.recipient_country_code) == r.country_code,
+                        col(OcpiObject.recipient_party_id) == r.party_id,
+                    )
+                    for r in recipients
+                )
+            )
+        )
+    rows, total = await fetch_page(
+        session,
+        stmt,
+        col(OcpiObject.last_updated),
+        col(OcpiObject.id),
+        params,
+    )
+    return list(rows), total
+
+
+async def changed_since(
+    session: AsyncSession, modules: Sequence[str], since: datetime
+) -> list[OcpiObject]:
+    stmt = (
+        select(OcpiObject)
+        .where(col(OcpiObject.module).in_(modules), col(OcpiObject.stored_at) >= since)
+        .order_by(col(OcpiObject.id))
+    )
+    return list((await session.exec(stmt)).all())

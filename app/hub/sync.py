@@ -1,0 +1,123 @@
+"""Pulling a CPO's Locations and Tariffs through its Sender interfaces after it registers.
+
+"Pull is required, a receiver needs to be able to get in-sync" (transport_and_format, Pull and
+Push). Pages are walked by the outbound client (Link, or offset and X-Total-Count when a peer's
+Link is broken). Objects outside the CPO's own roles are ignored ("these objects may be ignored").
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+from sqlmodel import select
+
+from app.core.context import HubContext
+from app.hub.forward import broadcast
+from app.hub.parties.models import Platform, PlatformRole, endpoint_url
+from app.hub.routing import hub_ref
+from app.hub.store import service as store
+from app.ocpi.client import PeerError
+from app.ocpi.headers import PartyRef, RoutingHeaders
+from app.ocpi.schemas.common import OcpiModel
+from app.ocpi.schemas.locations import Location
+from app.ocpi.schemas.tariffs import Tariff
+
+log = logging.getLogger("voltroam.sync")
+
+PULLED: dict[str, type[OcpiModel]] = {"locations": Location, "tariffs": Tariff}
+
+
+@dataclass
+class SyncReport:
+    stored: dict[str, int] = field(default_factory=dict)
+    ignored: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+
+async def pull_cpo(
+    ctx: HubContext, platform_id: int, progress: Callable[[str, int], None] | None = None
+) -> SyncReport:
+    report = SyncReport()
+    async with ctx.sessions() as session:
+        platform = await session.get(Platform, platform_id)
+        roles = (
+            await session.exec(select(PlatformRole).where(PlatformRole.platform_id == platform_id))
+        ).all()
+    if platform is None or not platform.registered or platform.outbound_token is None:
+        return report
+    cpos = {PartyRef(r.country_code, r.party_id) for r in roles if r.role == "CPO"}
+    if not cpos:
+        return report
+    token = ctx.cipher.decrypt(platform.outbound_token)
+    for module, model in PULLED.items():
+        url = endpoint_url(platform, module, "SENDER")
+        if url is None:
+            continue
+        stored = ignored = 0
+        routing = RoutingHeaders(from_party=hub_ref(ctx.settings), to_party=min(cpos, key=str))
+        try:
+            async for item in ctx.ocpi.get_all(url, token, routing=routing):
+                try:
+                    obj = model.model_validate(item).to_json()
+                except ValidationError as exc:
+                    ignored += 1
+                    log.warning(
+                        "ignored an invalid %s object from platform %s: %s",
+                        module,
+                        platform_id,
+                        exc.errors()[0],
+                    )
+                    continue
+                owner = PartyRef.of(obj["country_code"], obj["party_id"])
+                if owner not in cpos:
+                    ignored += 1
+                    continue
+                await _store(ctx, platform_id, module, owner, obj)
+                stored += 1
+                if progress is not None:
+                    progress(module, stored)
+        except PeerError as exc:
+            report.errors.append(f"{module}: {exc.message}")
+            log.warning("pulling %s from platform %s failed: %s", module, platform_id, exc.message)
+        report.stored[module] = stored
+        report.ignored[module] = ignored
+    ctx.notify_outbox()
+    log.info("pulled from platform %s: %s", platform_id, report.stored)
+    return report
+
+
+async def _store(
+    ctx: HubContext, platform_id: int, module: str, owner: PartyRef, obj: dict[str, object]
+) -> None:
+    from app.ocpi.schemas.common import parse_datetime
+
+    key = str(obj["id"])
+    async with ctx.sessions() as session:
+        existing = await store.get(session, module, owner, key)
+        if existing is not None and existing.data == obj:
+            return
+        await store.save(
+            session,
+            module=module,
+            owner=owner,
+            key=key,
+            data=dict(obj),
+            last_updated=parse_datetime(obj["last_updated"]),
+            owner_platform_id=platform_id,
+            existing=existing,
+        )
+        await broadcast(
+            session,
+            ctx,
+            module=module,
+            method="PUT",
+            path=f"{owner.country_code}/{owner.party_id}/{key}",
+            body=dict(obj),
+            object_ref=store.object_ref(module, owner, key),
+            sender_platform_id=platform_id,
+            full=True,
+        )
+        await session.commit()

@@ -1,0 +1,124 @@
+"""CDRs (mod_cdrs.asciidoc): CPOs POST them, the hub routes each to the eMSP that owns the token
+and answers with a Location header on the hub; eMSPs pull their own."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import JSONResponse
+
+from app.hub.store import push
+from app.hub.store import service as store
+from app.hub.store.models import OcpiObject
+from app.modules.common import CallerDep, ContextDep, PageDep, SessionDep
+from app.modules.sessions.router import token_owner
+from app.modules.versions.service import VERSION_PREFIX, ServedEndpoint, register
+from app.ocpi.envelope import Envelope, ocpi_response
+from app.ocpi.errors import InvalidParameters, NotFound
+from app.ocpi.pagination import paginated_response
+from app.ocpi.schemas.cdrs import CDR
+from app.ocpi.schemas.common import parse_datetime
+from app.ocpi.schemas.versions import InterfaceRole
+
+MODULE = "cdrs"
+RECEIVER_PATH = f"{VERSION_PREFIX}/receiver/cdrs"
+register(
+    ServedEndpoint(MODULE, InterfaceRole.RECEIVER, "/receiver/cdrs"),
+    ServedEndpoint(MODULE, InterfaceRole.SENDER, "/sender/cdrs"),
+)
+receiver = APIRouter(prefix=RECEIVER_PATH, tags=["OCPI cdrs"])
+sender = APIRouter(prefix=f"{VERSION_PREFIX}/sender/cdrs", tags=["OCPI cdrs"])
+
+
+def _location(base_url: str, row: OcpiObject) -> dict[str, str]:
+    # "URL to the newly created CDR in the eMSP's system": here, the hub's own copy.
+    return {"Location": f"{base_url}{RECEIVER_PATH}/{row.id}"}
+
+
+@receiver.post(
+    "",
+    summary="Post a new CDR (routed to the token owner's eMSP); answers with a Location header",
+    response_model=Envelope[None],
+    status_code=201,
+)
+async def post_cdr(
+    body: CDR,
+    request: Request,
+    caller: CallerDep,
+    ctx: ContextDep,
+    session: SessionDep,
+) -> JSONResponse:
+    owner = push.owner_of(caller, MODULE, body.country_code, body.party_id)
+    cdr = body.to_json()
+    if push.directed_to(ctx, caller) is not None:
+        response, _ok = await push.forward_push(
+            session, ctx, caller, request, module=MODULE, method="POST", path="", body=cdr,
+            owner=owner,
+        )  # fmt: skip
+        # The receiver's Location points into its own system; the CPO gets no hub copy to GET.
+        if "Location" in response.headers:
+            del response.headers["Location"]
+        return response
+    target = push.Target(MODULE, owner, body.id)
+    existing = await store.get(session, MODULE, owner, body.id)
+    if existing is not None:
+        # "CDRs cannot be replaced": a retry of the same CDR is answered as before, a different
+        # CDR under a used id is refused.
+        if existing.data != cdr:
+            raise InvalidParameters(f"CDR {body.id} already exists and CDRs cannot be replaced")
+        headers = {**push.answer_headers(ctx, owner), **_location(ctx.settings.base_url, existing)}
+        return ocpi_response(headers=headers)
+    row, _created = await push.store_and_announce(
+        session,
+        ctx,
+        caller,
+        target,
+        data=cdr,
+        last_updated=parse_datetime(cdr["last_updated"]),
+        method="POST",
+        path="",
+        body=cdr,
+        full=True,
+        recipient=token_owner(cdr),
+    )
+    headers = {**push.answer_headers(ctx, owner), **_location(ctx.settings.base_url, row)}
+    return ocpi_response(http_status=201, headers=headers)
+
+
+@receiver.get(
+    "/{cdr_ref}",
+    summary="A CDR by the URL the POST answered with (for its CPO and its eMSP)",
+    response_model=Envelope[CDR],
+)
+async def get_cdr(
+    cdr_ref: Annotated[int, Path(ge=1, le=2**62)], caller: CallerDep, session: SessionDep
+) -> JSONResponse:
+    row = await session.get(OcpiObject, cdr_ref)
+    mine = caller.parties()
+    if (
+        row is None
+        or row.module != MODULE
+        or not any(
+            (p.country_code, p.party_id)
+            in {
+                (row.country_code, row.party_id),
+                (row.recipient_country_code, row.recipient_party_id),
+            }
+            for p in mine
+        )
+    ):
+        raise NotFound("Unknown CDR")
+    return ocpi_response(row.data)
+
+
+@sender.get(
+    "",
+    summary="The caller's CDRs: those of tokens it owns (paginated, oldest first)",
+    response_model=Envelope[list[CDR]],
+)
+async def list_cdrs(
+    request: Request, caller: CallerDep, session: SessionDep, params: PageDep
+) -> JSONResponse:
+    rows, total = await store.page(session, MODULE, params, recipients=caller.parties())
+    return paginated_response(request, [r.data for r in rows], total, params)

@@ -1,0 +1,21 @@
+"""Shared pieces of the module routers: path parameters and dependencies."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Path
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core.context import HubContext
+from app.hub.auth import Caller, get_context, get_session, registered_caller
+from app.ocpi.pagination import PageParams, page_params
+
+CountryCode = Annotated[str, Path(min_length=2, max_length=2, description="Owner's country code")]
+PartyId = Annotated[str, Path(min_length=3, max_length=3, description="Owner's party id")]
+ObjectId = Annotated[str, Path(min_length=1, max_length=36, description="The object's id")]
+
+CallerDep = Annotated[Caller, Depends(registered_caller)]
+ContextDep = Annotated[HubContext, Depends(get_context)]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+PageDep = Annotated[PageParams, Depends(page_params)]

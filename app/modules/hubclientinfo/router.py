@@ -1,0 +1,35 @@
+"""HubClientInfo (mod_hub_client_info.asciidoc): the hub's Sender interface, GET all ClientInfo."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from app.hub.clientinfo import MODULE, client_infos
+from app.modules.common import CallerDep, PageDep, SessionDep
+from app.modules.versions.service import VERSION_PREFIX, ServedEndpoint, register
+from app.ocpi.envelope import Envelope
+from app.ocpi.pagination import paginated_response
+from app.ocpi.schemas.hubclientinfo import ClientInfo
+from app.ocpi.schemas.versions import InterfaceRole
+
+register(ServedEndpoint(MODULE, InterfaceRole.SENDER, "/hubclientinfo"))
+router = APIRouter(prefix=f"{VERSION_PREFIX}/hubclientinfo", tags=["OCPI hubclientinfo"])
+
+
+@router.get(
+    "",
+    summary="Every party connected to the hub, with its connection status (paginated)",
+    response_model=Envelope[list[ClientInfo]],
+)
+async def list_client_info(
+    request: Request, caller: CallerDep, session: SessionDep, params: PageDep
+) -> JSONResponse:
+    infos = [
+        i
+        for i in await client_infos(session)
+        if (params.date_from is None or i.last_updated >= params.date_from)
+        and (params.date_to is None or i.last_updated < params.date_to)
+    ]
+    page = infos[params.offset : params.offset + params.limit]
+    return paginated_response(request, [i.to_json() for i in page], len(infos), params)

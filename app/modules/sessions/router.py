@@ -1,0 +1,133 @@
+"""Sessions (mod_sessions.asciidoc): CPOs push, the hub routes each Session to the eMSP that owns
+its token (never broadcast: "specific to only one party and [...] possibly even protected by GDPR"),
+and eMSPs pull their own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from app.hub.store import push
+from app.hub.store import service as store
+from app.modules.common import (
+    CallerDep,
+    ContextDep,
+    CountryCode,
+    ObjectId,
+    PageDep,
+    PartyId,
+    SessionDep,
+)
+from app.modules.versions.service import VERSION_PREFIX, ServedEndpoint, register
+from app.ocpi.envelope import Envelope
+from app.ocpi.headers import PartyRef
+from app.ocpi.pagination import paginated_response
+from app.ocpi.schemas.sessions import Session, SessionPatch
+from app.ocpi.schemas.versions import InterfaceRole
+
+MODULE = "sessions"
+register(
+    ServedEndpoint(MODULE, InterfaceRole.RECEIVER, "/receiver/sessions"),
+    ServedEndpoint(MODULE, InterfaceRole.SENDER, "/sender/sessions"),
+)
+receiver = APIRouter(prefix=f"{VERSION_PREFIX}/receiver/sessions", tags=["OCPI sessions"])
+sender = APIRouter(prefix=f"{VERSION_PREFIX}/sender/sessions", tags=["OCPI sessions"])
+
+
+def token_owner(obj: dict[str, Any]) -> PartyRef:
+    token = obj["cdr_token"]
+    return PartyRef.of(token["country_code"], token["party_id"])
+
+
+def merge_session(existing: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """ "When a PATCH request contains the charging_periods field [...] this SHALL be processed as
+    a request to add all the ChargingPeriod objects to the existing Session object." """
+    merged = {**existing, **{k: v for k, v in patch.items() if k != "charging_periods"}}
+    added = patch.get("charging_periods") or []
+    merged["charging_periods"] = list(existing.get("charging_periods") or []) + list(added)
+    return push.validated(Session, merged)
+
+
+@receiver.put(
+    "/{country_code}/{party_id}/{session_id}",
+    summary="Push a new or replaced Session (routed to the token owner's eMSP)",
+    response_model=Envelope[None],
+)
+async def put_session(
+    country_code: CountryCode,
+    party_id: PartyId,
+    session_id: ObjectId,
+    body: Session,
+    request: Request,
+    caller: CallerDep,
+    ctx: ContextDep,
+    session: SessionDep,
+) -> JSONResponse:
+    owner = push.owner_of(caller, MODULE, country_code, party_id)
+    obj = body.to_json()
+    return await push.put_object(
+        request,
+        caller,
+        ctx,
+        session,
+        target=push.Target(MODULE, owner, session_id),
+        obj=obj,
+        recipient=token_owner(obj),
+    )
+
+
+@receiver.patch(
+    "/{country_code}/{party_id}/{session_id}",
+    summary="Update a Session; charging_periods are appended (must carry last_updated)",
+    response_model=Envelope[None],
+)
+async def patch_session(
+    country_code: CountryCode,
+    party_id: PartyId,
+    session_id: ObjectId,
+    body: SessionPatch,
+    request: Request,
+    caller: CallerDep,
+    ctx: ContextDep,
+    session: SessionDep,
+) -> JSONResponse:
+    owner = push.owner_of(caller, MODULE, country_code, party_id)
+    return await push.patch_object(
+        request,
+        caller,
+        ctx,
+        session,
+        target=push.Target(MODULE, owner, session_id),
+        patch=body.model_dump(mode="json", exclude_unset=True),
+        merge=merge_session,
+    )
+
+
+@receiver.get(
+    "/{country_code}/{party_id}/{session_id}",
+    summary="The Session as the hub stores it (for its owner)",
+    response_model=Envelope[Session],
+)
+async def get_own_session(
+    country_code: CountryCode,
+    party_id: PartyId,
+    session_id: ObjectId,
+    caller: CallerDep,
+    session: SessionDep,
+) -> JSONResponse:
+    owner = push.owner_of(caller, MODULE, country_code, party_id)
+    return await push.get_own(caller, session, push.Target(MODULE, owner, session_id))
+
+
+@sender.get(
+    "",
+    summary="The caller's Sessions: those of tokens it owns (paginated, oldest first)",
+    response_model=Envelope[list[Session]],
+)
+async def list_sessions(
+    request: Request, caller: CallerDep, session: SessionDep, params: PageDep
+) -> JSONResponse:
+    rows, total = await store.page(session, MODULE, params, recipients=caller.parties())
+    return paginated_response(request, [r.data for r in rows], total, params)

@@ -5,6 +5,7 @@ It records every call it receives, and can be configured to misbehave the ways r
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import secrets
 from dataclasses import dataclass, field
@@ -59,9 +60,35 @@ class FakeParty:
     hub_token: str | None = None
     calls: list[Call] = field(default_factory=list)
     registered_hub: dict[str, Any] | None = None
+    # Module endpoints to advertise besides credentials: (identifier, role). Served at
+    # {base}/{version}/{identifier}.
+    endpoints: list[tuple[str, str]] = field(default_factory=lambda: [("locations", "SENDER")])
+    # Objects served on SENDER endpoints (GET-all), per module.
+    objects: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    page_size: int = 10
+    # Pagination quirk: a Link pointing nowhere useful (the hub must walk by offset).
+    broken_link: bool = False
+    # Fault injection for pushes: answer with this HTTP status (and OCPI 3000) instead.
+    fail_with: int | None = None
+    # Answer pushes with this OCPI status code (e.g. 2001) and HTTP 200.
+    refuse_with: int | None = None
+    # Seconds to wait before answering a push (timeouts).
+    delay: float = 0.0
 
     def __post_init__(self) -> None:
         self.app = self._build()
+
+    def pushes(self, module: str | None = None, method: str | None = None) -> list[Call]:
+        """Calls the hub made on this party's module endpoints (not versions/credentials)."""
+        return [
+            c
+            for c in self.calls
+            if c.path.count("/") >= 2
+            and c.path.split("/")[2] not in ("credentials",)
+            and (module is None or c.path.split("/")[2] == module)
+            and (method is None or c.method == method)
+            and c.method != "GET"
+        ]
 
     # --- as a party calling the hub (the party is the Sender of the credentials module) ---
 
@@ -139,10 +166,11 @@ class FakeParty:
             slash = "/" if self.trailing_slash else ""
             endpoints = [
                 {
-                    "identifier": "locations",
-                    "role": "SENDER",
-                    "url": f"{self.base_url}/{version}/locations{slash}",
+                    "identifier": identifier,
+                    "role": role,
+                    "url": f"{self.base_url}/{version}/{identifier}{slash}",
                 }
+                for identifier, role in self.endpoints
             ]
             if self.with_credentials_endpoint:
                 endpoints.append(
@@ -167,5 +195,39 @@ class FakeParty:
         async def delete_credentials(version: str) -> JSONResponse:
             self.registered_hub = None
             return envelope()
+
+        @app.get("/{version}/{module}")
+        async def get_all(
+            version: str, module: str, offset: int = 0, limit: int = 50
+        ) -> JSONResponse:
+            items = self.objects.get(module, [])
+            size = min(limit, self.page_size)
+            response = envelope(items[offset : offset + size])
+            response.headers["X-Total-Count"] = str(len(items))
+            response.headers["X-Limit"] = str(self.page_size)
+            if offset + size < len(items):
+                target = (
+                    "http://elsewhere.invalid/next"
+                    if self.broken_link
+                    else f"{self.base_url}/{version}/{module}?offset={offset + size}&limit={size}"
+                )
+                response.headers["Link"] = f'<{target}>; rel="next"'
+            return response
+
+        @app.api_route(
+            "/{version}/{module}/{rest:path}", methods=["PUT", "PATCH", "POST", "DELETE"]
+        )
+        @app.api_route("/{version}/{module}", methods=["POST"])
+        async def receive(version: str, module: str, rest: str = "") -> JSONResponse:
+            if self.delay:
+                await asyncio.sleep(self.delay)
+            if self.fail_with is not None:
+                return envelope(None, 3000, http_status=self.fail_with)
+            if self.refuse_with is not None:
+                return envelope(None, self.refuse_with)
+            response = envelope()
+            if module == "cdrs":
+                response.headers["Location"] = f"{self.base_url}/{version}/cdrs/{len(self.calls)}"
+            return response
 
         return app

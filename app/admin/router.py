@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import JSONResponse
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.admin.auth import require_admin
-from app.admin.schemas import ConnectIn, ErrorOut, InvitationIn, InvitationOut, PlatformOut
+from app.admin.schemas import (
+    ConnectIn,
+    DeliveryOut,
+    ErrorOut,
+    InvitationIn,
+    InvitationOut,
+    PlatformOut,
+    SyncOut,
+)
 from app.core.context import HubContext
 from app.hub.auth import get_context, get_session
+from app.hub.outbox import service as outbox
 from app.hub.parties import service
+from app.hub.sync import pull_cpo
 from app.ocpi.errors import OcpiError
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_admin)])
@@ -132,3 +144,64 @@ async def resume_platform(
         else service.ConnectionStatus.PLANNED
     )
     return await _set_status(session, ctx, platform_id, status)
+
+
+@router.post(
+    "/platforms/{platform_id}/sync",
+    summary="Pull the platform's Locations and Tariffs now (CPOs) and announce them",
+    response_model=SyncOut,
+    responses={**_AUTH_ERRORS, 404: {"description": "Unknown platform"}},
+)
+async def sync_platform(
+    platform_id: int,
+    ctx: HubContext = Depends(get_context),
+    session: AsyncSession = Depends(get_session),
+) -> SyncOut:
+    if await service.get_platform(session, platform_id) is None:
+        raise HTTPException(404, "Unknown platform")
+    report = await pull_cpo(ctx, platform_id)
+    return SyncOut(stored=report.stored, ignored=report.ignored, errors=report.errors)
+
+
+@router.get(
+    "/deliveries",
+    summary="Outbound pushes, newest first (filter by status: pending, failed, ...)",
+    response_model=list[DeliveryOut],
+    responses=_AUTH_ERRORS,
+)
+async def list_deliveries(
+    status: Annotated[str | None, Query(max_length=12)] = None,
+    platform_id: Annotated[int | None, Query(ge=1)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    session: AsyncSession = Depends(get_session),
+) -> list[DeliveryOut]:
+    rows = await outbox.listing(session, status, platform_id, limit)
+    return [DeliveryOut.model_validate(r, from_attributes=True) for r in rows]
+
+
+@router.get(
+    "/deliveries/summary",
+    summary="How many pushes are in each state",
+    response_model=dict[str, int],
+    responses=_AUTH_ERRORS,
+)
+async def delivery_summary(session: AsyncSession = Depends(get_session)) -> dict[str, int]:
+    return await outbox.counts(session)
+
+
+@router.post(
+    "/deliveries/{delivery_id}/retry",
+    summary="Queue a failed or dropped push again",
+    response_model=DeliveryOut,
+    responses={**_AUTH_ERRORS, 404: {"description": "Unknown delivery"}},
+)
+async def retry_delivery(
+    delivery_id: int,
+    ctx: HubContext = Depends(get_context),
+    session: AsyncSession = Depends(get_session),
+) -> DeliveryOut:
+    row = await outbox.retry(session, delivery_id)
+    if row is None:
+        raise HTTPException(404, "Unknown delivery")
+    ctx.notify_outbox()
+    return DeliveryOut.model_validate(row, from_attributes=True)

@@ -78,3 +78,23 @@ class PlatformOut(BaseModel):
 class ErrorOut(BaseModel):
     detail: str
     ocpi_status_code: int | None = None
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    platform_id: int
+    module: str
+    method: str
+    path: str
+    status: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    next_attempt_at: datetime
+    delivered_at: datetime | None
+
+
+class SyncOut(BaseModel):
+    stored: dict[str, int]
+    ignored: dict[str, int]
+    errors: list[str]

@@ -130,6 +130,8 @@ async def claim(session: AsyncSession, settings: Settings, limit: int) -> list[D
             lease_until=lease,
             attempts=Delivery.attempts + 1,
         )
+        # The rows in hand are updated below, once, whatever the dialect's evaluator does.
+        .execution_options(synchronize_session=False)
     )
     await session.commit()
     for row in rows:
@@ -183,3 +185,28 @@ async def counts(session: AsyncSession) -> dict[str, int]:
         await session.exec(select(Delivery.status, func.count()).group_by(col(Delivery.status)))
     ).all()
     return {status: int(n) for status, n in rows}
+
+
+async def listing(
+    session: AsyncSession, status: str | None, platform_id: int | None, limit: int
+) -> list[Delivery]:
+    stmt = select(Delivery)
+    if status:
+        stmt = stmt.where(col(Delivery.status) == status)
+    if platform_id is not None:
+        stmt = stmt.where(col(Delivery.platform_id) == platform_id)
+    return list((await session.exec(stmt.order_by(col(Delivery.id).desc()).limit(limit))).all())
+
+
+async def retry(session: AsyncSession, delivery_id: int) -> Delivery | None:
+    """Put a failed or dropped delivery back in the queue (an admin's decision)."""
+    row = await session.get(Delivery, delivery_id)
+    if row is None or row.status in DeliveryStatus.OPEN or row.status == DeliveryStatus.DELIVERED:
+        return row
+    row.status = DeliveryStatus.PENDING
+    row.attempts = 0
+    row.next_attempt_at = utcnow()
+    row.last_error = None
+    session.add(row)
+    await session.commit()
+    return row

@@ -26,6 +26,7 @@ from app.modules.locations.service import MODULE, Address
 from app.modules.versions.service import VERSION_PREFIX, ServedEndpoint, register
 from app.ocpi.envelope import Envelope, ocpi_response
 from app.ocpi.errors import NotFound
+from app.ocpi.headers import PartyRef
 from app.ocpi.pagination import paginated_response
 from app.ocpi.schemas.common import parse_datetime
 from app.ocpi.schemas.locations import (
@@ -54,6 +55,13 @@ EvseUid = Annotated[str, Path(min_length=1, max_length=36, description="EVSE uid
 ConnectorId = Annotated[str, Path(min_length=1, max_length=36, description="Connector id")]
 
 
+def _path(owner: PartyRef, address: Address, document: dict[str, Any] | None) -> str:
+    """The URL segments of a push, with the Location id as its owner spells it."""
+    location_id = str(document["id"]) if document else address.location_id
+    segments = [location_id, *address.segments()[1:]]
+    return push.url_path(owner.country_code, owner.party_id, *segments)
+
+
 async def _put(
     request: Request,
     caller: Caller,
@@ -66,10 +74,10 @@ async def _put(
 ) -> JSONResponse:
     owner = push.owner_of(caller, MODULE, country_code, party_id)
     push.check_ids(obj, service.body_ids(address, push.owner_ids(owner, "id", address.location_id)))
-    path = push.url_path(owner.country_code, owner.party_id, *address.segments())
     target = push.Target(MODULE, owner, address.location_id)
     existing = await store.get(session, MODULE, owner, address.location_id)
     document = service.apply_put(existing.data if existing else None, address, obj)
+    path = _path(owner, address, document)
     stamp = parse_datetime(document["last_updated"])
     if push.directed_to(ctx, caller) is not None:
         response, ok = await push.forward_push(
@@ -121,14 +129,14 @@ async def _patch(
     push.check_ids(
         patch, service.body_ids(address, push.owner_ids(owner, "id", address.location_id))
     )
-    path = push.url_path(owner.country_code, owner.party_id, *address.segments())
+    existing = await store.get(session, MODULE, owner, address.location_id)
+    path = _path(owner, address, existing.data if existing else None)
     if push.directed_to(ctx, caller) is not None:
         response, _ok = await push.forward_push(
             session, ctx, caller, request, module=MODULE, method="PATCH", path=path, body=patch,
             owner=owner,
         )  # fmt: skip
         return response
-    existing = await store.get(session, MODULE, owner, address.location_id)
     if existing is None:
         raise NotFound(f"Unknown Location {address.location_id}", OcpiStatus.UNKNOWN_LOCATION)
     document = service.apply_patch(existing.data, address, patch)

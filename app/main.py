@@ -18,6 +18,7 @@ from app.core.migrate import upgrade_to_head_async
 from app.core.settings import Settings
 from app.hub.background import Background
 from app.modules.cdrs import router as cdrs
+from app.modules.commands import router as commands
 from app.modules.credentials.router import router as credentials_router
 from app.modules.hubclientinfo.router import router as hubclientinfo_router
 from app.modules.locations import router as locations
@@ -137,6 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "OCPI sessions", "description": "Sessions: routed to the token owner."},
             {"name": "OCPI cdrs", "description": "CDRs: routed to the token owner."},
             {"name": "OCPI hubclientinfo", "description": "Who is connected to the hub."},
+            {"name": "OCPI commands", "description": "Commands: eMSP -> CPO, results back."},
             {"name": "admin", "description": "Hub administration (JWT bearer)."},
             {"name": "health", "description": "Liveness."},
         ],
@@ -144,7 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(versions_router)
     app.include_router(credentials_router)
-    for module in (locations, tariffs, tokens, sessions, cdrs):
+    for module in (locations, tariffs, tokens, sessions, cdrs, commands):
         app.include_router(module.receiver)
         app.include_router(module.sender)
     app.include_router(hubclientinfo_router)

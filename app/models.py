@@ -2,6 +2,7 @@
 
 from app.hub.outbox.models import Delivery
 from app.hub.parties.models import Platform, PlatformRole
+from app.hub.relay.models import Callback
 from app.hub.store.models import OcpiObject
 
-__all__ = ["Delivery", "OcpiObject", "Platform", "PlatformRole"]
+__all__ = ["Callback", "Delivery", "OcpiObject", "Platform", "PlatformRole"]

@@ -74,6 +74,9 @@ class FakeParty:
     refuse_with: int | None = None
     # Seconds to wait before answering a push (timeouts).
     delay: float = 0.0
+    # The `data` to answer requests on a module endpoint with, by module (e.g. a CommandResponse
+    # for "commands", an AuthorizationInfo for "tokens").
+    answers: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.app = self._build()
@@ -225,7 +228,7 @@ class FakeParty:
                 return envelope(None, 3000, http_status=self.fail_with)
             if self.refuse_with is not None:
                 return envelope(None, self.refuse_with)
-            response = envelope()
+            response = envelope(self.answers.get(module))
             if module == "cdrs":
                 response.headers["Location"] = f"{self.base_url}/{version}/cdrs/{len(self.calls)}"
             return response

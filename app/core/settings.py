@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     # Still-alive check: after this much silence from a platform, the hub GETs its versions.
     alive_check_after_seconds: float = 300.0
     alive_check_interval_seconds: float = 30.0
+    # How often the hub looks for commands whose result is overdue (answered TIMEOUT).
+    command_timeout_check_seconds: float = 1.0
     # Pull Locations and Tariffs from a CPO right after it registers.
     sync_after_registration: bool = True
 

@@ -9,6 +9,7 @@ import logging
 from app.core.context import HubContext
 from app.hub.alive import check_platforms
 from app.hub.outbox.worker import DeliveryWorker
+from app.hub.relay.service import expire_due
 from app.hub.sync import pull_cpo
 
 log = logging.getLogger("voltroam.background")
@@ -20,6 +21,7 @@ class Background:
         self.worker = DeliveryWorker(ctx)
         self._tasks: set[asyncio.Task[object]] = set()
         self._alive: asyncio.Task[None] | None = None
+        self._timeouts: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         settings = self.ctx.settings
@@ -29,10 +31,11 @@ class Background:
             self.worker.start()
         if settings.alive_check_interval_seconds > 0:
             self._alive = asyncio.create_task(self._alive_loop(), name="still-alive")
+        self._timeouts = asyncio.create_task(self._timeout_loop(), name="command-timeouts")
 
     async def stop(self) -> None:
         await self.worker.stop()
-        tasks = [*self._tasks, *([self._alive] if self._alive else [])]
+        tasks = [*self._tasks, *(t for t in (self._alive, self._timeouts) if t is not None)]
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -57,3 +60,14 @@ class Background:
                 raise
             except Exception:
                 log.exception("still-alive round failed")
+
+    async def _timeout_loop(self) -> None:
+        """Commands whose CPO never sent a result become TIMEOUT results for the eMSP."""
+        while True:
+            await asyncio.sleep(self.ctx.settings.command_timeout_check_seconds)
+            try:
+                await expire_due(self.ctx)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("command timeout round failed")

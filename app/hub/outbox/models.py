@@ -41,6 +41,8 @@ class Delivery(SQLModel, table=True):
     # Appended to the receiver's endpoint URL for the module, e.g. "NL/CPO/LOC1/EVSE1".
     path: str = Field(default="", max_length=512)
     query: str = Field(default="", max_length=255)
+    # A full URL given by the receiver itself (a response_url): used instead of its endpoint.
+    url: str | None = Field(default=None, max_length=512)
     # Deliveries with the same receiver and object_ref leave strictly in id order.
     object_ref: str = Field(max_length=160)
     body: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONDoc, nullable=True))

@@ -44,6 +44,7 @@ class Push:
     from_party: PartyRef | None
     to_party: PartyRef | None
     query: str = ""
+    url: str | None = None
     # True for a full version of the whole object (PUT of a Location, Tariff, Token, Session):
     # older rows for the same receiver and object that have not left are superseded.
     full: bool = False
@@ -70,6 +71,7 @@ async def enqueue(session: AsyncSession, pushes: Sequence[Push]) -> list[Deliver
             method=push.method,
             path=push.path,
             query=push.query,
+            url=push.url,
             object_ref=push.object_ref,
             body=push.body,
             from_country_code=push.from_party.country_code if push.from_party else None,
@@ -168,12 +170,16 @@ async def finish(
 
 
 async def drop_open_for_platform(session: AsyncSession, platform_id: int, reason: str) -> int:
-    """The receiver went OFFLINE or away: its queue is dropped (it resyncs when it is back)."""
+    """The receiver went OFFLINE or away: its queue is dropped (it resyncs when it is back).
+
+    Asynchronous results (sent to a response_url) are kept: no resync would bring them back.
+    """
     result = await session.exec(
         update(Delivery)
         .where(
             col(Delivery.platform_id) == platform_id,
             col(Delivery.status) == DeliveryStatus.PENDING,
+            col(Delivery.url).is_(None),
         )
         .values(status=DeliveryStatus.DROPPED, last_error=reason)
     )

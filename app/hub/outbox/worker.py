@@ -101,9 +101,12 @@ class DeliveryWorker:
         settings = self.ctx.settings
         if platform is None or not platform.registered or platform.outbound_token is None:
             return DeliveryStatus.DROPPED, "receiver is no longer registered", None
-        if platform.status in (ConnectionStatus.OFFLINE, ConnectionStatus.SUSPENDED):
+        if platform.status == ConnectionStatus.SUSPENDED or (
+            # An asynchronous result (row.url) is not resent by a resync: keep trying it.
+            platform.status == ConnectionStatus.OFFLINE and row.url is None
+        ):
             return DeliveryStatus.DROPPED, f"receiver is {platform.status}", None
-        base = endpoint_url(platform, row.module, "RECEIVER")
+        base = row.url or endpoint_url(platform, row.module, "RECEIVER")
         if base is None:
             return DeliveryStatus.FAILED, f"receiver has no {row.module} RECEIVER endpoint", None
         url = join_url(base, row.path) if row.path else base

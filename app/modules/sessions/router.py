@@ -9,6 +9,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from app.hub.forward import call_party, relay_reply, resolve_receiver
+from app.hub.routing import EMSP_LIKE
 from app.hub.store import push
 from app.hub.store import service as store
 from app.modules.common import (
@@ -22,9 +24,15 @@ from app.modules.common import (
 )
 from app.modules.versions.service import VERSION_PREFIX, ServedEndpoint, register
 from app.ocpi.envelope import Envelope
+from app.ocpi.errors import InvalidParameters, NotFound
 from app.ocpi.headers import PartyRef
 from app.ocpi.pagination import paginated_response
-from app.ocpi.schemas.sessions import Session, SessionPatch
+from app.ocpi.schemas.sessions import (
+    ChargingPreferences,
+    ChargingPreferencesResponse,
+    Session,
+    SessionPatch,
+)
 from app.ocpi.schemas.versions import InterfaceRole
 
 MODULE = "sessions"
@@ -131,3 +139,41 @@ async def list_sessions(
 ) -> JSONResponse:
     rows, total = await store.page(session, MODULE, params, recipients=caller.parties())
     return paginated_response(request, [r.data for r in rows], total, params)
+
+
+@sender.put(
+    "/{session_id}/charging_preferences",
+    summary="Set the driver's charging preferences: forwarded to the Session's CPO",
+    response_model=Envelope[ChargingPreferencesResponse],
+)
+async def put_charging_preferences(
+    session_id: ObjectId,
+    body: ChargingPreferences,
+    request: Request,
+    caller: CallerDep,
+    ctx: ContextDep,
+    session: SessionDep,
+) -> JSONResponse:
+    """eMSP -> hub -> CPO; the CPO's ChargingPreferencesResponse comes back unchanged."""
+    owner = push.directed_to(ctx, caller)
+    if owner is None:
+        rows = await store.find_by_key(session, MODULE, session_id)
+        if len(rows) > 1:
+            raise InvalidParameters(
+                f"Several CPOs have a Session {session_id}: name the CPO in the OCPI-to headers"
+            )
+        if not rows:
+            raise NotFound(f"Unknown Session {session_id}")
+        owner = PartyRef(rows[0].country_code, rows[0].party_id)
+    party = await resolve_receiver(session, owner)
+    reply = await call_party(
+        ctx,
+        party,
+        module=MODULE,
+        interface="SENDER",
+        method="PUT",
+        path=f"{session_id}/charging_preferences",
+        body=body.to_json(),
+        from_party=caller.sender_party(EMSP_LIKE),
+    )
+    return relay_reply(ctx, reply, caller.routing, request.url.path)

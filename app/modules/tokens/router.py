@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse
 
 from app.hub.store import push
@@ -18,11 +18,18 @@ from app.modules.common import (
     PartyId,
     SessionDep,
 )
+from app.modules.tokens.authorize import authorize
 from app.modules.versions.service import VERSION_PREFIX, ServedEndpoint, register
 from app.ocpi.envelope import Envelope
 from app.ocpi.errors import InvalidParameters
 from app.ocpi.pagination import paginated_response
-from app.ocpi.schemas.tokens import Token, TokenPatch, TokenType
+from app.ocpi.schemas.tokens import (
+    AuthorizationInfo,
+    LocationReferences,
+    Token,
+    TokenPatch,
+    TokenType,
+)
 from app.ocpi.schemas.versions import InterfaceRole
 
 MODULE = "tokens"
@@ -138,3 +145,28 @@ async def list_tokens(
 ) -> JSONResponse:
     rows, total = await store.page(session, MODULE, params)
     return paginated_response(request, [r.data for r in rows], total, params)
+
+
+@sender.post(
+    "/{token_uid}/authorize",
+    summary="Real-time authorization of a Token by its eMSP (whitelist fallback when it is down)",
+    response_model=Envelope[AuthorizationInfo],
+)
+async def authorize_token(
+    token_uid: ObjectId,
+    request: Request,
+    caller: CallerDep,
+    ctx: ContextDep,
+    session: SessionDep,
+    body: Annotated[LocationReferences | None, Body()] = None,
+    type: TypeQuery = TokenType.RFID,
+) -> JSONResponse:
+    return await authorize(
+        request,
+        caller,
+        ctx,
+        session,
+        uid=token_uid,
+        token_type=type.value,
+        location=body.to_json() if body is not None else None,
+    )

@@ -1,0 +1,164 @@
+"""Relaying requests whose answer comes later, to a ``response_url`` (Commands, ChargingProfiles).
+
+The hub replaces the requester's ``response_url`` with its own URL carrying a unique id and
+remembers the original in the database. The receiver's asynchronous result is then queued to the
+original URL through the outbox, so it survives a restart and is retried like any push.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core.context import HubContext
+from app.core.dbtypes import utcnow
+from app.hub.outbox.service import Push, enqueue
+from app.hub.relay.models import Callback, CallbackStatus
+from app.hub.routing import Party
+from app.modules.versions.service import VERSION_PREFIX
+from app.ocpi.headers import PartyRef
+
+log = logging.getLogger("voltroam.relay")
+
+RESULT_PATHS = {"command": "sender/commands", "chargingprofile": "sender/chargingprofiles/results"}
+# How long past the receiver's announced timeout the hub waits before answering TIMEOUT itself.
+TIMEOUT_GRACE_SECONDS = 5
+
+
+def result_url(ctx: HubContext, callback: Callback) -> str:
+    return f"{ctx.settings.base_url}{VERSION_PREFIX}/{RESULT_PATHS[callback.kind]}/{callback.public_id}"
+
+
+async def open_callback(
+    session: AsyncSession,
+    *,
+    kind: str,
+    action: str,
+    subject: str | None,
+    requester_platform_id: int | None,
+    requester: PartyRef,
+    receiver: Party,
+    original_url: str,
+) -> Callback:
+    callback = Callback(
+        public_id=secrets.token_urlsafe(18),
+        kind=kind,
+        action=action,
+        subject=subject,
+        requester_platform_id=requester_platform_id,
+        requester_country_code=requester.country_code,
+        requester_party_id=requester.party_id,
+        receiver_platform_id=receiver.platform.id,
+        receiver_country_code=receiver.ref.country_code,
+        receiver_party_id=receiver.ref.party_id,
+        original_url=original_url,
+    )
+    session.add(callback)
+    await session.commit()
+    await session.refresh(callback)
+    return callback
+
+
+async def after_response(
+    session: AsyncSession, callback: Callback, accepted: bool, timeout_seconds: int | None
+) -> None:
+    """The receiver answered the request itself: wait for its result, or close the callback."""
+    if accepted:
+        seconds = (timeout_seconds or 0) + TIMEOUT_GRACE_SECONDS
+        callback.expires_at = utcnow() + timedelta(seconds=max(seconds, TIMEOUT_GRACE_SECONDS))
+    else:
+        callback.status = CallbackStatus.ANSWERED
+        callback.answered_at = utcnow()
+    session.add(callback)
+    await session.commit()
+
+
+async def find(session: AsyncSession, kind: str, public_id: str) -> Callback | None:
+    return (
+        await session.exec(
+            select(Callback).where(Callback.kind == kind, Callback.public_id == public_id)
+        )
+    ).first()
+
+
+async def latest_for_subject(
+    session: AsyncSession, kind: str, subject: str, action: str | None = None
+) -> Callback | None:
+    stmt = select(Callback).where(Callback.kind == kind, Callback.subject == subject)
+    if action is not None:
+        stmt = stmt.where(Callback.action == action)
+    return (await session.exec(stmt.order_by(col(Callback.id).desc()))).first()
+
+
+async def relay_result(
+    session: AsyncSession,
+    ctx: HubContext,
+    callback: Callback,
+    module: str,
+    body: dict[str, Any],
+) -> bool:
+    """Queue the receiver's result to the requester's own response_url (the caller commits)."""
+    if callback.status == CallbackStatus.TIMED_OUT:
+        # The requester was already told TIMEOUT; a late result would contradict it.
+        log.info("late result for callback %s dropped (already TIMEOUT)", callback.public_id)
+        return False
+    await enqueue(
+        session,
+        [
+            Push(
+                platform_id=callback.requester_platform_id or 0,
+                module=module,
+                method="POST",
+                path="",
+                url=callback.original_url,
+                object_ref=f"callback:{callback.public_id}",
+                body=body,
+                from_party=PartyRef(callback.receiver_country_code, callback.receiver_party_id),
+                to_party=PartyRef(callback.requester_country_code, callback.requester_party_id),
+            )
+        ],
+    )
+    callback.results = [*callback.results, body]
+    callback.status = CallbackStatus.ANSWERED
+    callback.answered_at = utcnow()
+    session.add(callback)
+    return True
+
+
+async def expire_due(ctx: HubContext) -> int:
+    """Answer TIMEOUT for every command whose receiver never sent its result in time."""
+    now = utcnow()
+    async with ctx.sessions() as session:
+        due = (
+            await session.exec(
+                select(Callback).where(
+                    Callback.status == CallbackStatus.WAITING,
+                    Callback.kind == "command",
+                    col(Callback.expires_at) <= now,
+                )
+            )
+        ).all()
+        for callback in due:
+            await relay_result(
+                session,
+                ctx,
+                callback,
+                "commands",
+                {
+                    "result": "TIMEOUT",
+                    "message": [
+                        {"language": "en", "text": "No result from the CPO within its timeout"}
+                    ],
+                },
+            )
+            callback.status = CallbackStatus.TIMED_OUT
+            session.add(callback)
+        await session.commit()
+    if due:
+        ctx.notify_outbox()
+    return len(due)

@@ -1,0 +1,187 @@
+"""Commands (mod_commands.asciidoc): eMSP -> hub -> CPO, and the CPO's asynchronous results back.
+
+The receiving CPO is the one the OCPI-to headers name or, when they are absent, the owner of the
+Location (START_SESSION, RESERVE_NOW, UNLOCK_CONNECTOR), of the Session (STOP_SESSION) or of the
+reservation (CANCEL_RESERVATION, from the RESERVE_NOW the hub relayed).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Path, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core.context import HubContext
+from app.hub.auth import Caller
+from app.hub.forward import call_party, relay_reply, resolve_receiver
+from app.hub.relay import service as relay
+from app.hub.routing import EMSP_LIKE, Party
+from app.hub.store import push
+from app.hub.store import service as store
+from app.modules.common import CallerDep, ContextDep, SessionDep
+from app.modules.versions.service import VERSION_PREFIX, ServedEndpoint, register
+from app.ocpi.envelope import Envelope, ocpi_response
+from app.ocpi.errors import InvalidParameters, NotFound, OcpiError
+from app.ocpi.headers import PartyRef
+from app.ocpi.schemas.commands import (
+    COMMAND_REQUEST_MODELS,
+    CommandResponse,
+    CommandResponseType,
+    CommandResult,
+    CommandType,
+)
+from app.ocpi.schemas.versions import InterfaceRole
+from app.ocpi.status import OcpiStatus
+
+MODULE = "commands"
+register(
+    ServedEndpoint(MODULE, InterfaceRole.RECEIVER, "/receiver/commands"),
+    ServedEndpoint(MODULE, InterfaceRole.SENDER, "/sender/commands"),
+)
+receiver = APIRouter(prefix=f"{VERSION_PREFIX}/receiver/commands", tags=["OCPI commands"])
+sender = APIRouter(prefix=f"{VERSION_PREFIX}/sender/commands", tags=["OCPI commands"])
+
+BY_LOCATION = (CommandType.START_SESSION, CommandType.RESERVE_NOW, CommandType.UNLOCK_CONNECTOR)
+
+
+def _subject(command: CommandType, request: dict[str, Any]) -> str | None:
+    field = {
+        CommandType.STOP_SESSION: "session_id",
+        CommandType.RESERVE_NOW: "reservation_id",
+        CommandType.CANCEL_RESERVATION: "reservation_id",
+    }.get(command, "location_id")
+    value = request.get(field)
+    return str(value).upper() if value is not None else None
+
+
+async def _owner_of(session: AsyncSession, module: str, key: str, what: str) -> PartyRef | None:
+    rows = await store.find_by_key(session, module, key)
+    if len(rows) > 1:
+        raise InvalidParameters(
+            f"Several CPOs have a {what} {key}: name the CPO in the OCPI-to headers"
+        )
+    return PartyRef(rows[0].country_code, rows[0].party_id) if rows else None
+
+
+async def _receiver(
+    session: AsyncSession,
+    ctx: HubContext,
+    caller: Caller,
+    command: CommandType,
+    request: dict[str, Any],
+) -> Party | None:
+    """The CPO a command goes to; None when the hub can answer UNKNOWN_SESSION itself."""
+    to = push.directed_to(ctx, caller)
+    if to is not None:
+        return await resolve_receiver(session, to)
+    if command in BY_LOCATION:
+        owner = await _owner_of(session, "locations", request["location_id"], "Location")
+        if owner is None:
+            raise OcpiError(
+                OcpiStatus.UNKNOWN_LOCATION, f"Unknown Location {request['location_id']}"
+            )
+    elif command == CommandType.STOP_SESSION:
+        owner = await _owner_of(session, "sessions", request["session_id"], "Session")
+        if owner is None:
+            return None
+    else:
+        reservation = await relay.latest_for_subject(
+            session, "command", str(request["reservation_id"]).upper(), CommandType.RESERVE_NOW
+        )
+        if reservation is None:
+            raise InvalidParameters(
+                f"Unknown reservation {request['reservation_id']}: name the CPO in the OCPI-to"
+                " headers"
+            )
+        owner = PartyRef(reservation.receiver_country_code, reservation.receiver_party_id)
+    return await resolve_receiver(session, owner)
+
+
+@receiver.post(
+    "/{command}",
+    summary="Send a command to the CPO of the Location, Session or reservation",
+    response_model=Envelope[CommandResponse],
+)
+async def post_command(
+    command: CommandType,
+    body: Annotated[dict[str, Any], Body(description="StartSession, StopSession, ReserveNow, ...")],
+    request: Request,
+    caller: CallerDep,
+    ctx: ContextDep,
+    session: SessionDep,
+) -> JSONResponse:
+    try:
+        parsed = COMMAND_REQUEST_MODELS[command].model_validate(body).to_json()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InvalidParameters(f"{command.value}: {where}: {first['msg']}") from None
+    requester = caller.sender_party(EMSP_LIKE)
+    party = await _receiver(session, ctx, caller, command, parsed)
+    if party is None:
+        answer = CommandResponse(
+            result=CommandResponseType.UNKNOWN_SESSION,
+            timeout=0,
+            message=[{"language": "en", "text": "The hub knows no such Session"}],
+        )
+        return ocpi_response(answer, headers=push.answer_headers(ctx, requester))
+    callback = await relay.open_callback(
+        session,
+        kind="command",
+        action=command.value,
+        subject=_subject(command, parsed),
+        requester_platform_id=caller.platform.id,
+        requester=requester,
+        receiver=party,
+        original_url=parsed["response_url"],
+    )
+    forwarded = {**parsed, "response_url": relay.result_url(ctx, callback)}
+    try:
+        reply = await call_party(
+            ctx,
+            party,
+            module=MODULE,
+            interface="RECEIVER",
+            method="POST",
+            path=command.value,
+            body=forwarded,
+            from_party=requester,
+        )
+    except OcpiError:
+        await relay.after_response(session, callback, accepted=False, timeout_seconds=None)
+        raise
+    accepted, timeout = False, None
+    if reply.ok:
+        try:
+            response = CommandResponse.model_validate(reply.one())
+            accepted = response.result == CommandResponseType.ACCEPTED
+            timeout = response.timeout
+        except ValidationError:
+            accepted = False
+    await relay.after_response(session, callback, accepted=accepted, timeout_seconds=timeout)
+    return relay_reply(ctx, reply, caller.routing, request.url.path)
+
+
+@sender.post(
+    "/{result_id}",
+    summary="The CPO's asynchronous CommandResult (the hub's response_url)",
+    response_model=Envelope[None],
+)
+async def post_command_result(
+    result_id: Annotated[str, Path(min_length=1, max_length=64)],
+    body: CommandResult,
+    caller: CallerDep,
+    ctx: ContextDep,
+    session: SessionDep,
+) -> JSONResponse:
+    callback = await relay.find(session, "command", result_id)
+    # Only the CPO the command went to may answer it.
+    if callback is None or callback.receiver_platform_id != caller.platform.id:
+        raise NotFound("Unknown command response URL")
+    await relay.relay_result(session, ctx, callback, MODULE, body.to_json())
+    await session.commit()
+    ctx.notify_outbox()
+    return ocpi_response()

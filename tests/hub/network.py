@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -75,22 +75,34 @@ async def network(
     database_url: str,
     *,
     cpo_objects: dict[str, list[dict[str, Any]]] | None = None,
+    extra_cpo_endpoints: Sequence[tuple[str, str]] = (),
+    extra_emsp_endpoints: Sequence[tuple[str, str]] = (),
     **settings: Any,
 ) -> AsyncIterator[Network]:
     async with AsyncExitStack() as stack:
         http = await stack.enter_async_context(httpx.AsyncClient(timeout=10))
         hub = await stack.enter_async_context(running_hub(database_url, **{**FAST, **settings}))
         emsp1 = await stack.enter_async_context(
-            running_party(FakeParty(roles=[("EMSP", "NL", "EM1")], endpoints=EMSP_ENDPOINTS))
+            running_party(
+                FakeParty(
+                    roles=[("EMSP", "NL", "EM1")],
+                    endpoints=[*EMSP_ENDPOINTS, *extra_emsp_endpoints],
+                )
+            )
         )
         emsp2 = await stack.enter_async_context(
-            running_party(FakeParty(roles=[("EMSP", "DE", "EM2")], endpoints=EMSP_ENDPOINTS))
+            running_party(
+                FakeParty(
+                    roles=[("EMSP", "DE", "EM2")],
+                    endpoints=[*EMSP_ENDPOINTS, *extra_emsp_endpoints],
+                )
+            )
         )
         cpo = await stack.enter_async_context(
             running_party(
                 FakeParty(
                     roles=[("CPO", "NL", "CPA")],
-                    endpoints=CPO_ENDPOINTS,
+                    endpoints=[*CPO_ENDPOINTS, *extra_cpo_endpoints],
                     objects=cpo_objects or {},
                 )
             )

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.db import make_engine, make_sessionmaker
+from app.core.metrics import HubMetrics
 from app.core.security import TokenCipher
 from app.core.settings import Settings
 from app.ocpi.client import OcpiClient
@@ -26,6 +27,7 @@ class HubContext:
     sessions: async_sessionmaker[AsyncSession]
     http: httpx.AsyncClient
     cipher: TokenCipher
+    metrics: HubMetrics = field(default_factory=HubMetrics)
     ocpi: OcpiClient = field(init=False)
     # Called after a commit that queued deliveries (the worker wakes up at once).
     notify_outbox: Callable[[], None] = field(default=lambda: None)
@@ -33,10 +35,12 @@ class HubContext:
     spawn_after_registration: Callable[[int], None] = field(default=lambda _platform_id: None)
 
     def __post_init__(self) -> None:
-        self.ocpi = OcpiClient(self.http, timeout=self.settings.ocpi_timeout_seconds)
+        self.ocpi = OcpiClient(
+            self.http, timeout=self.settings.ocpi_timeout_seconds, metrics=self.metrics
+        )
 
     @classmethod
-    def create(cls, settings: Settings) -> HubContext:
+    def create(cls, settings: Settings, metrics: HubMetrics | None = None) -> HubContext:
         engine = make_engine(settings)
         return cls(
             settings=settings,
@@ -48,6 +52,7 @@ class HubContext:
                 headers={"User-Agent": "Voltroam/0.1"},
             ),
             cipher=TokenCipher(settings.resolved_secret_key),
+            metrics=metrics or HubMetrics(),
         )
 
     async def close(self) -> None:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core.metrics import HubMetrics, module_of_path, ocpi_status_var
 from app.ocpi.headers import correlation_id_var, request_id_var
 
 
@@ -57,10 +58,12 @@ access_log = logging.getLogger("voltroam.access")
 
 
 class AccessLogMiddleware:
-    """One line per request, with its ids (set by RequestIdMiddleware, which wraps this one)."""
+    """One line per request, with its ids (set by RequestIdMiddleware, which wraps this one), and
+    the inbound OCPI request counter."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, metrics: HubMetrics | None = None) -> None:
         self.app = app
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -68,6 +71,7 @@ class AccessLogMiddleware:
             return
         started = time.perf_counter()
         status = 500
+        ocpi_token = ocpi_status_var.set(None)
 
         async def send_status(message: Message) -> None:
             nonlocal status
@@ -78,6 +82,13 @@ class AccessLogMiddleware:
         try:
             await self.app(scope, receive, send_status)
         finally:
+            ocpi_status = ocpi_status_var.get()
+            ocpi_status_var.reset(ocpi_token)
+            path: str = scope["path"]
+            if self.metrics is not None and path.startswith("/ocpi"):
+                self.metrics.ocpi_requests.labels(
+                    module_of_path(path), "inbound", str(status), str(ocpi_status or "")
+                ).inc()
             access_log.info(
                 "%s %s %s",
                 scope["method"],
@@ -88,6 +99,7 @@ class AccessLogMiddleware:
                         "method": scope["method"],
                         "path": scope["path"],
                         "status": status,
+                        **({"ocpi_status": ocpi_status} if ocpi_status else {}),
                         "ms": round((time.perf_counter() - started) * 1000, 2),
                     }
                 },

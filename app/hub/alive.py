@@ -68,6 +68,7 @@ async def _ping(ctx: HubContext, platform: Platform) -> bool:
             platform.versions_url,
             ctx.cipher.decrypt(platform.outbound_token),
             timeout=min(ctx.settings.ocpi_timeout_seconds, 10.0),
+            module="versions",
         )
     except PeerError:
         return False

@@ -67,7 +67,7 @@ async def call_party(
     routing = RoutingHeaders(from_party=from_party, to_party=party.ref)
     try:
         return await ctx.ocpi.request(
-            method, url, token, json=body, routing=routing, timeout=timeout
+            method, url, token, json=body, routing=routing, timeout=timeout, module=module
         )
     except PeerError as exc:
         if exc.kind == "timeout":

@@ -59,7 +59,7 @@ async def pull_cpo(
         stored = ignored = 0
         routing = RoutingHeaders(from_party=hub_ref(ctx.settings), to_party=min(cpos, key=str))
         try:
-            async for item in ctx.ocpi.get_all(url, token, routing=routing):
+            async for item in ctx.ocpi.get_all(url, token, routing=routing, module=module):
                 try:
                     obj = model.model_validate(item).to_json()
                 except ValidationError as exc:

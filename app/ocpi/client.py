@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
+from app.core.metrics import HubMetrics
 from app.ocpi.auth import encode_token
 from app.ocpi.headers import (
     CORRELATION_ID,
@@ -81,9 +82,12 @@ def _toggle_trailing_slash(url: str) -> str:
 class OcpiClient:
     """Thin OCPI layer over a shared ``httpx.AsyncClient`` (connection pooling across calls)."""
 
-    def __init__(self, http: httpx.AsyncClient, timeout: float = 10.0) -> None:
+    def __init__(
+        self, http: httpx.AsyncClient, timeout: float = 10.0, metrics: HubMetrics | None = None
+    ) -> None:
         self.http = http
         self.timeout = timeout
+        self.metrics = metrics
 
     async def request(
         self,
@@ -96,6 +100,7 @@ class OcpiClient:
         routing: RoutingHeaders | None = None,
         headers: dict[str, str] | None = None,
         timeout: float | None = None,
+        module: str = "other",
     ) -> OcpiReply:
         out_headers: dict[str, str] = {
             # A new X-Request-ID on every hop; the correlation id is kept across hops.
@@ -108,16 +113,26 @@ class OcpiClient:
             out_headers.update(routing.as_headers())
         if headers:
             out_headers.update(headers)
-        response = await self._send(method, url, out_headers, json, params, timeout)
-        if response.status_code in (404, 405) and method in ("GET", "POST", "PUT", "DELETE"):
-            # Advertised URLs come with or without a trailing slash, and not every server
-            # redirects: try the other spelling once before giving up.
-            retry = await self._send(
-                method, _toggle_trailing_slash(url), out_headers, json, params, timeout
-            )
-            if retry.status_code not in (404, 405):
-                response = retry
-        return self._unwrap(method, url, response)
+        try:
+            response = await self._send(method, url, out_headers, json, params, timeout)
+            if response.status_code in (404, 405) and method in ("GET", "POST", "PUT", "DELETE"):
+                # Advertised URLs come with or without a trailing slash, and not every server
+                # redirects: try the other spelling once before giving up.
+                retry = await self._send(
+                    method, _toggle_trailing_slash(url), out_headers, json, params, timeout
+                )
+                if retry.status_code not in (404, 405):
+                    response = retry
+            reply = self._unwrap(method, url, response)
+        except PeerError as exc:
+            self._count(module, exc.kind, "")
+            raise
+        self._count(module, str(reply.http_status), str(reply.status_code))
+        return reply
+
+    def _count(self, module: str, http_status: str, ocpi_status: str) -> None:
+        if self.metrics is not None:
+            self.metrics.ocpi_requests.labels(module, "outbound", http_status, ocpi_status).inc()
 
     async def _send(
         self,
@@ -183,6 +198,7 @@ class OcpiClient:
         params: dict[str, Any] | None = None,
         routing: RoutingHeaders | None = None,
         max_pages: int = 100_000,
+        module: str = "other",
     ) -> AsyncIterator[Any]:
         """Yield every object of a paginated GET-all.
 
@@ -197,7 +213,9 @@ class OcpiClient:
         seen = 0
         while next_url is not None and pages < max_pages:
             call_params = None if next_url != url else {**query, "offset": offset}
-            reply = await self.request("GET", next_url, token, params=call_params, routing=routing)
+            reply = await self.request(
+                "GET", next_url, token, params=call_params, routing=routing, module=module
+            )
             if not reply.ok:
                 raise PeerError(
                     "bad_response",

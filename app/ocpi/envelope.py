@@ -9,6 +9,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from app.core.metrics import ocpi_status_var
 from app.ocpi.schemas.common import DateTime, format_datetime
 from app.ocpi.status import OcpiStatus
 
@@ -55,6 +56,7 @@ def ocpi_response(
     http_status: int = 200,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
+    ocpi_status_var.set(int(status_code))
     return JSONResponse(
         envelope_body(data, status_code, message), status_code=http_status, headers=headers
     )

@@ -117,7 +117,7 @@ class DeliveryWorker:
         started = time.perf_counter()
         try:
             reply = await self.ctx.ocpi.request(
-                row.method, url, token, json=row.body, routing=_routing(row)
+                row.method, url, token, json=row.body, routing=_routing(row), module=row.module
             )
             error = None
             if reply.ok:
@@ -158,6 +158,11 @@ class DeliveryWorker:
                 }
             },
         )
+        metrics = self.ctx.metrics
+        metrics.delivery_outcomes.labels(row.module, outcome).inc()
+        if outcome == DeliveryStatus.DELIVERED:
+            waited = (outbox.utcnow() - row.created_at).total_seconds()
+            metrics.delivery_latency.labels(row.module).observe(max(waited, 0.0))
         if outcome == DeliveryStatus.PENDING:
             if row.attempts >= settings.delivery_max_attempts:
                 return (

@@ -169,7 +169,7 @@ async def fetch_endpoints(
     credentials endpoint.
     """
     try:
-        reply = await ctx.ocpi.request("GET", versions_url, token)
+        reply = await ctx.ocpi.request("GET", versions_url, token, module="versions")
         if not reply.ok:
             raise OcpiError(
                 OcpiStatus.UNABLE_TO_USE_CLIENT_API,
@@ -184,7 +184,7 @@ async def fetch_endpoints(
                 f"No common OCPI version: the hub speaks {SUPPORTED_VERSION}, the party offers"
                 f" {offered}",
             )
-        reply = await ctx.ocpi.request("GET", match.url, token)
+        reply = await ctx.ocpi.request("GET", match.url, token, module="versions")
         if not reply.ok:
             raise OcpiError(
                 OcpiStatus.UNABLE_TO_USE_CLIENT_API,
@@ -393,7 +393,11 @@ async def connect_to_party(
     try:
         try:
             reply = await ctx.ocpi.request(
-                "POST", credentials_url, token_a, json=hub_credentials(ctx, token_b).to_json()
+                "POST",
+                credentials_url,
+                token_a,
+                json=hub_credentials(ctx, token_b).to_json(),
+                module="credentials",
             )
         except PeerError as exc:
             raise OcpiError(OcpiStatus.UNABLE_TO_USE_CLIENT_API, exc.message) from None
@@ -440,6 +444,6 @@ async def connect_to_party(
 
 async def _safe_delete(ctx: HubContext, credentials_url: str, token: str) -> None:
     try:
-        await ctx.ocpi.request("DELETE", credentials_url, token)
+        await ctx.ocpi.request("DELETE", credentials_url, token, module="credentials")
     except PeerError:
         log.warning("could not unregister from %s after a refused connection", credentials_url)

@@ -9,15 +9,20 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.admin.router import router as admin_router
 from app.core.context import HubContext
 from app.core.logging import AccessLogMiddleware, configure_logging
-from app.core.migrate import upgrade_to_head_async
+from app.core.metrics import HubMetrics
+from app.core.migrate import current_revision, head_revision, upgrade_to_head_async
 from app.core.settings import Settings
 from app.hub.background import Background
+from app.hub.gauges import refresh_gauges
 from app.modules.cdrs import router as cdrs
+from app.modules.chargingprofiles import router as chargingprofiles
 from app.modules.commands import router as commands
 from app.modules.credentials.router import router as credentials_router
 from app.modules.hubclientinfo.router import router as hubclientinfo_router
@@ -111,7 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.migrate_on_start:
             await upgrade_to_head_async(settings)
-        ctx = HubContext.create(settings)
+        ctx = HubContext.create(settings, metrics)
         app.state.hub = ctx
         background = Background(ctx)
         app.state.background = background
@@ -139,14 +144,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "OCPI cdrs", "description": "CDRs: routed to the token owner."},
             {"name": "OCPI hubclientinfo", "description": "Who is connected to the hub."},
             {"name": "OCPI commands", "description": "Commands: eMSP -> CPO, results back."},
+            {
+                "name": "OCPI chargingprofiles",
+                "description": "ChargingProfiles: SCSP/eMSP -> CPO, results and updates back.",
+            },
             {"name": "admin", "description": "Hub administration (JWT bearer)."},
             {"name": "health", "description": "Liveness."},
         ],
     )
+    metrics = HubMetrics()
     install_error_handlers(app)
     app.include_router(versions_router)
     app.include_router(credentials_router)
-    for module in (locations, tariffs, tokens, sessions, cdrs, commands):
+    for module in (locations, tariffs, tokens, sessions, cdrs, commands, chargingprofiles):
         app.include_router(module.receiver)
         app.include_router(module.sender)
     app.include_router(hubclientinfo_router)
@@ -156,7 +166,39 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    @app.get(
+        "/readyz",
+        tags=["health"],
+        summary="The database is reachable and its schema is at the newest migration",
+        responses={503: {"description": "Not ready"}},
+    )
+    async def readyz() -> JSONResponse:
+        ctx: HubContext = app.state.hub
+        try:
+            current = await current_revision(ctx.engine)
+        except (OSError, SQLAlchemyError) as exc:
+            return JSONResponse(
+                {"status": "unavailable", "database": type(exc).__name__}, status_code=503
+            )
+        head = head_revision(settings)
+        ready = current == head
+        return JSONResponse(
+            {"status": "ok" if ready else "migrating", "revision": current, "head": head},
+            status_code=200 if ready else 503,
+        )
+
+    @app.get(
+        "/metrics",
+        tags=["health"],
+        summary="Prometheus metrics",
+        response_class=Response,
+        responses={200: {"content": {"text/plain": {}}}},
+    )
+    async def prometheus_metrics() -> Response:
+        await refresh_gauges(app.state.hub)
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
     # Outermost first: ids are set before the access log line is written.
-    app.add_middleware(AccessLogMiddleware)
+    app.add_middleware(AccessLogMiddleware, metrics=metrics)
     app.add_middleware(RequestIdMiddleware)
     return app

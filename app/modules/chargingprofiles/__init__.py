@@ -1,0 +1,1 @@
+"""ChargingProfiles module (mod_charging_profiles.asciidoc): SCSP/eMSP -> hub -> CPO."""

@@ -1,0 +1,385 @@
+"""ChargingProfiles (mod_charging_profiles.asciidoc): SCSP/eMSP -> hub -> CPO, and back.
+
+Built like the Commands relay. The receiving CPO is the one the OCPI-to headers name or, when they
+are absent, the owner of the stored Session. The hub replaces every ``response_url`` with its own
+URL carrying an unguessable id and relays the CPO's asynchronous result (ActiveChargingProfileResult,
+ChargingProfileResult or ClearProfileResult) to the original URL through the durable outbox.
+
+The CPO's later ActiveChargingProfile updates (PUT on the Sender interface) go to the party that
+set a profile on the Session through the hub ("The Receiver SHALL NOT call this interface for any
+session where the Sender has never, successfully called the charging profile Receiver PUT
+interface"), else to the newest party that asked about it, else to the eMSP of the Session's token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Path, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core.context import HubContext
+from app.hub.auth import Caller
+from app.hub.forward import call_party, relay_reply, resolve_receiver
+from app.hub.outbox.service import Push, enqueue
+from app.hub.parties.models import ConnectionStatus, endpoint_url
+from app.hub.relay import service as relay
+from app.hub.relay.models import Callback
+from app.hub.routing import CPO_ONLY, EMSP_LIKE, Party, find_party
+from app.hub.store import push
+from app.hub.store import service as store
+from app.hub.store.models import OcpiObject
+from app.modules.common import CallerDep, ContextDep, ObjectId, SessionDep
+from app.modules.versions.service import VERSION_PREFIX, ServedEndpoint, register
+from app.ocpi.envelope import Envelope, ocpi_response
+from app.ocpi.errors import InvalidParameters, NotFound, OcpiError
+from app.ocpi.headers import PartyRef
+from app.ocpi.schemas.chargingprofiles import (
+    ActiveChargingProfile,
+    ActiveChargingProfileResult,
+    ChargingProfileResponse,
+    ChargingProfileResponseType,
+    ChargingProfileResult,
+    ClearProfileResult,
+    SetChargingProfile,
+)
+from app.ocpi.schemas.common import OcpiModel
+from app.ocpi.schemas.versions import InterfaceRole
+from app.ocpi.status import OcpiStatus
+
+MODULE = "chargingprofiles"
+KIND = "chargingprofile"  # Callback.kind (relay.RESULT_PATHS)
+SESSIONS = "sessions"
+register(
+    ServedEndpoint(MODULE, InterfaceRole.RECEIVER, "/receiver/chargingprofiles"),
+    ServedEndpoint(MODULE, InterfaceRole.SENDER, "/sender/chargingprofiles"),
+)
+receiver = APIRouter(
+    prefix=f"{VERSION_PREFIX}/receiver/chargingprofiles", tags=["OCPI chargingprofiles"]
+)
+sender = APIRouter(
+    prefix=f"{VERSION_PREFIX}/sender/chargingprofiles", tags=["OCPI chargingprofiles"]
+)
+
+# What the CPO POSTs to the hub's response_url, by the request it answers.
+RESULT_MODELS: dict[str, type[OcpiModel]] = {
+    "GET": ActiveChargingProfileResult,
+    "PUT": ChargingProfileResult,
+    "DELETE": ClearProfileResult,
+}
+
+ResponseUrl = Annotated[
+    str,
+    Query(
+        min_length=1,
+        max_length=255,
+        description="Where the asynchronous result is to be POSTed (replaced by the hub's own URL)",
+    ),
+]
+
+
+def _subject(session_id: str) -> str:
+    return session_id.upper()
+
+
+def _validated(model: type[OcpiModel], body: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return model.model_validate(body).to_json()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise InvalidParameters(f"{model.__name__}: {where}: {first['msg']}") from None
+
+
+async def _cpo_of(
+    session: AsyncSession, ctx: HubContext, caller: Caller, session_id: str
+) -> Party | None:
+    """The CPO a request goes to; None when the hub can answer UNKNOWN_SESSION itself."""
+    to = push.directed_to(ctx, caller)
+    if to is not None:
+        return await resolve_receiver(session, to)
+    rows = await store.find_by_key(session, SESSIONS, session_id)
+    if len(rows) > 1:
+        raise InvalidParameters(
+            f"Several CPOs have a Session {session_id}: name the CPO in the OCPI-to headers"
+        )
+    if not rows:
+        return None
+    return await resolve_receiver(session, PartyRef(rows[0].country_code, rows[0].party_id))
+
+
+async def _relay_request(
+    request: Request,
+    caller: Caller,
+    ctx: HubContext,
+    session: AsyncSession,
+    *,
+    method: str,
+    session_id: str,
+    response_url: str,
+    params: Sequence[tuple[str, str]] = (),
+    body: dict[str, Any] | None = None,
+) -> JSONResponse:
+    """Forward one Receiver-interface request to the CPO with the hub's own response_url."""
+    requester = caller.sender_party(EMSP_LIKE)
+    party = await _cpo_of(session, ctx, caller, session_id)
+    if party is None:
+        answer = ChargingProfileResponse(
+            result=ChargingProfileResponseType.UNKNOWN_SESSION, timeout=0
+        )
+        return ocpi_response(answer, headers=push.answer_headers(ctx, requester))
+    callback = await relay.open_callback(
+        session,
+        kind=KIND,
+        action=method,
+        subject=_subject(session_id),
+        requester_platform_id=caller.platform.id,
+        requester=requester,
+        receiver=party,
+        original_url=response_url,
+    )
+    hub_url = relay.result_url(ctx, callback)
+    if body is not None:
+        body = {**body, "response_url": hub_url}
+    else:
+        params = [*params, ("response_url", hub_url)]
+    try:
+        reply = await call_party(
+            ctx,
+            party,
+            module=MODULE,
+            interface="RECEIVER",
+            method=method,
+            path=session_id,
+            params=params,
+            body=body,
+            from_party=requester,
+        )
+    except OcpiError:
+        await relay.after_response(session, callback, accepted=False, timeout_seconds=None)
+        raise
+    accepted, timeout = False, None
+    if reply.ok:
+        try:
+            response = ChargingProfileResponse.model_validate(reply.one())
+            accepted = response.result == ChargingProfileResponseType.ACCEPTED
+            timeout = response.timeout
+        except ValidationError:
+            accepted = False
+    await relay.after_response(session, callback, accepted=accepted, timeout_seconds=timeout)
+    return relay_reply(ctx, reply, caller.routing, request.url.path)
+
+
+@receiver.get(
+    "/{session_id}",
+    summary="Ask the Session's CPO for the ActiveChargingProfile (result relayed to response_url)",
+    response_model=Envelope[ChargingProfileResponse],
+)
+async def get_active_charging_profile(
+    session_id: ObjectId,
+    duration: Annotated[
+        int, Query(ge=0, description="Length of the requested ActiveChargingProfile in seconds")
+    ],
+    response_url: ResponseUrl,
+    request: Request,
+    caller: CallerDep,
+    ctx: ContextDep,
+    session: SessionDep,
+) -> JSONResponse:
+    return await _relay_request(
+        request,
+        caller,
+        ctx,
+        session,
+        method="GET",
+        session_id=session_id,
+        response_url=response_url,
+        params=[("duration", str(duration))],
+    )
+
+
+@receiver.put(
+    "/{session_id}",
+    summary="Set or replace the ChargingProfile of a Session: forwarded to its CPO",
+    response_model=Envelope[ChargingProfileResponse],
+)
+async def put_charging_profile(
+    session_id: ObjectId,
+    body: SetChargingProfile,
+    request: Request,
+    caller: CallerDep,
+    ctx: ContextDep,
+    session: SessionDep,
+) -> JSONResponse:
+    document = body.to_json()
+    return await _relay_request(
+        request,
+        caller,
+        ctx,
+        session,
+        method="PUT",
+        session_id=session_id,
+        response_url=document["response_url"],
+        body=document,
+    )
+
+
+@receiver.delete(
+    "/{session_id}",
+    summary="Clear the ChargingProfile of a Session: forwarded to its CPO",
+    response_model=Envelope[ChargingProfileResponse],
+)
+async def delete_charging_profile(
+    session_id: ObjectId,
+    response_url: ResponseUrl,
+    request: Request,
+    caller: CallerDep,
+    ctx: ContextDep,
+    session: SessionDep,
+) -> JSONResponse:
+    return await _relay_request(
+        request,
+        caller,
+        ctx,
+        session,
+        method="DELETE",
+        session_id=session_id,
+        response_url=response_url,
+    )
+
+
+@sender.post(
+    "/results/{result_id}",
+    summary="The CPO's asynchronous result (the hub's response_url), relayed to the requester",
+    response_model=Envelope[None],
+)
+async def post_charging_profile_result(
+    result_id: Annotated[str, Path(min_length=1, max_length=64)],
+    body: Annotated[
+        dict[str, Any],
+        Body(
+            description="ActiveChargingProfileResult, ChargingProfileResult or ClearProfileResult"
+        ),
+    ],
+    caller: CallerDep,
+    ctx: ContextDep,
+    session: SessionDep,
+) -> JSONResponse:
+    callback = await relay.find(session, KIND, result_id)
+    # Only the CPO the request went to may answer it.
+    if callback is None or callback.receiver_platform_id != caller.platform.id:
+        raise NotFound("Unknown charging profile response URL")
+    document = _validated(RESULT_MODELS[callback.action], body)
+    await relay.relay_result(session, ctx, callback, MODULE, document)
+    await session.commit()
+    ctx.notify_outbox()
+    return ocpi_response()
+
+
+async def _latest_callback(
+    session: AsyncSession, subject: str, receiver_platform_id: int | None
+) -> Callback | None:
+    """The request to follow: the newest accepted SetChargingProfile this CPO received for the
+    Session, else the newest request of any kind it received for it."""
+    stmt = (
+        select(Callback)
+        .where(
+            Callback.kind == KIND,
+            Callback.subject == subject,
+            Callback.receiver_platform_id == receiver_platform_id,
+        )
+        .order_by(col(Callback.id).desc())
+        .limit(50)
+    )
+    callbacks = list((await session.exec(stmt)).all())
+    for callback in callbacks:
+        # relay.after_response sets expires_at only when the CPO answered ACCEPTED.
+        if callback.action == "PUT" and callback.expires_at is not None:
+            return callback
+    return callbacks[0] if callbacks else None
+
+
+def _own_session(caller: Caller, rows: list[OcpiObject], session_id: str) -> OcpiObject | None:
+    """The caller's stored Session with this id; 2001 when the hub holds only others'."""
+    mine = [r for r in rows if PartyRef(r.country_code, r.party_id) in caller.parties(CPO_ONLY)]
+    if rows and not mine:
+        raise InvalidParameters(f"Session {session_id} is not a Session of your platform")
+    return mine[0] if mine else None
+
+
+@sender.put(
+    "/{session_id}",
+    summary="The CPO's updated ActiveChargingProfile: delivered to the party that set the profile",
+    response_model=Envelope[None],
+)
+async def put_active_charging_profile(
+    session_id: ObjectId,
+    body: ActiveChargingProfile,
+    request: Request,
+    caller: CallerDep,
+    ctx: ContextDep,
+    session: SessionDep,
+) -> JSONResponse:
+    document = body.to_json()
+    row = _own_session(caller, await store.find_by_key(session, SESSIONS, session_id), session_id)
+    cpo = PartyRef(row.country_code, row.party_id) if row else caller.sender_party(CPO_ONLY)
+    to = push.directed_to(ctx, caller)
+    if to is not None:
+        # A directed request: forwarded at once, its answer relayed.
+        named = await resolve_receiver(session, to)
+        reply = await call_party(
+            ctx,
+            named,
+            module=MODULE,
+            interface="SENDER",
+            method="PUT",
+            path=session_id,
+            body=document,
+            from_party=cpo,
+        )
+        return relay_reply(ctx, reply, caller.routing, request.url.path)
+    callback = await _latest_callback(session, _subject(session_id), caller.platform.id)
+    if callback is not None:
+        target = PartyRef(callback.requester_country_code, callback.requester_party_id)
+    elif row is not None and row.recipient_country_code and row.recipient_party_id:
+        target = PartyRef(row.recipient_country_code, row.recipient_party_id)
+    else:
+        raise InvalidParameters(
+            f"No party asked for the charging profiles of Session {session_id} through the hub:"
+            " name the receiver in the OCPI-to headers"
+        )
+    party = await find_party(session, target)
+    if party is None or not party.platform.registered:
+        raise OcpiError(OcpiStatus.UNKNOWN_RECEIVER, f"Unknown receiver {target}")
+    if party.platform.status == ConnectionStatus.SUSPENDED:
+        raise OcpiError(OcpiStatus.RECEIVER_NOT_CONNECTED, f"Receiver {target} is suspended")
+    url = endpoint_url(party.platform, MODULE, "SENDER")
+    if url is None:
+        raise OcpiError(
+            OcpiStatus.UNKNOWN_RECEIVER, f"Receiver {target} has no {MODULE} SENDER endpoint"
+        )
+    await enqueue(
+        session,
+        [
+            Push(
+                platform_id=party.platform.id or 0,
+                module=MODULE,
+                method="PUT",
+                path=session_id,
+                url=url,
+                object_ref=store.object_ref(MODULE, cpo, session_id, "active"),
+                body=document,
+                from_party=cpo,
+                to_party=target,
+                # A newer ActiveChargingProfile replaces one that has not left yet.
+                full=True,
+            )
+        ],
+    )
+    await session.commit()
+    ctx.notify_outbox()
+    return ocpi_response(headers=push.answer_headers(ctx, cpo))

@@ -25,11 +25,20 @@ class Envelope(BaseModel, Generic[T]):
     timestamp: DateTime
 
 
+_PLAIN = (str, int, float, bool, type(None))
+
+
 def _encode(data: Any) -> Any:
+    """JSON-ready data. Stored OCPI documents are already plain JSON: they are walked cheaply
+    instead of through ``jsonable_encoder``, which dominated the cost of large GET-all pages."""
+    if isinstance(data, _PLAIN):
+        return data
+    if isinstance(data, dict):
+        return {str(k): _encode(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [_encode(item) for item in data]
     if isinstance(data, BaseModel):
         return data.model_dump(mode="json", exclude_none=True)
-    if isinstance(data, list):
-        return [_encode(item) for item in data]
     return jsonable_encoder(data)
 
 

@@ -54,17 +54,23 @@ async def enqueue(session: AsyncSession, pushes: Sequence[Push]) -> list[Deliver
     """Add the pushes to the session (the caller commits)."""
     rows: list[Delivery] = []
     correlation = correlation_id_var.get()
+    # One UPDATE per object (not per receiver) marks what the new full versions supersede.
+    superseding: dict[str, set[int]] = {}
     for push in pushes:
         if push.full:
-            await session.exec(
-                update(Delivery)
-                .where(
-                    col(Delivery.platform_id) == push.platform_id,
-                    col(Delivery.object_ref) == push.object_ref,
-                    col(Delivery.status) == DeliveryStatus.PENDING,
-                )
-                .values(status=DeliveryStatus.SUPERSEDED, last_error="a newer version was queued")
+            superseding.setdefault(push.object_ref, set()).add(push.platform_id)
+    for ref, platform_ids in superseding.items():
+        await session.exec(
+            update(Delivery)
+            .where(
+                col(Delivery.platform_id).in_(platform_ids),
+                col(Delivery.object_ref) == ref,
+                col(Delivery.status) == DeliveryStatus.PENDING,
             )
+            .values(status=DeliveryStatus.SUPERSEDED, last_error="a newer version was queued")
+            .execution_options(synchronize_session=False)
+        )
+    for push in pushes:
         row = Delivery(
             platform_id=push.platform_id,
             module=push.module,

@@ -9,18 +9,23 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
+from pydantic import ValidationError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.context import HubContext
 from app.core.dbtypes import utcnow
+from app.hub.forward import call_party
 from app.hub.outbox.service import Push, enqueue
 from app.hub.relay.models import Callback, CallbackStatus
 from app.hub.routing import Party
 from app.modules.versions.service import VERSION_PREFIX
+from app.ocpi.client import OcpiReply
+from app.ocpi.errors import OcpiError
 from app.ocpi.headers import PartyRef
 
 log = logging.getLogger("voltroam.relay")
@@ -162,3 +167,49 @@ async def expire_due(ctx: HubContext) -> int:
     if due:
         ctx.notify_outbox()
     return len(due)
+
+
+async def forward_with_callback(
+    session: AsyncSession,
+    ctx: HubContext,
+    callback: Callback,
+    party: Party,
+    *,
+    module: str,
+    method: str,
+    path: str,
+    requester: PartyRef,
+    response_model: type[Any],
+    params: Sequence[tuple[str, str]] = (),
+    body: dict[str, Any] | None = None,
+) -> OcpiReply:
+    """Forward the request to the receiver and record whether it will send a result.
+
+    The receiver's immediate answer (a CommandResponse or ChargingProfileResponse) says ACCEPTED
+    and how long the result may take; anything else closes the callback.
+    """
+    try:
+        reply = await call_party(
+            ctx,
+            party,
+            module=module,
+            interface="RECEIVER",
+            method=method,
+            path=path,
+            params=params,
+            body=body,
+            from_party=requester,
+        )
+    except OcpiError:
+        await after_response(session, callback, accepted=False, timeout_seconds=None)
+        raise
+    accepted, timeout = False, None
+    if reply.ok:
+        try:
+            response = response_model.model_validate(reply.one())
+            accepted = response.result == "ACCEPTED"
+            timeout = response.timeout
+        except ValidationError:
+            accepted = False
+    await after_response(session, callback, accepted=accepted, timeout_seconds=timeout)
+    return reply

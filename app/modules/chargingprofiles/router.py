@@ -147,30 +147,19 @@ async def _relay_request(
         body = {**body, "response_url": hub_url}
     else:
         params = [*params, ("response_url", hub_url)]
-    try:
-        reply = await call_party(
-            ctx,
-            party,
-            module=MODULE,
-            interface="RECEIVER",
-            method=method,
-            path=session_id,
-            params=params,
-            body=body,
-            from_party=requester,
-        )
-    except OcpiError:
-        await relay.after_response(session, callback, accepted=False, timeout_seconds=None)
-        raise
-    accepted, timeout = False, None
-    if reply.ok:
-        try:
-            response = ChargingProfileResponse.model_validate(reply.one())
-            accepted = response.result == ChargingProfileResponseType.ACCEPTED
-            timeout = response.timeout
-        except ValidationError:
-            accepted = False
-    await relay.after_response(session, callback, accepted=accepted, timeout_seconds=timeout)
+    reply = await relay.forward_with_callback(
+        session,
+        ctx,
+        callback,
+        party,
+        module=MODULE,
+        method=method,
+        path=session_id,
+        requester=requester,
+        response_model=ChargingProfileResponse,
+        params=params,
+        body=body,
+    )
     return relay_reply(ctx, reply, caller.routing, request.url.path)
 
 

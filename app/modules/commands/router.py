@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.context import HubContext
 from app.hub.auth import Caller
-from app.hub.forward import call_party, relay_reply, resolve_receiver
+from app.hub.forward import relay_reply, resolve_receiver
 from app.hub.relay import service as relay
 from app.hub.routing import EMSP_LIKE, Party
 from app.hub.store import push
@@ -138,30 +138,18 @@ async def post_command(
         receiver=party,
         original_url=parsed["response_url"],
     )
-    forwarded = {**parsed, "response_url": relay.result_url(ctx, callback)}
-    try:
-        reply = await call_party(
-            ctx,
-            party,
-            module=MODULE,
-            interface="RECEIVER",
-            method="POST",
-            path=command.value,
-            body=forwarded,
-            from_party=requester,
-        )
-    except OcpiError:
-        await relay.after_response(session, callback, accepted=False, timeout_seconds=None)
-        raise
-    accepted, timeout = False, None
-    if reply.ok:
-        try:
-            response = CommandResponse.model_validate(reply.one())
-            accepted = response.result == CommandResponseType.ACCEPTED
-            timeout = response.timeout
-        except ValidationError:
-            accepted = False
-    await relay.after_response(session, callback, accepted=accepted, timeout_seconds=timeout)
+    reply = await relay.forward_with_callback(
+        session,
+        ctx,
+        callback,
+        party,
+        module=MODULE,
+        method="POST",
+        path=command.value,
+        requester=requester,
+        response_model=CommandResponse,
+        body={**parsed, "response_url": relay.result_url(ctx, callback)},
+    )
     return relay_reply(ctx, reply, caller.routing, request.url.path)
 
 

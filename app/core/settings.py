@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     delivery_backoff_base_seconds: float = 1.0
     delivery_backoff_cap_seconds: float = 300.0
     delivery_lease_seconds: float = 60.0
-    delivery_batch: int = 200
+    delivery_batch: int = 100
     delivery_concurrency: int = 32
     delivery_poll_seconds: float = 1.0
 

@@ -81,19 +81,26 @@ class DeliveryWorker:
         async with self.ctx.sessions() as session:
             for platform_id in {r.platform_id for r in rows}:
                 platforms[platform_id] = await session.get(Platform, platform_id)
-        await asyncio.gather(*(self._deliver(row, platforms.get(row.platform_id)) for row in rows))
-        return len(rows)
-
-    async def _deliver(self, row: Delivery, platform: Platform | None) -> None:
-        async with self._semaphore:
-            status, error, retry_at = await self._attempt(row, platform)
+        outcomes = await asyncio.gather(
+            *(self._deliver(row, platforms.get(row.platform_id)) for row in rows)
+        )
+        # One transaction records the whole batch: on SQLite every commit takes the write lock
+        # that pushes coming in need too.
         async with self.ctx.sessions() as session:
-            assert row.id is not None
-            await outbox.finish(session, row.id, status, error=error, retry_at=retry_at)
+            for row, (status, error, retry_at) in zip(rows, outcomes, strict=True):
+                assert row.id is not None
+                await outbox.finish(session, row.id, status, error=error, retry_at=retry_at)
             await session.commit()
-        if status == DeliveryStatus.PENDING:
+        if any(status == DeliveryStatus.PENDING for status, _e, _r in outcomes):
             # Something is due later: make sure the loop wakes up for it.
             self._wake.set()
+        return len(rows)
+
+    async def _deliver(
+        self, row: Delivery, platform: Platform | None
+    ) -> tuple[str, str | None, datetime | None]:
+        async with self._semaphore:
+            return await self._attempt(row, platform)
 
     async def _attempt(
         self, row: Delivery, platform: Platform | None

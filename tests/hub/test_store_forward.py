@@ -456,3 +456,21 @@ async def test_pull_walks_offsets_when_link_is_broken(database_url: str) -> None
         # The object outside the CPO's own roles was ignored.
         assert not any("/FR/ABC/" in c.path for c in net.emsp1.pushes("locations"))
         assert free_port()
+
+
+async def test_a_slow_receiver_holds_up_nobody_else(database_url: str) -> None:
+    async with network(database_url) as net:
+        net.emsp1.delay = 1.5
+        await net.http.put(
+            net.url("receiver/locations/NL/CPA/LOC1"), json=location(), headers=net.auth(net.cpo)
+        )
+        await wait_for(lambda: len(net.emsp2.pushes("locations")) == 1)
+        started = asyncio.get_running_loop().time()
+        await net.http.put(
+            net.url("receiver/sessions/NL/CPA/S2"),
+            json=session("S2", owner=("DE", "EM2")),
+            headers=net.auth(net.cpo),
+        )
+        await wait_for(lambda: len(net.emsp2.pushes("sessions")) == 1)
+        # Delivered while eMSP 1 still keeps the hub waiting on the Location.
+        assert asyncio.get_running_loop().time() - started < 1.0

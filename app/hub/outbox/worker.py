@@ -30,12 +30,21 @@ def _routing(row: Delivery) -> RoutingHeaders:
 
 
 class DeliveryWorker:
+    """Keeps up to DELIVERY_CONCURRENCY pushes in flight.
+
+    Rows are claimed as soon as there is room, so one slow receiver holds up nothing but its own
+    row. Outcomes of finished pushes are written together in one transaction per loop turn (on
+    SQLite every commit takes the write lock incoming pushes need too); until then a finished row
+    is still 'sending', which keeps later rows of the same receiver and object waiting.
+    """
+
     def __init__(self, ctx: HubContext) -> None:
         self.ctx = ctx
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
-        self._semaphore = asyncio.Semaphore(ctx.settings.delivery_concurrency)
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._outcomes: list[tuple[int, str, str | None, datetime | None]] = []
 
     def wake(self) -> None:
         """Called after a commit that queued deliveries: no need to wait for the next poll."""
@@ -47,6 +56,8 @@ class DeliveryWorker:
             self._task = asyncio.create_task(self._run(), name="delivery-worker")
 
     async def stop(self) -> None:
+        """Stop at once; pushes in flight are abandoned (their leases expire and they are sent
+        again), finished ones are recorded."""
         self._stopping = True
         self._wake.set()
         if self._task is not None:
@@ -54,53 +65,73 @@ class DeliveryWorker:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        for task in list(self._in_flight):
+            task.cancel()
+        for task in list(self._in_flight):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        with contextlib.suppress(Exception):
+            await self._flush()
 
     async def _run(self) -> None:
         poll = self.ctx.settings.delivery_poll_seconds
         while not self._stopping:
             try:
-                handled = await self.run_once()
+                busy = await self._turn()
             except asyncio.CancelledError:
                 raise
             except Exception:  # a database hiccup must not end delivery for good
                 log.exception("delivery round failed")
-                handled = 0
-            if handled:
+                busy = False
+            if busy:
                 continue
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=poll)
 
-    async def run_once(self) -> int:
-        """Claim one batch and deliver it; returns how many rows were handled."""
+    async def _turn(self) -> bool:
+        """Record finished pushes and start new ones; False when there was nothing to do."""
+        busy = await self._flush()
+        room = self.ctx.settings.delivery_concurrency - len(self._in_flight)
+        if room <= 0:
+            return busy
         async with self.ctx.sessions() as session:
-            rows = await outbox.claim(session, self.ctx.settings, self.ctx.settings.delivery_batch)
-        if not rows:
-            return 0
-        platforms: dict[int, Platform | None] = {}
-        async with self.ctx.sessions() as session:
-            for platform_id in {r.platform_id for r in rows}:
-                platforms[platform_id] = await session.get(Platform, platform_id)
-        outcomes = await asyncio.gather(
-            *(self._deliver(row, platforms.get(row.platform_id)) for row in rows)
-        )
-        # One transaction records the whole batch: on SQLite every commit takes the write lock
-        # that pushes coming in need too.
-        async with self.ctx.sessions() as session:
-            for row, (status, error, retry_at) in zip(rows, outcomes, strict=True):
-                assert row.id is not None
-                await outbox.finish(session, row.id, status, error=error, retry_at=retry_at)
-            await session.commit()
-        if any(status == DeliveryStatus.PENDING for status, _e, _r in outcomes):
-            # Something is due later: make sure the loop wakes up for it.
-            self._wake.set()
-        return len(rows)
+            rows = await outbox.claim(
+                session, self.ctx.settings, min(room, self.ctx.settings.delivery_batch)
+            )
+            platforms = {
+                platform_id: await session.get(Platform, platform_id)
+                for platform_id in {r.platform_id for r in rows}
+            }
+        for row in rows:
+            task = asyncio.create_task(self._deliver(row, platforms.get(row.platform_id)))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+        return busy or bool(rows)
 
-    async def _deliver(
-        self, row: Delivery, platform: Platform | None
-    ) -> tuple[str, str | None, datetime | None]:
-        async with self._semaphore:
-            return await self._attempt(row, platform)
+    async def _flush(self) -> bool:
+        if not self._outcomes:
+            return False
+        outcomes, self._outcomes = self._outcomes, []
+        async with self.ctx.sessions() as session:
+            for delivery_id, status, error, retry_at in outcomes:
+                await outbox.finish(session, delivery_id, status, error=error, retry_at=retry_at)
+            await session.commit()
+        if any(status == DeliveryStatus.PENDING for _i, status, _e, _r in outcomes):
+            # Something is due later: make sure the loop looks again.
+            self._wake.set()
+        return True
+
+    async def _deliver(self, row: Delivery, platform: Platform | None) -> None:
+        try:
+            status, error, retry_at = await self._attempt(row, platform)
+        except Exception as exc:  # a bug must not leave the row 'sending' until its lease ends
+            log.exception("delivery %s failed unexpectedly", row.id)
+            status, error = DeliveryStatus.PENDING, f"internal error: {type(exc).__name__}"
+            retry_at = outbox.utcnow() + outbox.backoff(self.ctx.settings, row.attempts)
+        assert row.id is not None
+        self._outcomes.append((row.id, status, error, retry_at))
+        self._wake.set()
 
     async def _attempt(
         self, row: Delivery, platform: Platform | None

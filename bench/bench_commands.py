@@ -1,0 +1,746 @@
+"""Benchmark: an OCPI command round trip through the hub versus straight to the CPO, on loopback.
+
+Run: ``python bench/bench_commands.py [--rounds 300] [--throughput-rounds 1000]
+[--concurrency 20] [--database-url postgresql://postgres@127.0.0.1:5432/test]``.
+Not part of the test run.
+
+One round trip: the eMSP POSTs START_SESSION, gets the CPO's immediate CommandResponse, the CPO
+(right after answering) POSTs the CommandResult to the response_url it was given, and the eMSP's
+own response_url receives it. It is timed from the eMSP's send until that receipt.
+
+- direct: the eMSP posts to the CPO's commands endpoint with its own response_url; the CPO posts
+  the result straight back to the eMSP.
+- hub: the eMSP posts to {hub}/ocpi/2.2.1/receiver/commands/START_SESSION; the hub opens a
+  callback, rewrites response_url and forwards to the CPO; the CPO posts the result to the hub,
+  which queues it in its outbox and delivers it to the eMSP's response_url.
+
+The hub is a real uvicorn server (tests/conftest.py ``running_hub``: LOG_LEVEL=WARNING) with the
+fast delivery polling of tests/hub/network.py (``FAST``; the worker is also woken on commit), on a
+SQLite file in a temporary directory unless ``--database-url`` names a PostgreSQL database (its
+``public`` schema is dropped and recreated first). The fake CPO and eMSP below are small FastAPI
+apps served by uvicorn in the same process and event loop; both register with the hub through the
+real credentials handshake. Both modes use the same servers, clients and event loop in one run.
+
+Figures per mode: sequential latency (p50/p95/p99 over --rounds round trips, one at a time, after
+a warm-up), and throughput (round trips/s with --concurrency in flight over --throughput-rounds
+round trips), then the hub's added latency (hub - direct) and the throughput ratio hub/direct. The
+START_SESSION carries a unique authorization_reference, so the CPO timestamps each leg of each
+round trip and the report shows where the hub's added latency goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import json
+import math
+import os
+import platform
+import pstats
+import secrets
+import sqlite3
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+from fastapi import FastAPI, Request  # noqa: E402
+from fastapi.responses import Response  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+from starlette.background import BackgroundTask  # noqa: E402
+
+from app.ocpi.auth import encode_token  # noqa: E402
+from tests.conftest import (  # noqa: E402
+    RunningServer,
+    free_port,
+    invite,
+    reset_postgres,
+    running_hub,
+    serve,
+)
+from tests.hub.network import FAST, location, token  # noqa: E402
+from tests.peers import decode_auth  # noqa: E402
+
+VERSION = "2.2.1"
+CPO_PARTY = ("NL", "CPA")
+EMSP_PARTY = ("NL", "EM1")
+LOCATION_ID = "LOC1"
+# Tokens for the direct mode (no hub): eMSP -> CPO, and the CPO's result -> eMSP.
+DIRECT_TO_CPO = "direct-emsp-to-cpo-" + secrets.token_urlsafe(8)
+DIRECT_TO_EMSP = "direct-cpo-to-emsp-" + secrets.token_urlsafe(8)
+WARMUP = 30
+RESULT_TIMEOUT = 15.0
+T = TypeVar("T")
+
+
+# --- the machine and the database -------------------------------------------------------------
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def nproc() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+async def describe_database(hub: RunningServer) -> str:
+    ctx = hub.app.state.hub
+    async with ctx.engine.connect() as conn:
+        if ctx.engine.dialect.name == "postgresql":
+            version = (await conn.execute(text("SHOW server_version"))).scalar()
+            url = urlsplit(ctx.settings.database_url)
+            return f"PostgreSQL {version} ({url.hostname}:{url.port}{url.path}, asyncpg)"
+    return f"SQLite {sqlite3.sqlite_version} (file in a temp dir, aiosqlite)"
+
+
+@asynccontextmanager
+async def bench_hub(database_url: str | None) -> AsyncIterator[RunningServer]:
+    """A hub on a fresh database: a SQLite file in a temp dir, or a reset PostgreSQL schema."""
+    with tempfile.TemporaryDirectory(prefix="voltroam-bench-") as tmp:
+        url = database_url or f"sqlite:///{tmp}/hub.db"
+        if url.startswith("postgres"):
+            await reset_postgres(url)
+        # running_hub() -> hub_settings(): LOG_LEVEL=WARNING, a fixed secret key.
+        async with running_hub(url, **FAST) as hub:
+            yield hub
+
+
+def default_loop() -> str:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return "asyncio"
+    return "uvloop"  # what `voltroam serve` (uvicorn[standard]) runs on
+
+
+def run(coro: Coroutine[Any, Any, T], loop: str) -> T:
+    factory = None
+    if loop == "uvloop":
+        import uvloop
+
+        factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=factory) as runner:
+        return runner.run(coro)
+
+
+def progress(line: str, end: bool = False) -> None:
+    sys.stderr.write("\r  " + line + "\x1b[K" + ("\n" if end else ""))
+    sys.stderr.flush()
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))
+    return ordered[index]
+
+
+# --- the fake parties -------------------------------------------------------------------------
+
+
+def envelope(data: Any = None, status_code: int = 1000, http_status: int = 200) -> Response:
+    body: dict[str, Any] = {
+        "status_code": status_code,
+        "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    if data is not None:
+        body["data"] = data
+    return Response(json.dumps(body), status_code=http_status, media_type="application/json")
+
+
+def ocpi_headers(token_: str, to_party: tuple[str, str] | None) -> dict[str, str]:
+    headers = {
+        "Authorization": encode_token(token_),
+        "X-Request-ID": uuid.uuid4().hex,
+        "X-Correlation-ID": uuid.uuid4().hex,
+    }
+    if to_party is not None:
+        headers |= {
+            "OCPI-from-country-code": EMSP_PARTY[0],
+            "OCPI-from-party-id": EMSP_PARTY[1],
+            "OCPI-to-country-code": to_party[0],
+            "OCPI-to-party-id": to_party[1],
+        }
+    return headers
+
+
+@dataclass
+class CpoMarks:
+    """perf_counter() instants the CPO saw for one command."""
+
+    received: float = 0.0
+    result_sent: float = 0.0
+    result_acked: float = 0.0
+
+
+@dataclass
+class BenchParty:
+    """An OCPI 2.2.1 party with one role: serves versions and details for the handshake."""
+
+    role: str
+    country_code: str
+    party_id: str
+    endpoints: list[tuple[str, str]]
+    base_url: str = ""
+    # Tokens we accept -> for the CPO, the token to post the CommandResult with ("" = hub_token).
+    accepted: dict[str, str] = field(default_factory=dict)
+    hub_token: str | None = None
+    errors: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+        self.app.add_api_route("/versions", self.versions, methods=["GET"])
+        self.app.add_api_route(f"/{VERSION}", self.details, methods=["GET"])
+
+    def token_of(self, request: Request) -> str | None:
+        value = decode_auth(request.headers.get("authorization"))
+        return value if value in self.accepted else None
+
+    def credentials(self, token_: str) -> dict[str, Any]:
+        return {
+            "token": token_,
+            "url": f"{self.base_url}/versions",
+            "roles": [
+                {
+                    "role": self.role,
+                    "country_code": self.country_code,
+                    "party_id": self.party_id,
+                    "business_details": {"name": f"Bench {self.role} {self.party_id}"},
+                }
+            ],
+        }
+
+    async def versions(self, request: Request) -> Response:
+        if self.token_of(request) is None:
+            return envelope(None, 2000, http_status=401)
+        return envelope([{"version": VERSION, "url": f"{self.base_url}/{VERSION}"}])
+
+    async def details(self, request: Request) -> Response:
+        if self.token_of(request) is None:
+            return envelope(None, 2000, http_status=401)
+        endpoints = [("credentials", "SENDER"), *self.endpoints]
+        return envelope(
+            {
+                "version": VERSION,
+                "endpoints": [
+                    {"identifier": i, "role": r, "url": f"{self.base_url}/{VERSION}/{i}"}
+                    for i, r in endpoints
+                ],
+            }
+        )
+
+    async def register_with(self, client: httpx.AsyncClient, hub: RunningServer) -> None:
+        """The party-initiated handshake (as tests/peers.py FakeParty.register_with does it)."""
+        token_a = await invite(client, hub, f"{self.role}*{self.country_code}*{self.party_id}")
+        auth = {"Authorization": encode_token(token_a)}
+        versions = (await client.get(hub.versions_url, headers=auth)).json()["data"]
+        url = next(v["url"] for v in versions if v["version"] == VERSION)
+        details = (await client.get(url, headers=auth)).json()["data"]
+        credentials_url = next(
+            e["url"] for e in details["endpoints"] if e["identifier"] == "credentials"
+        )
+        token_b = secrets.token_urlsafe(32)
+        self.accepted[token_b] = ""
+        response = await client.post(credentials_url, json=self.credentials(token_b), headers=auth)
+        body = response.json()
+        if body.get("status_code") != 1000:
+            raise RuntimeError(f"registration of {self.party_id} failed: {response.text}")
+        self.hub_token = body["data"]["token"]
+
+
+class BenchCpo(BenchParty):
+    """Answers every command ACCEPTED, then at once POSTs the CommandResult to its response_url."""
+
+    def __init__(self) -> None:
+        super().__init__("CPO", *CPO_PARTY, endpoints=[("commands", "RECEIVER")])
+        self.client: httpx.AsyncClient | None = None
+        self.marks: dict[str, CpoMarks] = {}
+        self.app.add_api_route(f"/{VERSION}/commands/{{command}}", self.command, methods=["POST"])
+
+    async def command(self, request: Request, command: str) -> Response:
+        received = time.perf_counter()
+        token_ = self.token_of(request)
+        if token_ is None:
+            return envelope(None, 2000, http_status=401)
+        body = json.loads(await request.body())
+        ref = str(body.get("authorization_reference") or uuid.uuid4().hex)
+        self.marks[ref] = CpoMarks(received=received)
+        answer = envelope({"result": "ACCEPTED", "timeout": 30})
+        # Starlette runs the background task once the response has been sent.
+        answer.background = BackgroundTask(
+            self.post_result, body["response_url"], self.accepted[token_] or self.hub_token, ref
+        )
+        return answer
+
+    async def post_result(self, url: str, token_: str, ref: str) -> None:
+        assert self.client is not None
+        marks = self.marks[ref]
+        marks.result_sent = time.perf_counter()
+        try:
+            response = await self.client.post(
+                url, json={"result": "ACCEPTED"}, headers=ocpi_headers(token_, None)
+            )
+            marks.result_acked = time.perf_counter()
+            if response.json().get("status_code") != 1000:
+                self.errors.append(f"result refused: HTTP {response.status_code} {response.text}")
+        except (httpx.HTTPError, ValueError) as exc:
+            self.errors.append(f"result post failed: {exc!r}")
+
+
+class BenchEmsp(BenchParty):
+    """Receives CommandResults on {base}/2.2.1/commands/START_SESSION/{ref}."""
+
+    def __init__(self) -> None:
+        super().__init__("EMSP", *EMSP_PARTY, endpoints=[("commands", "SENDER")])
+        self.waiters: dict[str, asyncio.Future[float]] = {}
+        self.app.add_api_route(
+            f"/{VERSION}/commands/{{command}}/{{ref}}", self.result, methods=["POST"]
+        )
+
+    async def result(self, request: Request, command: str, ref: str) -> Response:
+        arrived = time.perf_counter()
+        if self.token_of(request) is None:
+            return envelope(None, 2000, http_status=401)
+        body = json.loads(await request.body())
+        waiter = self.waiters.pop(ref, None)
+        if waiter is None or waiter.done():
+            self.errors.append(f"unexpected CommandResult for {ref}")
+        elif body.get("result") != "ACCEPTED":
+            waiter.set_exception(RuntimeError(f"CommandResult {body}"))
+        else:
+            waiter.set_result(arrived)
+        return envelope()
+
+
+# --- the round trip ---------------------------------------------------------------------------
+
+
+@dataclass
+class Sample:
+    total: float  # send -> CommandResult received, seconds
+    to_cpo: float  # send -> the CPO has the command
+    response_back: float  # the CPO has it -> the eMSP has the CommandResponse
+    result_leg: float  # the CPO starts posting the result -> the eMSP has it
+    marks: CpoMarks  # result_acked is set once the CPO's POST returns (maybe after `total`)
+
+    @property
+    def result_ack(self) -> float:
+        """The CPO starts posting the result -> its POST is answered."""
+        return self.marks.result_acked - self.marks.result_sent
+
+
+@dataclass
+class Mode:
+    name: str
+    url: str
+    token: str
+    to_party: tuple[str, str] | None
+    samples: list[Sample] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Bench:
+    client: httpx.AsyncClient
+    cpo: BenchCpo
+    emsp: BenchEmsp
+    cpu_seconds: float = 0.0  # this process's CPU time during the last concurrent run
+
+    async def round_trip(self, mode: Mode) -> Sample | None:
+        ref = uuid.uuid4().hex
+        waiter: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self.emsp.waiters[ref] = waiter
+        body = {
+            "response_url": f"{self.emsp.base_url}/{VERSION}/commands/START_SESSION/{ref}",
+            "token": token(),
+            "location_id": LOCATION_ID,
+            "evse_uid": "EVSE1",
+            "authorization_reference": ref,
+        }
+        try:
+            sent = time.perf_counter()
+            response = await self.client.post(
+                mode.url, json=body, headers=ocpi_headers(mode.token, mode.to_party)
+            )
+            answered = time.perf_counter()
+            payload = response.json()
+            if payload.get("status_code") != 1000 or payload["data"]["result"] != "ACCEPTED":
+                raise RuntimeError(f"HTTP {response.status_code} {response.text[:200]}")
+            arrived = await asyncio.wait_for(waiter, RESULT_TIMEOUT)
+        except Exception as exc:  # counted and reported
+            self.emsp.waiters.pop(ref, None)
+            mode.failures.append(f"{type(exc).__name__}: {exc}")
+            return None
+        marks = self.cpo.marks.pop(ref, None)
+        if marks is None:
+            mode.failures.append("the CPO never saw the command")
+            return None
+        return Sample(
+            total=arrived - sent,
+            to_cpo=marks.received - sent,
+            response_back=answered - marks.received,
+            result_leg=arrived - marks.result_sent,
+            marks=marks,
+        )
+
+    async def sequential(self, mode: Mode, rounds: int, label: str) -> None:
+        for i in range(rounds):
+            sample = await self.round_trip(mode)
+            if sample is not None:
+                mode.samples.append(sample)
+            if i % 25 == 0 or i == rounds - 1:
+                progress(f"{label}: {i + 1}/{rounds}")
+        progress(f"{label}: {rounds}/{rounds} done", end=True)
+
+    async def concurrent(
+        self, mode: Mode, rounds: int, concurrency: int, label: str
+    ) -> tuple[float, list[Sample]]:
+        """N round trips with C in flight: (elapsed seconds, samples)."""
+        remaining = iter(range(rounds))
+        samples: list[Sample] = []
+        done = 0
+
+        async def worker() -> None:
+            nonlocal done
+            for _ in remaining:
+                sample = await self.round_trip(mode)
+                if sample is not None:
+                    samples.append(sample)
+                done += 1
+                if done % 50 == 0:
+                    progress(f"{label}: {done}/{rounds}")
+
+        started, cpu = time.perf_counter(), time.process_time()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+        self.cpu_seconds = time.process_time() - cpu
+        progress(f"{label}: {rounds}/{rounds} done in {elapsed:.1f} s", end=True)
+        return elapsed, samples
+
+
+# --- the run ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Figures:
+    sequential: list[Sample]
+    seq_failures: int
+    elapsed: float
+    loaded: list[Sample]
+    load_failures: int
+    cpu_seconds: float
+
+    @property
+    def rounds(self) -> int:
+        return max(1, len(self.loaded) + self.load_failures)
+
+    @property
+    def throughput(self) -> float:
+        return len(self.loaded) / self.elapsed if self.elapsed else math.nan
+
+
+def where(filename: str, function: str) -> str:
+    """The package (or app module) a profiled function belongs to."""
+    if "site-packages/" in filename:
+        return filename.split("site-packages/", 1)[1].split("/", 1)[0].split(".", 1)[0]
+    if f"{ROOT}/app/" in filename:
+        return "app/" + filename.split(f"{ROOT}/app/", 1)[1].split("/", 1)[0]
+    if f"{ROOT}/" in filename:
+        return "bench and fake parties"
+    if filename == "~":
+        return "builtin " + function.strip("<>").removeprefix("built-in method ")[:40]
+    return "stdlib " + Path(filename).name
+
+
+def profile_table(profiles: dict[str, tuple[cProfile.Profile, int]], top: int = 20) -> list[str]:
+    """Main-thread CPU (cProfile tottime) per round trip, by package, for each mode."""
+    per_mode: dict[str, dict[str, float]] = {}
+    for name, (profiler, rounds) in profiles.items():
+        totals: dict[str, float] = {}
+        stats: dict[Any, Any] = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+        for (filename, _line, function), (_cc, _nc, tottime, _ct, _callers) in stats.items():
+            key = where(filename, function)
+            totals[key] = totals.get(key, 0.0) + tottime * 1000 / rounds
+        per_mode[name] = totals
+    names = list(per_mode)
+    ranked = sorted(
+        {k for t in per_mode.values() for k in t}, key=lambda k: -per_mode[names[-1]].get(k, 0)
+    )
+    lines = [
+        "profile (cProfile, main thread, sequential runs; ms of CPU per round trip):",
+        f"  {'':<48}" + "".join(f"{n:>9}" for n in names),
+        f"  {'all':<48}" + "".join(f"{sum(per_mode[n].values()):9.2f}" for n in names),
+    ]
+    for key in ranked[:top]:
+        lines.append(f"  {key:<48}" + "".join(f"{per_mode[n].get(key, 0):9.2f}" for n in names))
+    return lines
+
+
+async def outbox_summary(hub: RunningServer) -> list[str]:
+    """What the hub's outbox says after the run: delivery outcomes, retries, errors."""
+    ctx = hub.app.state.hub
+    async with ctx.engine.connect() as conn:
+        statuses = (
+            await conn.execute(text("SELECT status, count(*) FROM delivery GROUP BY status"))
+        ).all()
+        attempts = (
+            await conn.execute(
+                text("SELECT attempts, count(*) FROM delivery GROUP BY attempts ORDER BY attempts")
+            )
+        ).all()
+        errors = (
+            await conn.execute(
+                text(
+                    "SELECT last_error, count(*) FROM delivery WHERE last_error IS NOT NULL"
+                    " GROUP BY last_error ORDER BY count(*) DESC LIMIT 3"
+                )
+            )
+        ).all()
+    lines = [
+        "hub outbox: "
+        + ", ".join(f"{n} {status}" for status, n in statuses)
+        + "; attempts: "
+        + ", ".join(f"{n} x {a}" for a, n in attempts)
+    ]
+    lines += [f"  last_error ({n}x): {str(error)[:150]}" for error, n in errors]
+    return lines
+
+
+async def bench(args: argparse.Namespace) -> tuple[str, dict[str, Figures], list[str]]:
+    async with AsyncExitStack() as stack:
+        hub = await stack.enter_async_context(bench_hub(args.database_url))
+        database = await describe_database(hub)
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
+        client = await stack.enter_async_context(httpx.AsyncClient(timeout=30, limits=limits))
+        cpo_client = await stack.enter_async_context(httpx.AsyncClient(timeout=30, limits=limits))
+        cpo, emsp = BenchCpo(), BenchEmsp()
+        cpo.client = cpo_client
+        for party in (cpo, emsp):
+            port = free_port()
+            party.base_url = f"http://127.0.0.1:{port}"
+            await stack.enter_async_context(serve(party.app, port))
+            await party.register_with(client, hub)
+        assert cpo.hub_token and emsp.hub_token
+        cpo.accepted[DIRECT_TO_CPO] = DIRECT_TO_EMSP
+        emsp.accepted[DIRECT_TO_EMSP] = ""
+        # The Location the command names (the hub routes by its owner without OCPI-to headers).
+        seeded = await client.put(
+            f"{hub.base_url}/ocpi/{VERSION}/receiver/locations/{CPO_PARTY[0]}/{CPO_PARTY[1]}/"
+            f"{LOCATION_ID}",
+            json=location(LOCATION_ID, cc=CPO_PARTY[0], pid=CPO_PARTY[1]),
+            headers=ocpi_headers(cpo.hub_token, None),
+        )
+        if seeded.json().get("status_code") != 1000:
+            raise RuntimeError(f"seeding the Location failed: {seeded.text}")
+
+        to_cpo = None if args.route_by_location else CPO_PARTY
+        modes = {
+            "direct": Mode(
+                "direct", f"{cpo.base_url}/{VERSION}/commands/START_SESSION", DIRECT_TO_CPO, to_cpo
+            ),
+            "hub": Mode(
+                "hub",
+                f"{hub.base_url}/ocpi/{VERSION}/receiver/commands/START_SESSION",
+                emsp.hub_token,
+                to_cpo,
+            ),
+        }
+        b = Bench(client, cpo, emsp)
+        profiles: dict[str, tuple[cProfile.Profile, int]] = {}
+        for mode in modes.values():
+            await b.sequential(mode, WARMUP, f"warm-up {mode.name}")
+            mode.samples.clear()
+            mode.failures.clear()
+        for mode in modes.values():
+            profiler = cProfile.Profile() if args.profile else None
+            if profiler is not None:
+                profiler.enable()
+            await b.sequential(mode, args.rounds, f"sequential {mode.name}")
+            if profiler is not None:
+                profiler.disable()
+                profiles[mode.name] = (profiler, args.rounds)
+        loads: dict[str, tuple[float, list[Sample], int, float]] = {}
+        for mode in modes.values():
+            seq_failures = len(mode.failures)
+            elapsed, loaded = await b.concurrent(
+                mode,
+                args.throughput_rounds,
+                args.concurrency,
+                f"concurrent {mode.name} (C={args.concurrency})",
+            )
+            loads[mode.name] = (elapsed, loaded, len(mode.failures) - seq_failures, b.cpu_seconds)
+        figures = {
+            name: Figures(
+                sequential=mode.samples,
+                seq_failures=len(mode.failures) - loads[name][2],
+                elapsed=loads[name][0],
+                loaded=loads[name][1],
+                load_failures=loads[name][2],
+                cpu_seconds=loads[name][3],
+            )
+            for name, mode in modes.items()
+        }
+        for name, mode in modes.items():
+            for failure in sorted(set(mode.failures))[:5]:
+                print(f"  {name} failure: {failure}")
+        for party in (cpo, emsp):
+            for error in sorted(set(party.errors))[:5]:
+                print(f"  {party.role} error: {error}")
+        await asyncio.sleep(0.5)  # the last deliveries' bookkeeping (after the eMSP has them)
+        notes = await outbox_summary(hub)
+        if profiles:
+            notes += ["", *profile_table(profiles)]
+        return database, figures, notes
+
+
+def ms(values: list[float], q: float) -> float:
+    return percentile(values, q) * 1000
+
+
+def report(
+    args: argparse.Namespace,
+    database: str,
+    figures: dict[str, Figures],
+    outbox_lines: list[str],
+    loop: str,
+    load: tuple[tuple[float, ...], tuple[float, ...]],
+) -> None:
+    direct, hub = figures["direct"], figures["hub"]
+    before, after = (" ".join(f"{x:.2f}" for x in la) for la in load)
+    print()
+    print(
+        f"machine: nproc={nproc()}, {cpu_model()}, Python {platform.python_version()} ({loop}), "
+        f"{platform.system()} {platform.release()}; load average {before} (start), "
+        f"{after} (end)"
+    )
+    print(f"database: {database}")
+    routing = "the Location's owner" if args.route_by_location else "OCPI-to headers"
+    print(
+        "round trip: START_SESSION -> CommandResponse -> CommandResult at the eMSP's response_url"
+        f" (hub routes by {routing}); hub, CPO and eMSP in one process and event loop"
+    )
+    print()
+    profiled = " (profiled: inflated)" if args.profile else ""
+    print(
+        f"sequential: {args.rounds} round trips per mode, one at a time, after {WARMUP} warm-up"
+        + profiled
+    )
+    print(f"  {'latency ms':<10}{'p50':>9}{'p95':>9}{'p99':>9}{'mean':>9}")
+    for name, f in figures.items():
+        totals = [s.total for s in f.sequential]
+        mean = sum(totals) / len(totals) * 1000 if totals else math.nan
+        failed = f"   ({f.seq_failures} failed)" if f.seq_failures else ""
+        print(
+            f"  {name:<10}{ms(totals, 50):9.2f}{ms(totals, 95):9.2f}{ms(totals, 99):9.2f}"
+            f"{mean:9.2f}{failed}"
+        )
+    print()
+    print(
+        f"throughput: {args.throughput_rounds} round trips per mode, {args.concurrency} in flight"
+    )
+    print(f"  {'':<10}{'rt/s':>9}{'p50 ms':>9}{'p99 ms':>9}   process CPU (whole run)")
+    for name, f in figures.items():
+        totals = [s.total for s in f.loaded]
+        share = f.cpu_seconds / f.elapsed
+        per_rt = f.cpu_seconds / f.rounds * 1000
+        failed = f"   ({f.load_failures} failed)" if f.load_failures else ""
+        print(
+            f"  {name:<10}{f.throughput:9.1f}{ms(totals, 50):9.1f}{ms(totals, 99):9.1f}"
+            f"   {share:4.0%} of a core, {per_rt:.2f} ms per round trip{failed}"
+        )
+    print()
+    d = [s.total for s in direct.sequential]
+    h = [s.total for s in hub.sequential]
+    print(
+        f"hub added latency p50/p99 = {ms(h, 50) - ms(d, 50):.2f} / {ms(h, 99) - ms(d, 99):.2f} ms"
+        " (hub - direct, sequential)"
+    )
+    print(f"throughput ratio hub/direct = {hub.throughput / direct.throughput:.3f}")
+    print()
+    print(f"  {'where the time goes (sequential, p50 ms)':<46}{'direct':>8}{'hub':>8}{'added':>8}")
+    legs: list[tuple[str, Callable[[Sample], float]]] = [
+        ("eMSP sends -> the CPO has the command", lambda s: s.to_cpo),
+        ("the CPO has it -> eMSP has CommandResponse", lambda s: s.response_back),
+        ("the CPO posts the result -> eMSP has it", lambda s: s.result_leg),
+        ("  (the CPO's result POST is answered)", lambda s: s.result_ack),
+    ]
+    for label, leg in legs:
+        dv = ms([leg(s) for s in direct.sequential], 50)
+        hv = ms([leg(s) for s in hub.sequential], 50)
+        print(f"  {label:<46}{dv:8.2f}{hv:8.2f}{hv - dv:8.2f}")
+    print()
+    for line in outbox_lines:
+        print(line)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument(
+        "--rounds", "-k", type=int, default=300, help="sequential round trips per mode (300)"
+    )
+    parser.add_argument(
+        "--throughput-rounds",
+        "-n",
+        type=int,
+        default=1000,
+        help="round trips per mode for the throughput figure (1000)",
+    )
+    parser.add_argument(
+        "--concurrency", "-c", type=int, default=20, help="round trips in flight (20)"
+    )
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="the hub's database (default: a SQLite file in a temp dir); a PostgreSQL URL has "
+        "its public schema DROPPED and recreated",
+    )
+    parser.add_argument(
+        "--route-by-location",
+        action="store_true",
+        help="send no OCPI-to headers: the hub finds the CPO from the Location's owner",
+    )
+    parser.add_argument("--loop", choices=["uvloop", "asyncio"], default=default_loop())
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="cProfile the sequential runs and print CPU per round trip by package (the "
+        "profiler slows them down: their latencies are inflated)",
+    )
+    args = parser.parse_args()
+    started = time.perf_counter()
+    print(
+        f"bench_commands: {args.rounds} sequential + {args.throughput_rounds} concurrent "
+        f"(C={args.concurrency}) round trips per mode, direct and through the hub",
+        file=sys.stderr,
+    )
+    load_before = os.getloadavg()
+    database, figures, outbox_lines = run(bench(args), args.loop)
+    report(args, database, figures, outbox_lines, args.loop, (load_before, os.getloadavg()))
+    print(f"\n(total run {time.perf_counter() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()

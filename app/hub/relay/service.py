@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -100,6 +101,21 @@ async def latest_for_subject(
     return (await session.exec(stmt.order_by(col(Callback.id).desc()))).first()
 
 
+def _result_push(callback: Callback, module: str, body: dict[str, Any]) -> Push:
+    """The result, to the requester's own response_url, as from the receiver to the requester."""
+    return Push(
+        platform_id=callback.requester_platform_id or 0,
+        module=module,
+        method="POST",
+        path="",
+        url=callback.original_url,
+        object_ref=f"callback:{callback.public_id}",
+        body=body,
+        from_party=PartyRef(callback.receiver_country_code, callback.receiver_party_id),
+        to_party=PartyRef(callback.requester_country_code, callback.requester_party_id),
+    )
+
+
 async def relay_result(
     session: AsyncSession,
     ctx: HubContext,
@@ -112,22 +128,7 @@ async def relay_result(
         # The requester was already told TIMEOUT; a late result would contradict it.
         log.info("late result for callback %s dropped (already TIMEOUT)", callback.public_id)
         return False
-    await enqueue(
-        session,
-        [
-            Push(
-                platform_id=callback.requester_platform_id or 0,
-                module=module,
-                method="POST",
-                path="",
-                url=callback.original_url,
-                object_ref=f"callback:{callback.public_id}",
-                body=body,
-                from_party=PartyRef(callback.receiver_country_code, callback.receiver_party_id),
-                to_party=PartyRef(callback.requester_country_code, callback.requester_party_id),
-            )
-        ],
-    )
+    await enqueue(session, [_result_push(callback, module, body)])
     callback.results = [*callback.results, body]
     callback.status = CallbackStatus.ANSWERED
     callback.answered_at = utcnow()
@@ -136,8 +137,13 @@ async def relay_result(
 
 
 async def expire_due(ctx: HubContext) -> int:
-    """Answer TIMEOUT for every command whose receiver never sent its result in time."""
+    """Answer TIMEOUT for every command whose receiver never sent its result in time.
+
+    Each callback is taken with a conditional UPDATE, so with several hub instances on one
+    database exactly one of them answers it.
+    """
     now = utcnow()
+    answered = 0
     async with ctx.sessions() as session:
         due = (
             await session.exec(
@@ -149,24 +155,28 @@ async def expire_due(ctx: HubContext) -> int:
             )
         ).all()
         for callback in due:
-            await relay_result(
-                session,
-                ctx,
-                callback,
-                "commands",
-                {
-                    "result": "TIMEOUT",
-                    "message": [
-                        {"language": "en", "text": "No result from the CPO within its timeout"}
-                    ],
-                },
+            taken = await session.exec(
+                update(Callback)
+                .where(
+                    col(Callback.id) == callback.id, col(Callback.status) == CallbackStatus.WAITING
+                )
+                .values(status=CallbackStatus.TIMED_OUT, answered_at=now)
+                .execution_options(synchronize_session=False)
             )
-            callback.status = CallbackStatus.TIMED_OUT
-            session.add(callback)
+            if taken.rowcount != 1:
+                continue
+            await enqueue(session, [_result_push(callback, "commands", _TIMEOUT_RESULT)])
+            answered += 1
         await session.commit()
-    if due:
+    if answered:
         ctx.notify_outbox()
-    return len(due)
+    return answered
+
+
+_TIMEOUT_RESULT = {
+    "result": "TIMEOUT",
+    "message": [{"language": "en", "text": "No result from the CPO within its timeout"}],
+}
 
 
 async def forward_with_callback(

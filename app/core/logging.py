@@ -50,8 +50,10 @@ def configure_logging(level: str = "INFO") -> None:
     handler._voltroam = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level.upper())
-    # uvicorn's access log would repeat our request line without the ids.
+    # uvicorn's access log would repeat our request line without the ids; httpx's own line per
+    # outbound request repeats what the delivery log says.
     logging.getLogger("uvicorn.access").disabled = True
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 access_log = logging.getLogger("voltroam.access")

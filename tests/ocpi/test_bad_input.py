@@ -186,3 +186,72 @@ async def test_missing_body_is_2001(hub: RunningServer, http: httpx.AsyncClient)
     url = f"{hub.base_url}/ocpi/2.2.1/credentials"
     response = await http.post(url, headers=token_header(token_a))
     assert response.status_code == 200 and response.json()["status_code"] == 2001
+
+
+async def test_garbage_on_every_module_endpoint_never_produces_500(database_url: str) -> None:
+    """Random bodies, paths and queries on every module, sent by a registered CPO and eMSP."""
+    from tests.hub.network import location, network, session, token
+
+    async with network(database_url) as net:
+        await net.http.put(
+            net.url("receiver/locations/NL/CPA/LOC1"), json=location(), headers=net.auth(net.cpo)
+        )
+        rng = random.Random(221)
+        valid = [location(), session(), token(), {"last_updated": "2026-01-01T00:00:00Z"}]
+
+        def mutate(body: Any, depth: int = 0) -> Any:
+            if isinstance(body, dict) and body:
+                out = dict(body)
+                key = rng.choice(list(out))
+                choice = rng.randrange(5)
+                if choice == 0:
+                    del out[key]
+                elif choice == 1:
+                    out[key] = rng.choice([None, 1, "x" * 600, [], {}, -1.5, True, "2026-13-01"])
+                elif depth < 2:
+                    out[key] = mutate(out[key], depth + 1)
+                return out
+            if isinstance(body, list) and body:
+                return [mutate(item, depth + 1) for item in body]
+            return rng.choice([None, "", "\u00e9" * 40, 10**30, False])
+
+        paths = [
+            ("PUT", "receiver/locations/NL/CPA/LOC1"),
+            ("PATCH", "receiver/locations/NL/CPA/LOC1"),
+            ("PUT", "receiver/locations/NL/CPA/LOC1/EVSE1"),
+            ("PATCH", "receiver/locations/NL/CPA/LOC1/EVSE1/1"),
+            ("PUT", "receiver/locations/NL/CPA/LOC1/NOPE/1"),
+            ("GET", "receiver/locations/NL/CPA/LOC1/EVSE1/9"),
+            ("PUT", "receiver/tariffs/NL/CPA/T1"),
+            ("DELETE", "receiver/tariffs/NL/CPA/T9"),
+            ("PUT", "receiver/sessions/NL/CPA/S1"),
+            ("PATCH", "receiver/sessions/NL/CPA/S1"),
+            ("POST", "receiver/cdrs"),
+            ("GET", "receiver/cdrs/99999999999999999999"),
+            ("PUT", "receiver/tokens/NL/EM1/T1?type=NOPE"),
+            ("PATCH", "receiver/tokens/NL/EM1/T1"),
+            ("POST", "receiver/commands/START_SESSION"),
+            ("POST", "receiver/commands/STOP_SESSION"),
+            ("POST", "sender/commands/unknown-id"),
+            ("POST", "sender/tokens/T1/authorize?type=RFID"),
+            ("PUT", "sender/sessions/S1/charging_preferences"),
+            ("GET", "sender/locations?offset=-5&limit=abc"),
+            ("GET", "sender/locations?date_from=2026-99-99"),
+            ("GET", "sender/locations/LOC1/EVSE1/1"),
+            ("GET", "hubclientinfo?limit=0"),
+            ("PUT", "receiver/chargingprofiles/S1"),
+            ("GET", "receiver/chargingprofiles/S1?duration=x"),
+            ("DELETE", "receiver/chargingprofiles/S1"),
+            ("PUT", "sender/chargingprofiles/S1"),
+            ("POST", "sender/chargingprofiles/results/nope"),
+        ]
+        for _ in range(400):
+            method, path = rng.choice(paths)
+            party = rng.choice([net.cpo, net.emsp1])
+            body = mutate(rng.choice(valid)) if rng.random() < 0.9 else rng.choice(valid)
+            headers = net.auth(party)
+            if rng.random() < 0.2:
+                headers.update({"OCPI-to-country-code": "DE", "OCPI-to-party-id": "EM2"})
+            response = await net.http.request(method, net.url(path), json=body, headers=headers)
+            assert response.status_code < 500, (method, path, body, response.text)
+            assert "status_code" in response.json()

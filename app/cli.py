@@ -188,6 +188,78 @@ def party_list() -> None:
     _run(work)
 
 
+charger_cli = typer.Typer(help="The hub's own OCPP chargers: add, list.", no_args_is_help=True)
+cli.add_typer(charger_cli, name="charger")
+
+
+@charger_cli.command("add")
+def charger_add(
+    charge_point_id: Annotated[str, typer.Argument(help="The charger's OCPP identity")],
+    password: Annotated[
+        str | None,
+        typer.Option(help="HTTP Basic password (16-40 characters); omit for none"),
+    ] = None,
+    location: Annotated[
+        str | None, typer.Option(help="Location of the own CPO to attach it to")
+    ] = None,
+    evses: Annotated[int, typer.Option(help="Number of EVSEs (1.6: connectors)")] = 1,
+) -> None:
+    """Register a charger: it may then connect to ws://HOST/ocpp/CHARGE_POINT_ID."""
+    from app.ocpp import service
+    from app.ocpp.settings import OcppSettings
+
+    if password is not None and not 16 <= len(password) <= 40:
+        typer.echo("The password must have 16 to 40 characters", err=True)
+        raise typer.Exit(1)
+
+    async def work(settings: Settings) -> None:
+        async def inner(ctx: Any, session: Any) -> None:
+            try:
+                charger = await service.add_charger(
+                    session,
+                    ctx,
+                    OcppSettings(),
+                    charge_point_id=charge_point_id,
+                    password=password,
+                    location_id=location,
+                    evse_count=evses,
+                )
+            except service.ChargerError as exc:
+                typer.echo(str(exc), err=True)
+                raise typer.Exit(1) from None
+            url = settings.base_url.replace("http", "ws", 1)
+            typer.echo(f"Charger {charger.charge_point_id} registered")
+            typer.echo(f"  Endpoint:  {url}/ocpp/{charger.charge_point_id}")
+            typer.echo(f"  Password:  {'set (stored hashed)' if password else 'none'}")
+            typer.echo(f"  Location:  {charger.location_id or '-'}")
+
+        await _with_context(settings, inner)
+
+    _run(work)
+
+
+@charger_cli.command("list")
+def charger_list() -> None:
+    """List registered chargers with their connection state."""
+    from app.ocpp import service
+
+    async def work(settings: Settings) -> None:
+        async def inner(ctx: Any, session: Any) -> None:
+            chargers = await service.list_chargers(session)
+            if not chargers:
+                typer.echo("No chargers yet. Add one with: voltroam charger add ID --password ...")
+            for c in chargers:
+                state = "connected" if c.connected else "offline"
+                typer.echo(
+                    f"{c.charge_point_id:<32} {state:<10} OCPP {c.ocpp_version or '-':<6}"
+                    f" location {c.location_id or '-'}"
+                )
+
+        await _with_context(settings, inner)
+
+    _run(work)
+
+
 def main() -> None:
     try:
         cli()

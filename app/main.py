@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.admin.chargers import router as chargers_admin_router
 from app.admin.router import router as admin_router
 from app.core.context import HubContext
 from app.core.logging import AccessLogMiddleware, configure_logging
@@ -35,6 +36,8 @@ from app.ocpi.envelope import ocpi_response
 from app.ocpi.errors import OcpiError
 from app.ocpi.headers import RequestIdMiddleware
 from app.ocpi.status import OcpiStatus
+from app.ocpp.csms import Csms
+from app.ocpp.router import router as ocpp_router
 
 log = logging.getLogger("voltroam.app")
 
@@ -121,10 +124,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         background = Background(ctx)
         app.state.background = background
         background.start()
+        csms = Csms(ctx, getattr(app.state, "ocpp_settings", None))
+        app.state.csms = csms
+        if csms.settings.ocpp_enabled:
+            await csms.start()
         log.info("hub ready at %s", settings.base_url)
         try:
             yield
         finally:
+            await csms.stop()
             await background.stop()
             await ctx.close()
 
@@ -161,6 +169,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.sender)
     app.include_router(hubclientinfo_router)
     app.include_router(admin_router)
+    app.include_router(chargers_admin_router)
+    app.include_router(ocpp_router)
 
     @app.get("/healthz", tags=["health"], summary="The process is up")
     async def healthz() -> dict[str, str]:

@@ -4,5 +4,16 @@ from app.hub.outbox.models import Delivery
 from app.hub.parties.models import Platform, PlatformRole
 from app.hub.relay.models import Callback
 from app.hub.store.models import OcpiObject
+from app.ocpp.models import Charger, OcppTransaction, OwnLocation, RemoteRequest
 
-__all__ = ["Callback", "Delivery", "OcpiObject", "Platform", "PlatformRole"]
+__all__ = [
+    "Callback",
+    "Charger",
+    "Delivery",
+    "OcpiObject",
+    "OcppTransaction",
+    "OwnLocation",
+    "Platform",
+    "PlatformRole",
+    "RemoteRequest",
+]

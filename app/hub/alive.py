@@ -27,6 +27,8 @@ async def check_platforms(ctx: HubContext) -> dict[int, str]:
             await session.exec(
                 select(Platform).where(
                     col(Platform.registered).is_(True),
+                    # The hub's own CPO (its OCPP chargers) is not called over OCPI.
+                    col(Platform.initiated_by) != "own",
                     col(Platform.status).in_(
                         [ConnectionStatus.CONNECTED, ConnectionStatus.OFFLINE]
                     ),

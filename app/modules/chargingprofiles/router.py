@@ -50,6 +50,7 @@ from app.ocpi.schemas.chargingprofiles import (
 from app.ocpi.schemas.common import OcpiModel
 from app.ocpi.schemas.versions import InterfaceRole
 from app.ocpi.status import OcpiStatus
+from app.ocpp import own_cpo
 
 MODULE = "chargingprofiles"
 KIND = "chargingprofile"  # Callback.kind (relay.RESULT_PATHS)
@@ -147,6 +148,11 @@ async def _relay_request(
         body = {**body, "response_url": hub_url}
     else:
         params = [*params, ("response_url", hub_url)]
+    if own_cpo.is_own(party):
+        answer = await own_cpo.charging_profile(
+            ctx, session, method, session_id, dict(params), body, callback
+        )
+        return ocpi_response(answer, headers=push.answer_headers(ctx, requester))
     reply = await relay.forward_with_callback(
         session,
         ctx,

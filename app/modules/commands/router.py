@@ -35,6 +35,7 @@ from app.ocpi.schemas.commands import (
 )
 from app.ocpi.schemas.versions import InterfaceRole
 from app.ocpi.status import OcpiStatus
+from app.ocpp import own_cpo
 
 MODULE = "commands"
 register(
@@ -138,6 +139,11 @@ async def post_command(
         receiver=party,
         original_url=parsed["response_url"],
     )
+    if own_cpo.is_own(party):
+        # The hub's own chargers: the command becomes an OCPP call (app/ocpp).
+        forwarded = {**parsed, "response_url": relay.result_url(ctx, callback)}
+        answer = await own_cpo.command(ctx, session, command.value, forwarded, callback)
+        return ocpi_response(answer, headers=push.answer_headers(ctx, requester))
     reply = await relay.forward_with_callback(
         session,
         ctx,

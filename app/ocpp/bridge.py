@@ -1,0 +1,820 @@
+"""The bridge: what chargers do, written as OCPI objects of the hub's own CPO.
+
+Every write goes through app/hub/store/push.store_and_announce with the own CPO's Caller, and EVSE
+statuses through app/modules/locations/service.apply_patch, exactly as an external CPO's pushes
+of the same objects would: eMSPs receive the same Location PATCHes, Session PUT/PATCHes and CDR
+POSTs.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core.context import HubContext
+from app.core.dbtypes import utcnow
+from app.hub.auth import Caller
+from app.hub.forward import call_party, resolve_receiver
+from app.hub.relay import service as relay
+from app.hub.store import push
+from app.hub.store import service as store
+from app.modules.locations import service as locations
+from app.modules.locations.service import Address
+from app.modules.sessions.router import merge_session
+from app.ocpi.errors import OcpiError
+from app.ocpi.headers import PartyRef
+from app.ocpi.schemas.cdrs import CDR, ChargingPeriod
+from app.ocpi.schemas.common import format_datetime, parse_datetime
+from app.ocpi.schemas.sessions import Session
+from app.ocpi.schemas.tariffs import Tariff
+from app.ocpi.status import OcpiStatus
+from app.ocpp.models import (
+    Charger,
+    OcppTransaction,
+    OwnLocation,
+    RemoteRequest,
+    TransactionStatus,
+)
+from app.ocpp.own_cpo import own_caller, own_ref
+from app.ocpp.settings import OcppSettings
+from app.tariffs import TariffError, apply_to_cdr, price_session, running_cost
+
+log = logging.getLogger("voltroam.ocpp.bridge")
+
+DEFAULT_CONNECTOR: dict[str, Any] = {
+    "standard": "IEC_62196_T2",
+    "format": "SOCKET",
+    "power_type": "AC_3_PHASE",
+    "max_voltage": 230,
+    "max_amperage": 32,
+}
+# Whitelist values under which the hub may accept a token without asking its eMSP.
+LOCAL_WHITELISTS = ("ALWAYS", "ALLOWED")
+OWNER_UNAVAILABLE = (OcpiStatus.FORWARD_TIMEOUT, OcpiStatus.RECEIVER_NOT_CONNECTED)
+
+
+def evse_uid(charge_point_id: str, number: int) -> str:
+    return f"{charge_point_id}-{number}"
+
+
+def evse_id(ref: PartyRef, charge_point_id: str, number: int) -> str:
+    clean = re.sub(r"[^A-Za-z0-9]", "", charge_point_id).upper() or "CP"
+    return f"{ref.country_code}*{ref.party_id}*E{clean}*{number}"
+
+
+def stamp() -> str:
+    return format_datetime(utcnow())
+
+
+@dataclass
+class AuthResult:
+    """The outcome of authorizing an idTag: the OCPP status and, when accepted, the OCPI token."""
+
+    status: str  # Accepted | Invalid | Blocked | Expired
+    cdr_token: dict[str, Any] = field(default_factory=dict)
+    auth_method: str = "WHITELIST"
+    authorization_reference: str | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.status == "Accepted"
+
+
+@dataclass
+class Sample:
+    """One meter reading: when, and the energy register (Wh) if present."""
+
+    at: datetime
+    energy_wh: float | None = None
+
+
+class Bridge:
+    def __init__(self, ctx: HubContext, settings: OcppSettings) -> None:
+        self.ctx = ctx
+        self.settings = settings
+        self.ref = own_ref(settings)
+
+    # --- Locations --------------------------------------------------------------------------
+
+    def _evse(
+        self, charger: Charger, number: int, tariff_ids: list[str], status: str, when: str
+    ) -> dict[str, Any]:
+        connector = {**DEFAULT_CONNECTOR, **(charger.connector or {})}
+        connector.update({"id": "1", "last_updated": when})
+        if tariff_ids:
+            connector["tariff_ids"] = tariff_ids
+        return {
+            "uid": evse_uid(charger.charge_point_id, number),
+            "evse_id": evse_id(self.ref, charger.charge_point_id, number),
+            "status": status,
+            "connectors": [connector],
+            "last_updated": when,
+        }
+
+    async def _write_location(
+        self,
+        session: AsyncSession,
+        caller: Caller,
+        location_id: str,
+        document: dict[str, Any],
+        *,
+        method: str,
+        address: Address,
+        body: dict[str, Any],
+        existing: Any,
+    ) -> None:
+        segments = [str(document["id"]), *address.segments()[1:]]
+        await push.store_and_announce(
+            session,
+            self.ctx,
+            caller,
+            push.Target("locations", self.ref, location_id),
+            data=document,
+            last_updated=parse_datetime(document["last_updated"]),
+            method=method,
+            path=push.url_path(self.ref.country_code, self.ref.party_id, *segments),
+            body=body,
+            full=method == "PUT" and address.evse_uid is None,
+            existing=existing,
+        )
+
+    async def put_location(
+        self, session: AsyncSession, spec: dict[str, Any], tariff_ids: list[str]
+    ) -> dict[str, Any]:
+        """Create or replace a Location from the admin's description and its chargers."""
+        caller = await own_caller(session, self.settings)
+        location_id = str(spec["id"])
+        own = await session.get(OwnLocation, location_id)
+        if own is None:
+            own = OwnLocation(location_id=location_id)
+        own.tariff_ids = list(tariff_ids)
+        session.add(own)
+        when = stamp()
+        chargers = (
+            await session.exec(
+                select(Charger)
+                .where(Charger.location_id == location_id)
+                .order_by(col(Charger.charge_point_id))
+            )
+        ).all()
+        existing = await store.get(session, "locations", self.ref, location_id)
+        evses = self._evses_for(chargers, tariff_ids, when)
+        document = {
+            **spec,
+            "country_code": self.ref.country_code,
+            "party_id": self.ref.party_id,
+            "publish": spec.get("publish", True),
+            "evses": evses,
+            "last_updated": when,
+        }
+        document = locations.validate_location(document)
+        await self._write_location(
+            session, caller, location_id, document, method="PUT", address=Address(location_id),
+            body=document, existing=existing,
+        )  # fmt: skip
+        return document
+
+    def _evses_for(self, chargers: Any, tariff_ids: list[str], when: str) -> list[dict[str, Any]]:
+        evses = []
+        for charger in chargers:
+            for number in range(1, max(charger.evse_count, 1) + 1):
+                uid = evse_uid(charger.charge_point_id, number)
+                status = self._shown_status(charger, uid)
+                evses.append(self._evse(charger, number, tariff_ids, status, when))
+        return evses
+
+    @staticmethod
+    def _shown_status(charger: Charger, uid: str) -> str:
+        if not charger.connected:
+            return "UNKNOWN"
+        return str((charger.statuses or {}).get(uid, "UNKNOWN"))
+
+    async def refresh_location(self, session: AsyncSession, location_id: str) -> None:
+        """Rebuild a Location's EVSEs after chargers were attached or detached."""
+        existing = await store.get(session, "locations", self.ref, location_id)
+        if existing is None:
+            return
+        own = await session.get(OwnLocation, location_id)
+        spec = {k: v for k, v in existing.data.items() if k not in ("evses", "last_updated")}
+        await self.put_location(session, spec, own.tariff_ids if own else [])
+
+    async def set_evse_status(
+        self, session: AsyncSession, charger: Charger, number: int, status: str
+    ) -> None:
+        """A StatusNotification: remember it, and PATCH the EVSE when its OCPI status changes."""
+        uid = evse_uid(charger.charge_point_id, number)
+        statuses = dict(charger.statuses or {})
+        statuses[uid] = status
+        charger.statuses = statuses
+        session.add(charger)
+        if charger.location_id is None:
+            await session.commit()
+            return
+        caller = await own_caller(session, self.settings)
+        existing = await store.get(session, "locations", self.ref, charger.location_id)
+        if existing is None:
+            await session.commit()
+            return
+        try:
+            current = locations.select(existing.data, Address(charger.location_id, uid))
+        except OcpiError:
+            # An EVSE the admin did not declare: the charger reported it, so it exists.
+            own = await session.get(OwnLocation, charger.location_id)
+            when = stamp()
+            evse = self._evse(charger, number, own.tariff_ids if own else [], status, when)
+            address = Address(charger.location_id, uid)
+            document = locations.apply_put(existing.data, address, evse)
+            if number > charger.evse_count:
+                charger.evse_count = number
+                session.add(charger)
+            await self._write_location(
+                session, caller, charger.location_id, document, method="PUT", address=address,
+                body=evse, existing=existing,
+            )  # fmt: skip
+            return
+        if current.get("status") == status:
+            await session.commit()
+            return
+        patch = {"status": status, "last_updated": stamp()}
+        address = Address(charger.location_id, uid)
+        document = locations.apply_patch(existing.data, address, patch)
+        await self._write_location(
+            session, caller, charger.location_id, document, method="PATCH", address=address,
+            body=patch, existing=existing,
+        )  # fmt: skip
+
+    async def show_charger(self, session: AsyncSession, charger: Charger) -> None:
+        """PATCH every EVSE of a charger to what it should show now (UNKNOWN when it is gone,
+        its last reported status when it is back)."""
+        if charger.location_id is None:
+            return
+        existing = await store.get(session, "locations", self.ref, charger.location_id)
+        if existing is None:
+            return
+        caller = await own_caller(session, self.settings)
+        for number in range(1, max(charger.evse_count, 1) + 1):
+            uid = evse_uid(charger.charge_point_id, number)
+            address = Address(charger.location_id, uid)
+            try:
+                current = locations.select(existing.data, address)
+            except OcpiError:
+                continue
+            status = self._shown_status(charger, uid)
+            if current.get("status") == status:
+                continue
+            patch = {"status": status, "last_updated": stamp()}
+            document = locations.apply_patch(existing.data, address, patch)
+            await self._write_location(
+                session, caller, charger.location_id, document, method="PATCH",
+                address=address, body=patch, existing=existing,
+            )  # fmt: skip
+            existing = await store.get(session, "locations", self.ref, charger.location_id)
+            assert existing is not None
+
+    async def put_tariff(self, session: AsyncSession, tariff: dict[str, Any]) -> dict[str, Any]:
+        """A Tariff of the own CPO, broadcast to eMSPs like any CPO's tariff PUT."""
+        caller = await own_caller(session, self.settings)
+        document = {
+            **tariff,
+            "country_code": self.ref.country_code,
+            "party_id": self.ref.party_id,
+            "last_updated": tariff.get("last_updated") or stamp(),
+        }
+        document = push.validated(Tariff, document)
+        tariff_id = str(document["id"])
+        existing = await store.get(session, "tariffs", self.ref, tariff_id)
+        await push.store_and_announce(
+            session,
+            self.ctx,
+            caller,
+            push.Target("tariffs", self.ref, tariff_id),
+            data=document,
+            last_updated=parse_datetime(document["last_updated"]),
+            method="PUT",
+            path=push.url_path(self.ref.country_code, self.ref.party_id, tariff_id),
+            body=document,
+            full=True,
+            existing=existing,
+        )
+        return document
+
+    # --- Authorization ----------------------------------------------------------------------
+
+    async def authorize(
+        self, session: AsyncSession, charger: Charger, id_tag: str, evse: int | None = None
+    ) -> AuthResult:
+        """An idTag presented at a charger: a pending remote start, the whitelist, or the eMSP."""
+        remote = await self.open_remote(session, charger.charge_point_id, "START_SESSION", id_tag)
+        if remote is not None and remote.token:
+            return AuthResult(
+                "Accepted",
+                cdr_token(remote.token),
+                "COMMAND",
+                remote.authorization_reference,
+            )
+        rows = await store.find_by_key(session, "tokens", id_tag)
+        if not rows:
+            return AuthResult("Invalid")
+        rows.sort(key=lambda r: r.subtype != "RFID")
+        token = rows[0]
+        data = token.data
+        if not data.get("valid"):
+            return AuthResult("Blocked")
+        if data.get("whitelist") in LOCAL_WHITELISTS:
+            return AuthResult("Accepted", cdr_token(data), "WHITELIST")
+        owner = PartyRef(token.country_code, token.party_id)
+        body: dict[str, Any] | None = None
+        if charger.location_id:
+            body = {"location_id": charger.location_id}
+            if evse:
+                body["evse_uids"] = [evse_uid(charger.charge_point_id, evse)]
+        try:
+            party = await resolve_receiver(session, owner)
+            reply = await call_party(
+                self.ctx,
+                party,
+                module="tokens",
+                interface="SENDER",
+                method="POST",
+                path=f"{data['uid']}/authorize",
+                params=[("type", token.subtype)],
+                body=body,
+                from_party=self.ref,
+            )
+        except OcpiError as exc:
+            if exc.status_code in OWNER_UNAVAILABLE and data.get("whitelist") == "ALLOWED_OFFLINE":
+                return AuthResult("Accepted", cdr_token(data), "WHITELIST")
+            log.info("authorization of %s failed: %s", id_tag, exc.message)
+            return AuthResult("Invalid")
+        info = reply.data if reply.ok and isinstance(reply.data, dict) else {}
+        allowed = info.get("allowed")
+        if allowed == "ALLOWED":
+            return AuthResult(
+                "Accepted", cdr_token(data), "AUTH_REQUEST", info.get("authorization_reference")
+            )
+        return AuthResult("Blocked" if allowed == "BLOCKED" else "Invalid")
+
+    # --- Remote requests (OCPI commands in flight) ------------------------------------------
+
+    async def open_remote(
+        self, session: AsyncSession, charge_point_id: str, kind: str, subject: str | None = None
+    ) -> RemoteRequest | None:
+        stmt = select(RemoteRequest).where(
+            RemoteRequest.charge_point_id == charge_point_id,
+            RemoteRequest.kind == kind,
+            col(RemoteRequest.open).is_(True),
+            col(RemoteRequest.expires_at) > utcnow(),
+        )
+        if subject is not None:
+            field_ = RemoteRequest.id_tag if kind == "START_SESSION" else RemoteRequest.subject
+            stmt = stmt.where(field_ == subject)
+        return (await session.exec(stmt.order_by(col(RemoteRequest.id)))).first()
+
+    async def answer_remote(
+        self, session: AsyncSession, remote: RemoteRequest, result: str, text: str | None = None
+    ) -> None:
+        """Close a remote request and queue its CommandResult (the caller commits)."""
+        remote.open = False
+        session.add(remote)
+        if remote.callback_id is None:
+            return
+        callback = await relay.find(session, "command", remote.callback_id)
+        if callback is None:
+            return
+        body: dict[str, Any] = {"result": result}
+        if text:
+            body["message"] = [{"language": "en", "text": text[:512]}]
+        await relay.relay_result(session, self.ctx, callback, "commands", body)
+
+    # --- Transactions -----------------------------------------------------------------------
+
+    async def find_transaction(
+        self, session: AsyncSession, charge_point_id: str, ocpp_tx_id: str
+    ) -> OcppTransaction | None:
+        return (
+            await session.exec(
+                select(OcppTransaction).where(
+                    OcppTransaction.charge_point_id == charge_point_id,
+                    OcppTransaction.ocpp_tx_id == ocpp_tx_id,
+                )
+            )
+        ).first()
+
+    async def start_transaction(
+        self,
+        session: AsyncSession,
+        charger: Charger,
+        *,
+        evse: int,
+        connector: int,
+        id_tag: str,
+        meter_start_wh: float,
+        started_at: datetime,
+        auth: AuthResult,
+        ocpp_tx_id: str | None = None,
+    ) -> tuple[OcppTransaction, bool]:
+        """Record a transaction and PUT its Session (once). Returns the row and whether it is new."""
+        key = f"{evse}:{connector}:{id_tag}:{format_datetime(started_at)}"
+        cp = charger.charge_point_id
+        if ocpp_tx_id is not None:
+            found = await self.find_transaction(session, cp, ocpp_tx_id)
+        else:
+            found = (
+                await session.exec(
+                    select(OcppTransaction).where(
+                        OcppTransaction.charge_point_id == cp, OcppTransaction.start_key == key
+                    )
+                )
+            ).first()
+        if found is not None:
+            return found, False
+        tx = OcppTransaction(
+            charge_point_id=cp,
+            ocpp_tx_id=ocpp_tx_id or f"pending-{uuid.uuid4().hex}",
+            start_key=key,
+            evse_id=evse,
+            connector_id=connector,
+            id_tag=id_tag,
+            session_id="",
+            location_id=charger.location_id or "",
+            evse_uid=evse_uid(cp, evse),
+            cdr_token=auth.cdr_token if auth.accepted else {},
+            auth_method=auth.auth_method,
+            authorization_reference=auth.authorization_reference,
+            started_at=started_at,
+            meter_start_wh=meter_start_wh,
+            meter_last_wh=meter_start_wh,
+            meter_last_at=started_at,
+            period_start_at=started_at,
+            period_start_wh=meter_start_wh,
+        )
+        session.add(tx)
+        await session.flush()
+        assert tx.id is not None
+        if ocpp_tx_id is None:
+            tx.ocpp_tx_id = str(tx.id)
+        tx.session_id = f"OCPP-{tx.id}"
+        session.add(tx)
+        remote = await self.open_remote(session, cp, "START_SESSION", id_tag)
+        if remote is not None:
+            await self.answer_remote(session, remote, "ACCEPTED")
+        if not self._on_ocpi(tx):
+            await session.commit()
+            self.ctx.notify_outbox()
+            return tx, True
+        document = await self._session_document(session, tx, "ACTIVE")
+        await self._put_session(session, tx, document)
+        return tx, True
+
+    async def attach_token(
+        self, session: AsyncSession, tx: OcppTransaction, auth: AuthResult
+    ) -> None:
+        """A 2.0.1 transaction that started before the driver identified: it becomes a Session
+        now, with the periods measured so far."""
+        tx.cdr_token = auth.cdr_token
+        tx.auth_method = auth.auth_method
+        tx.authorization_reference = auth.authorization_reference
+        tx.id_tag = str(auth.cdr_token.get("uid", tx.id_tag))
+        session.add(tx)
+        if not self._on_ocpi(tx):
+            await session.commit()
+            return
+        document = await self._session_document(session, tx, "ACTIVE")
+        document["kwh"] = self._kwh(tx)
+        document["charging_periods"] = list(tx.periods)
+        tx.periods_sent = len(tx.periods)
+        await self._put_session(session, tx, document)
+
+    @staticmethod
+    def _on_ocpi(tx: OcppTransaction) -> bool:
+        return bool(tx.cdr_token and tx.location_id)
+
+    async def _tariff(
+        self, session: AsyncSession, location_id: str
+    ) -> tuple[dict[str, Any] | None, str]:
+        """The Location's (first) tariff and its time zone."""
+        own = await session.get(OwnLocation, location_id)
+        loc = await store.get(session, "locations", self.ref, location_id)
+        tz = str(loc.data.get("time_zone", "UTC")) if loc else "UTC"
+        for tariff_id in own.tariff_ids if own else []:
+            row = await store.get(session, "tariffs", self.ref, tariff_id)
+            if row is not None:
+                return row.data, tz
+        return None, tz
+
+    async def _session_document(
+        self, session: AsyncSession, tx: OcppTransaction, status: str
+    ) -> dict[str, Any]:
+        tariff, _tz = await self._tariff(session, tx.location_id)
+        document: dict[str, Any] = {
+            "country_code": self.ref.country_code,
+            "party_id": self.ref.party_id,
+            "id": tx.session_id,
+            "start_date_time": format_datetime(tx.started_at),
+            "kwh": 0,
+            "cdr_token": tx.cdr_token,
+            "auth_method": tx.auth_method,
+            "location_id": tx.location_id,
+            "evse_uid": tx.evse_uid,
+            "connector_id": "1",
+            "currency": str(tariff["currency"]) if tariff else self.settings.ocpp_default_currency,
+            "status": status,
+            "last_updated": stamp(),
+        }
+        if tx.authorization_reference:
+            document["authorization_reference"] = tx.authorization_reference
+        return document
+
+    async def _put_session(
+        self, session: AsyncSession, tx: OcppTransaction, document: dict[str, Any]
+    ) -> None:
+        caller = await own_caller(session, self.settings)
+        existing = await store.get(session, "sessions", self.ref, tx.session_id)
+        tx.last_session_push_at = utcnow()
+        session.add(tx)
+        await push.store_and_announce(
+            session,
+            self.ctx,
+            caller,
+            push.Target("sessions", self.ref, tx.session_id),
+            data=document,
+            last_updated=parse_datetime(document["last_updated"]),
+            method="PUT",
+            path=push.url_path(self.ref.country_code, self.ref.party_id, tx.session_id),
+            body=document,
+            full=True,
+            recipient=recipient_of(tx),
+            existing=existing,
+        )
+
+    async def _patch_session(
+        self, session: AsyncSession, tx: OcppTransaction, patch: dict[str, Any]
+    ) -> None:
+        caller = await own_caller(session, self.settings)
+        existing = await store.get(session, "sessions", self.ref, tx.session_id)
+        tx.last_session_push_at = utcnow()
+        session.add(tx)
+        if existing is None:
+            # The Session PUT never happened (data from before a crash): PUT it whole now.
+            document = await self._session_document(session, tx, patch.get("status", "ACTIVE"))
+            document.update({k: v for k, v in patch.items() if k != "charging_periods"})
+            document["charging_periods"] = list(tx.periods)
+            await self._put_session(session, tx, push.validated(Session, document))
+            return
+        document = merge_session(existing.data, patch)
+        await push.store_and_announce(
+            session,
+            self.ctx,
+            caller,
+            push.Target("sessions", self.ref, tx.session_id),
+            data=document,
+            last_updated=parse_datetime(document["last_updated"]),
+            method="PATCH",
+            path=push.url_path(self.ref.country_code, self.ref.party_id, tx.session_id),
+            body=patch,
+            full=False,
+            recipient=recipient_of(tx),
+            existing=existing,
+        )
+
+    def _close_period(self, tx: OcppTransaction, end_at: datetime, end_wh: float) -> bool:
+        """Close the open charging period at ``end_at``; False when it has no length."""
+        start_at = tx.period_start_at or tx.started_at
+        if end_at <= start_at:
+            return False
+        if tx.period_start_wh < 0:
+            end_wh = tx.period_start_wh
+        kwh = max(Decimal(str(end_wh)) - Decimal(str(tx.period_start_wh)), Decimal(0)) / 1000
+        period = {
+            "start_date_time": format_datetime(start_at),
+            "dimensions": [{"type": "ENERGY", "volume": float(round(kwh, 4))}],
+        }
+        tx.periods = [*tx.periods, period]
+        tx.period_start_at = end_at
+        tx.period_start_wh = end_wh
+        return True
+
+    def _kwh(self, tx: OcppTransaction) -> float:
+        if tx.meter_start_wh < 0:
+            return 0.0
+        delta = Decimal(str(tx.meter_last_wh)) - Decimal(str(tx.meter_start_wh))
+        return float(round(max(delta, Decimal(0)) / 1000, 4))
+
+    def _cost(
+        self, tariff: dict[str, Any] | None, tz: str, tx: OcppTransaction, end: datetime
+    ) -> dict[str, Any] | None:
+        if tariff is None:
+            return None
+        try:
+            priced = running_cost(
+                Tariff.model_validate(tariff),
+                [ChargingPeriod.model_validate(p) for p in tx.periods],
+                tx.started_at,
+                end,
+                tz,
+            )
+        except (TariffError, ValueError):
+            return None
+        rounded = priced.total_cost.rounded()
+        cost: dict[str, Any] = {"excl_vat": float(rounded.excl_vat)}
+        if rounded.incl_vat is not None:
+            cost["incl_vat"] = float(rounded.incl_vat)
+        return cost
+
+    async def meter_values(
+        self, session: AsyncSession, tx: OcppTransaction, samples: list[Sample]
+    ) -> None:
+        """Energy readings of a running transaction; the Session is PATCHed at a limited rate."""
+        if tx.status != TransactionStatus.ACTIVE:
+            return
+        changed = False
+        for sample in sorted(samples, key=lambda s: s.at):
+            if sample.energy_wh is None:
+                continue
+            if tx.meter_last_at is not None and sample.at < tx.meter_last_at:
+                continue  # an older reading than one already applied (a repeat)
+            if tx.meter_start_wh < 0:
+                # The transaction started without a reading (2.0.1): this one is its start.
+                tx.meter_start_wh = sample.energy_wh
+                tx.period_start_wh = sample.energy_wh
+            tx.meter_last_wh = sample.energy_wh
+            tx.meter_last_at = sample.at
+            changed = True
+        if not changed:
+            return
+        session.add(tx)
+        start_at = tx.period_start_at or tx.started_at
+        assert tx.meter_last_at is not None
+        due = (tx.meter_last_at - start_at) >= timedelta(
+            seconds=self.settings.ocpp_session_update_seconds
+        )
+        if (
+            not due
+            or not self._on_ocpi(tx)
+            or not self._close_period(tx, tx.meter_last_at, tx.meter_last_wh)
+        ):
+            await session.commit()
+            return
+        tariff, tz = await self._tariff(session, tx.location_id)
+        patch: dict[str, Any] = {
+            "kwh": self._kwh(tx),
+            "charging_periods": tx.periods[tx.periods_sent :],
+            "last_updated": stamp(),
+        }
+        cost = self._cost(tariff, tz, tx, tx.meter_last_at)
+        if cost is not None:
+            patch["total_cost"] = cost
+        tx.periods_sent = len(tx.periods)
+        await self._patch_session(session, tx, patch)
+
+    async def stop_transaction(
+        self,
+        session: AsyncSession,
+        tx: OcppTransaction,
+        *,
+        meter_stop_wh: float | None,
+        stopped_at: datetime,
+        reason: str | None,
+    ) -> None:
+        """End a transaction: complete its Session, then POST its priced CDR (each once)."""
+        if tx.status == TransactionStatus.COMPLETED:
+            if (
+                self._on_ocpi(tx)
+                and tx.cdr_id is not None
+                and await store.get(session, "cdrs", self.ref, tx.cdr_id) is None
+            ):
+                await self._post_cdr(session, tx)
+            return
+        if meter_stop_wh is not None and meter_stop_wh >= tx.meter_last_wh:
+            tx.meter_last_wh = meter_stop_wh
+            tx.meter_last_at = stopped_at
+        stopped_at = max(stopped_at, tx.started_at)
+        tx.status = TransactionStatus.COMPLETED
+        tx.stopped_at = stopped_at
+        tx.stop_reason = reason
+        self._close_period(tx, stopped_at, tx.meter_last_wh)
+        if not tx.periods:
+            tx.periods = [
+                {
+                    "start_date_time": format_datetime(tx.started_at),
+                    "dimensions": [{"type": "ENERGY", "volume": self._kwh(tx)}],
+                }
+            ]
+        remote = await self.open_remote(session, tx.charge_point_id, "STOP_SESSION", tx.session_id)
+        if remote is not None:
+            await self.answer_remote(session, remote, "ACCEPTED")
+        if not self._on_ocpi(tx):
+            session.add(tx)
+            await session.commit()
+            self.ctx.notify_outbox()
+            return
+        tx.cdr_id = tx.session_id
+        tariff, tz = await self._tariff(session, tx.location_id)
+        patch: dict[str, Any] = {
+            "kwh": self._kwh(tx),
+            "end_date_time": format_datetime(stopped_at),
+            "status": "COMPLETED",
+            "last_updated": stamp(),
+        }
+        if len(tx.periods) > tx.periods_sent:
+            patch["charging_periods"] = tx.periods[tx.periods_sent :]
+        cost = self._cost(tariff, tz, tx, stopped_at)
+        if cost is not None:
+            patch["total_cost"] = cost
+        tx.periods_sent = len(tx.periods)
+        await self._patch_session(session, tx, patch)
+        await self._post_cdr(session, tx)
+
+    async def _post_cdr(self, session: AsyncSession, tx: OcppTransaction) -> None:
+        assert tx.cdr_id is not None and tx.stopped_at is not None
+        caller = await own_caller(session, self.settings)
+        loc = await store.get(session, "locations", self.ref, tx.location_id)
+        location = loc.data if loc else {}
+        try:
+            evse = locations.select(location, Address(tx.location_id, tx.evse_uid))
+        except OcpiError:
+            evse = {}
+        connector = {**DEFAULT_CONNECTOR, **((evse.get("connectors") or [{}])[0])}
+        tariff, tz = await self._tariff(session, tx.location_id)
+        currency = str(tariff["currency"]) if tariff else self.settings.ocpp_default_currency
+        cdr: dict[str, Any] = {
+            "country_code": self.ref.country_code,
+            "party_id": self.ref.party_id,
+            "id": tx.cdr_id,
+            "start_date_time": format_datetime(tx.started_at),
+            "end_date_time": format_datetime(tx.stopped_at),
+            "session_id": tx.session_id,
+            "cdr_token": tx.cdr_token,
+            "auth_method": tx.auth_method,
+            "cdr_location": {
+                "id": tx.location_id,
+                "name": location.get("name"),
+                "address": location.get("address", ""),
+                "city": location.get("city", ""),
+                "postal_code": location.get("postal_code"),
+                "country": location.get("country", ""),
+                "coordinates": location.get("coordinates", {"latitude": "0", "longitude": "0"}),
+                "evse_uid": tx.evse_uid,
+                "evse_id": evse.get("evse_id") or evse_id(self.ref, tx.charge_point_id, tx.evse_id),
+                "connector_id": str(connector.get("id", "1")),
+                "connector_standard": connector["standard"],
+                "connector_format": connector["format"],
+                "connector_power_type": connector["power_type"],
+            },
+            "currency": currency,
+            "charging_periods": tx.periods,
+            "total_cost": {"excl_vat": 0},
+            "total_energy": self._kwh(tx),
+            "total_time": round((tx.stopped_at - tx.started_at).total_seconds() / 3600, 4),
+            "last_updated": stamp(),
+        }
+        if tx.authorization_reference:
+            cdr["authorization_reference"] = tx.authorization_reference
+        if tariff is not None:
+            cdr["tariffs"] = [tariff]
+        model = CDR.model_validate({k: v for k, v in cdr.items() if v is not None})
+        if tariff is not None:
+            try:
+                priced = price_session(
+                    model.tariffs[0], model.charging_periods, model.start_date_time,
+                    model.end_date_time, tz,
+                )  # fmt: skip
+                model = apply_to_cdr(model, priced)
+            except (TariffError, ValueError):
+                log.exception("CDR %s could not be priced; sent at zero cost", tx.cdr_id)
+        document = model.to_json()
+        await push.store_and_announce(
+            session,
+            self.ctx,
+            caller,
+            push.Target("cdrs", self.ref, tx.cdr_id),
+            data=document,
+            last_updated=parse_datetime(document["last_updated"]),
+            method="POST",
+            path="",
+            body=document,
+            full=True,
+            recipient=recipient_of(tx),
+        )
+
+
+def cdr_token(token: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "country_code": token["country_code"],
+        "party_id": token["party_id"],
+        "uid": token["uid"],
+        "type": token["type"],
+        "contract_id": token["contract_id"],
+    }
+
+
+def recipient_of(tx: OcppTransaction) -> PartyRef:
+    return PartyRef.of(tx.cdr_token["country_code"], tx.cdr_token["party_id"])

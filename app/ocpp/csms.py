@@ -1,0 +1,419 @@
+"""The CSMS: WebSocket connections of chargers, their state, and calls to them.
+
+One instance per app (``app.state.csms``). Connections live in this process; everything that
+matters (chargers, transactions, commands in flight) is in the database, so a restarted hub
+carries on when the chargers reconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from ocpp.charge_point import camel_to_snake_case, remove_nones, snake_to_camel_case
+from ocpp.exceptions import OCPPError
+from ocpp.v16 import call as call16
+from ocpp.v201 import call as call201
+from sqlalchemy import update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from starlette.websockets import WebSocket
+
+from app.core.context import HubContext
+from app.core.dbtypes import utcnow
+from app.ocpp import own_cpo
+from app.ocpp.bridge import AuthResult, Bridge
+from app.ocpp.models import Charger, OcppTransaction, RemoteRequest, TransactionStatus
+from app.ocpp.protocol import Disconnected, StarletteConnection
+from app.ocpp.service import get_charger, valid_id, verify_password
+from app.ocpp.settings import OcppSettings
+from app.ocpp.v16 import V16ChargePoint
+from app.ocpp.v201 import V201ChargePoint
+
+log = logging.getLogger("voltroam.ocpp.csms")
+
+# Subprotocol -> version, in the order the hub prefers them.
+SUBPROTOCOLS = {"ocpp2.0.1": "2.0.1", "ocpp1.6": "1.6"}
+
+# What the admin API may send to chargers (the OCPP action names of each version).
+CALLS = {
+    "1.6": (
+        "RemoteStartTransaction",
+        "RemoteStopTransaction",
+        "UnlockConnector",
+        "ReserveNow",
+        "CancelReservation",
+        "SetChargingProfile",
+        "ClearChargingProfile",
+        "GetCompositeSchedule",
+        "ChangeAvailability",
+        "Reset",
+        "TriggerMessage",
+        "GetConfiguration",
+        "ChangeConfiguration",
+        "ClearCache",
+        "DataTransfer",
+    ),
+    "2.0.1": (
+        "RequestStartTransaction",
+        "RequestStopTransaction",
+        "UnlockConnector",
+        "ReserveNow",
+        "CancelReservation",
+        "SetChargingProfile",
+        "ClearChargingProfile",
+        "GetCompositeSchedule",
+        "ChangeAvailability",
+        "Reset",
+        "TriggerMessage",
+        "GetVariables",
+        "SetVariables",
+        "GetBaseReport",
+        "ClearCache",
+        "DataTransfer",
+        "GetTransactionStatus",
+    ),
+}
+
+
+class ChargerNotConnected(Exception):
+    pass
+
+
+class CallRefused(Exception):
+    """The call cannot be made: unknown action for the version, or a bad payload."""
+
+
+@dataclass
+class Link:
+    charge_point_id: str
+    version: str
+    handler: Any
+    connection: StarletteConnection
+    websocket: WebSocket
+    db_seen: float = field(default_factory=time.monotonic)
+
+
+class Csms:
+    def __init__(self, ctx: HubContext, settings: OcppSettings | None = None) -> None:
+        self.ctx = ctx
+        self.settings = settings or OcppSettings()
+        self.bridge = Bridge(ctx, self.settings)
+        self.connections: dict[str, Link] = {}
+        self._watchdog: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.running = False
+        # The ocpp package logs every frame at INFO: only worth it when debugging.
+        if not log.isEnabledFor(logging.DEBUG):
+            logging.getLogger("ocpp").setLevel(logging.WARNING)
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        # The own CPO party is created with the first charger, Location or Tariff (a hub without
+        # chargers advertises no empty CPO); once it exists it is repaired and kept CONNECTED.
+        async with self.ctx.sessions() as session:
+            exists = await own_cpo.own_platform(session) is not None
+        if exists:
+            await own_cpo.ensure_own_cpo(self.ctx, self.settings)
+        own_cpo.register(self.ctx, self)
+        self._watchdog = asyncio.create_task(self._watch(), name="ocpp-watchdog")
+        self.running = True
+
+    async def stop(self) -> None:
+        own_cpo.unregister(self.ctx)
+        self.running = False
+        tasks = [*self._tasks, *([self._watchdog] if self._watchdog else [])]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for link in list(self.connections.values()):
+            with contextlib.suppress(Exception):
+                await link.websocket.close(code=1001)
+
+    def spawn(self, coro: Any, name: str) -> None:
+        task: asyncio.Task[Any] = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    def now() -> datetime:
+        return utcnow()
+
+    # --- connections ------------------------------------------------------------------------
+
+    async def _admit(self, charge_point_id: str, authorization: str | None) -> bool:
+        """Security profile 1/2: HTTP Basic with the charger's id as user name."""
+        async with self.ctx.sessions() as session:
+            charger = await get_charger(session, charge_point_id)
+            if charger is None:
+                if not self.settings.ocpp_allow_unknown_chargers:
+                    log.warning("refused unknown charger %s", charge_point_id)
+                    return False
+                session.add(Charger(charge_point_id=charge_point_id))
+                await session.commit()
+                return True
+            if charger.password_hash is None:
+                return True
+            password = _basic_password(authorization, charge_point_id)
+            if password is None or not await verify_password(password, charger.password_hash):
+                log.warning("refused charger %s: bad credentials", charge_point_id)
+                return False
+            return True
+
+    async def serve(self, websocket: WebSocket, charge_point_id: str) -> None:
+        offered = list(websocket.scope.get("subprotocols") or [])
+        subprotocol = next((p for p in SUBPROTOCOLS if p in offered), None)
+        if subprotocol is None or not valid_id(charge_point_id):
+            # Refused before the upgrade: the charger gets HTTP 403.
+            await websocket.close(code=1002)
+            return
+        if not await self._admit(charge_point_id, websocket.headers.get("authorization")):
+            await websocket.close(code=1008)
+            return
+        await websocket.accept(subprotocol=subprotocol)
+        version = SUBPROTOCOLS[subprotocol]
+        connection = StarletteConnection(websocket)
+        handler_cls = V16ChargePoint if version == "1.6" else V201ChargePoint
+        handler = handler_cls(charge_point_id, connection, self)
+        link = Link(charge_point_id, version, handler, connection, websocket)
+        previous = self.connections.get(charge_point_id)
+        self.connections[charge_point_id] = link
+        if previous is not None:
+            # A charger that reconnects before its old socket timed out: the new one wins.
+            with contextlib.suppress(Exception):
+                await previous.websocket.close(code=1000)
+        await self._set_connected(charge_point_id, version, True)
+        try:
+            await handler.start()
+        except Disconnected:
+            pass
+        except Exception:
+            log.exception("connection of %s failed", charge_point_id)
+        finally:
+            if self.connections.get(charge_point_id) is link:
+                del self.connections[charge_point_id]
+                with contextlib.suppress(Exception):
+                    await self._set_connected(charge_point_id, version, False)
+
+    async def _set_connected(self, charge_point_id: str, version: str, connected: bool) -> None:
+        async with self.ctx.sessions() as session:
+            charger = await get_charger(session, charge_point_id)
+            if charger is None:
+                return
+            charger.connected = connected
+            charger.ocpp_version = version
+            charger.last_seen_at = utcnow()
+            if connected:
+                charger.connected_at = utcnow()
+            session.add(charger)
+            await session.commit()
+            await self.bridge.show_charger(session, charger)
+        log.info("%s %s (OCPP %s)", charge_point_id, "connected" if connected else "gone", version)
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.ocpp_watchdog_seconds)
+            try:
+                await self.watch_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("OCPP watchdog round failed")
+
+    async def watch_once(self) -> None:
+        """Drop silent chargers, mark chargers nobody holds as gone, fail overdue commands."""
+        await own_cpo.touch(self.ctx)
+        grace = (
+            self.settings.ocpp_heartbeat_interval_seconds
+            * self.settings.ocpp_heartbeat_grace_factor
+        )
+        mono = time.monotonic()
+        for link in list(self.connections.values()):
+            if mono - link.connection.last_rx > grace:
+                log.warning("%s missed its heartbeats: closing", link.charge_point_id)
+                with contextlib.suppress(Exception):
+                    await link.websocket.close(code=1001)
+        fresh = [
+            cp
+            for cp, link in self.connections.items()
+            if mono - link.db_seen > self.settings.ocpp_heartbeat_interval_seconds / 2
+        ]
+        now = utcnow()
+        async with self.ctx.sessions() as session:
+            for start in range(0, len(fresh), 500):
+                chunk = fresh[start : start + 500]
+                await session.exec(
+                    update(Charger)
+                    .where(col(Charger.charge_point_id).in_(chunk))
+                    .values(last_seen_at=now)
+                )
+                for cp in chunk:
+                    if cp in self.connections:
+                        self.connections[cp].db_seen = mono
+            await session.commit()
+            stale = (
+                await session.exec(
+                    select(Charger).where(
+                        col(Charger.connected).is_(True),
+                        col(Charger.last_seen_at) < now - timedelta(seconds=grace),
+                    )
+                )
+            ).all()
+            for charger in stale:
+                if charger.charge_point_id in self.connections:
+                    continue
+                charger.connected = False
+                session.add(charger)
+                await session.commit()
+                await self.bridge.show_charger(session, charger)
+            overdue = (
+                await session.exec(
+                    select(RemoteRequest).where(
+                        col(RemoteRequest.open).is_(True),
+                        col(RemoteRequest.kind).in_(["START_SESSION", "STOP_SESSION"]),
+                        col(RemoteRequest.expires_at) <= now,
+                    )
+                )
+            ).all()
+            for remote in overdue:
+                await self.bridge.answer_remote(
+                    session, remote, "FAILED", "The charger did not act on the request in time"
+                )
+            if overdue:
+                await session.commit()
+                self.ctx.notify_outbox()
+
+    # --- used by the handlers ---------------------------------------------------------------
+
+    async def charger(self, session: AsyncSession, charge_point_id: str) -> Charger:
+        charger = await get_charger(session, charge_point_id)
+        if charger is None:  # deleted while connected
+            raise OCPPError(details={"cause": "charger no longer registered"})
+        return charger
+
+    async def booted(
+        self,
+        charge_point_id: str,
+        version: str,
+        *,
+        vendor: str | None,
+        model: str | None,
+        serial: str | None,
+        firmware: str | None,
+    ) -> None:
+        async with self.ctx.sessions() as session:
+            charger = await self.charger(session, charge_point_id)
+            charger.ocpp_version = version
+            charger.vendor = (vendor or "")[:64] or None
+            charger.model = (model or "")[:64] or None
+            charger.serial_number = (serial or "")[:64] or None
+            charger.firmware_version = (firmware or "")[:64] or None
+            charger.last_seen_at = utcnow()
+            session.add(charger)
+            await session.commit()
+
+    async def status(self, charge_point_id: str, evse: int, ocpi_status: str) -> None:
+        async with self.ctx.sessions() as session:
+            charger = await self.charger(session, charge_point_id)
+            await self.bridge.set_evse_status(session, charger, evse, ocpi_status)
+
+    async def status_all(self, charge_point_id: str, ocpi_status: str) -> None:
+        async with self.ctx.sessions() as session:
+            charger = await self.charger(session, charge_point_id)
+            for number in range(1, max(charger.evse_count, 1) + 1):
+                await self.bridge.set_evse_status(session, charger, number, ocpi_status)
+                await session.refresh(charger)
+
+    async def authorize(self, charge_point_id: str, id_tag: str, evse: int | None) -> AuthResult:
+        async with self.ctx.sessions() as session:
+            charger = await self.charger(session, charge_point_id)
+            return await self.bridge.authorize(session, charger, id_tag, evse)
+
+    async def transaction_by_start(
+        self, session: AsyncSession, charge_point_id: str, start_key: str
+    ) -> OcppTransaction | None:
+        return (
+            await session.exec(
+                select(OcppTransaction).where(
+                    OcppTransaction.charge_point_id == charge_point_id,
+                    OcppTransaction.start_key == start_key,
+                )
+            )
+        ).first()
+
+    async def active_transaction(
+        self, session: AsyncSession, charge_point_id: str, evse: int
+    ) -> OcppTransaction | None:
+        return (
+            await session.exec(
+                select(OcppTransaction)
+                .where(
+                    OcppTransaction.charge_point_id == charge_point_id,
+                    OcppTransaction.evse_id == evse,
+                    OcppTransaction.status == TransactionStatus.ACTIVE,
+                )
+                .order_by(col(OcppTransaction.id).desc())
+            )
+        ).first()
+
+    # --- calls to chargers ------------------------------------------------------------------
+
+    def version_of(self, charge_point_id: str) -> str:
+        link = self.connections.get(charge_point_id)
+        if link is None:
+            raise ChargerNotConnected(charge_point_id)
+        return link.version
+
+    async def call(
+        self, charge_point_id: str, action: str, payload: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Send one OCPP call (payload as in the OCPP spec, camelCase) and return the answer.
+
+        Raises ChargerNotConnected, CallRefused, OCPPError (the charger's CALLERROR) or
+        TimeoutError.
+        """
+        link = self.connections.get(charge_point_id)
+        if link is None:
+            raise ChargerNotConnected(charge_point_id)
+        if action not in CALLS[link.version]:
+            raise CallRefused(f"{action} is not a call the hub makes in OCPP {link.version}")
+        module = call16 if link.version == "1.6" else call201
+        try:
+            request = getattr(module, action)(**camel_to_snake_case(payload))
+        except TypeError as exc:
+            raise CallRefused(f"{action}: {exc}") from None
+        # A CALLERROR from the charger is raised as OCPPError; no answer as TimeoutError.
+        result = await link.handler.call(request, suppress=False)
+        answer: dict[str, Any] = snake_to_camel_case(remove_nones(_as_dict(result)))
+        return answer
+
+
+def _as_dict(result: Any) -> dict[str, Any]:
+    from dataclasses import asdict, is_dataclass
+
+    if is_dataclass(result) and not isinstance(result, type):
+        return asdict(result)
+    return dict(result or {})
+
+
+def _basic_password(header: str | None, charge_point_id: str) -> str | None:
+    if not header or not header.lower().startswith("basic "):
+        return None
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user, sep, password = decoded.partition(":")
+    if not sep or user != charge_point_id:
+        return None
+    return password

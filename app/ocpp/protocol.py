@@ -1,0 +1,121 @@
+"""What the two OCPP versions share: the CSMS side of the ``ocpp`` package's ChargePoint with the
+error handling OCPP-J asks for, and a WebSocket adapter for Starlette."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from ocpp.exceptions import NotImplementedError as OcppNotImplemented
+from ocpp.exceptions import NotSupportedError, OCPPError
+from ocpp.messages import CallError, MessageType, unpack
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+log = logging.getLogger("voltroam.ocpp")
+
+# OCPP 1.6 spells two error codes differently from 2.0.1 (and from the package's exceptions).
+V16_CODES = {
+    "FormatViolation": "FormationViolation",
+    "OccurrenceConstraintViolation": "OccurenceConstraintViolation",
+}
+
+
+class Disconnected(Exception):
+    """The charger closed the WebSocket."""
+
+
+class StarletteConnection:
+    """The ``recv()`` / ``send(str)`` object the ``ocpp`` ChargePoint expects, over Starlette."""
+
+    def __init__(self, websocket: WebSocket) -> None:
+        self.websocket = websocket
+        # Monotonic time of the last frame from the charger (the heartbeat watchdog reads it).
+        self.last_rx = time.monotonic()
+        self.received = 0
+
+    async def recv(self) -> str:
+        try:
+            message = await self.websocket.receive()
+        except WebSocketDisconnect as exc:
+            raise Disconnected from exc
+        if message["type"] == "websocket.disconnect":
+            raise Disconnected
+        self.last_rx = time.monotonic()
+        self.received += 1
+        text = message.get("text")
+        if text is None:
+            data = message.get("bytes") or b""
+            # OCPP-J frames are text; a binary frame is decoded so that it gets a CALLERROR too.
+            return data.decode("utf-8", errors="replace")
+        return str(text)
+
+    async def send(self, message: str) -> None:
+        await self.websocket.send_text(message)
+
+
+def _unique_id(raw: str) -> str:
+    try:
+        data = json.loads(raw)
+    except (ValueError, TypeError):
+        return "-1"
+    if isinstance(data, list) and len(data) > 1 and isinstance(data[1], str):
+        return data[1]
+    return "-1"
+
+
+class CsmsMixin:
+    """Routes a charger's frames; malformed ones and unknown actions get a CALLERROR and the
+    connection stays open (the package itself only logs unparsable frames)."""
+
+    _ocpp_version: str
+    route_map: dict[str, Any]
+    _response_queue: Any
+
+    if TYPE_CHECKING:  # provided by ocpp's ChargePoint, which follows this mixin in the MRO
+
+        async def _send(self, message: str) -> None: ...
+
+        async def _handle_call(self, msg: Any) -> Any: ...
+
+    def _known_action(self, action: str) -> bool:
+        raise NotImplementedError
+
+    async def send_error(self, unique_id: str, error: OCPPError) -> None:
+        code = error.code
+        if self._ocpp_version == "1.6":
+            code = V16_CODES.get(code, code)
+        details = {k: v for k, v in (error.details or {}).items() if k != "ocpp_message"}
+        await self._send(CallError(unique_id, code, error.description or "", details).to_json())
+
+    async def route_message(self, raw_msg: str) -> None:
+        try:
+            msg = unpack(raw_msg)
+        except OCPPError as exc:
+            log.info("malformed frame: %s", exc)
+            await self.send_error(_unique_id(raw_msg), exc)
+            return
+        if msg.message_type_id == MessageType.Call:
+            if not isinstance(msg.action, str) or msg.action not in self.route_map:
+                # "NotImplemented: Requested Action is not known by receiver";
+                # "NotSupported: Requested Action is recognized but not supported".
+                known = isinstance(msg.action, str) and self._known_action(msg.action)
+                error: OCPPError = (
+                    NotSupportedError(details={"cause": f"{msg.action} is not supported"})
+                    if known
+                    else OcppNotImplemented(details={"cause": f"Unknown action {msg.action}"})
+                )
+                if known:
+                    error.description = "Requested Action is recognized but not supported"
+                else:
+                    error.description = "Requested Action is not known by receiver"
+                await self.send_error(str(msg.unique_id), error)
+                return
+            try:
+                await self._handle_call(msg)
+            except OCPPError as exc:
+                log.info("CALLERROR for %s: %s", msg.action, exc)
+                await self.send_error(str(msg.unique_id), exc)
+        else:
+            self._response_queue.put_nowait(msg)

@@ -1,0 +1,206 @@
+"""OCPP 1.6J: one handler per message a charger sends."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from ocpp.routing import on
+from ocpp.v16 import ChargePoint, call_result
+from ocpp.v16.enums import Action
+
+from app.ocpi.schemas.common import format_datetime, parse_datetime
+from app.ocpp.bridge import AuthResult, Sample
+from app.ocpp.models import OcppTransaction, TransactionStatus
+from app.ocpp.protocol import CsmsMixin
+
+if TYPE_CHECKING:
+    from app.ocpp.csms import Csms
+
+log = logging.getLogger("voltroam.ocpp.v16")
+
+# StatusNotification status -> OCPI EVSE status.
+STATUS = {
+    "Available": "AVAILABLE",
+    "Preparing": "CHARGING",
+    "Charging": "CHARGING",
+    "SuspendedEV": "CHARGING",
+    "SuspendedEVSE": "CHARGING",
+    "Finishing": "CHARGING",
+    "Reserved": "RESERVED",
+    "Unavailable": "INOPERATIVE",
+    "Faulted": "OUTOFORDER",
+}
+ENERGY = "Energy.Active.Import.Register"
+
+
+def energy_samples(meter_value: list[dict[str, Any]] | None) -> list[Sample]:
+    """Energy register readings (Wh) of MeterValues / transactionData."""
+    samples = []
+    for item in meter_value or []:
+        at = parse_datetime(item["timestamp"])
+        energy = None
+        for sampled in item.get("sampled_value") or []:
+            if sampled.get("measurand", ENERGY) != ENERGY:
+                continue
+            if sampled.get("phase"):
+                continue
+            try:
+                value = float(sampled["value"])
+            except (KeyError, ValueError):
+                continue
+            energy = value * 1000 if sampled.get("unit") == "kWh" else value
+        samples.append(Sample(at, energy))
+    return samples
+
+
+class V16ChargePoint(CsmsMixin, ChargePoint):
+    def __init__(self, charge_point_id: str, connection: Any, csms: Csms) -> None:
+        super().__init__(
+            charge_point_id,
+            connection,
+            response_timeout=csms.settings.ocpp_response_timeout_seconds,
+        )
+        self.csms = csms
+
+    def _known_action(self, action: str) -> bool:
+        return action in {a.value for a in Action}
+
+    def _now(self) -> str:
+        return format_datetime(self.csms.now())
+
+    @on(Action.boot_notification)
+    async def on_boot(
+        self, charge_point_vendor: str, charge_point_model: str, **kwargs: Any
+    ) -> call_result.BootNotification:
+        await self.csms.booted(
+            self.id,
+            "1.6",
+            vendor=charge_point_vendor,
+            model=charge_point_model,
+            serial=kwargs.get("charge_point_serial_number"),
+            firmware=kwargs.get("firmware_version"),
+        )
+        return call_result.BootNotification(
+            current_time=self._now(),
+            interval=self.csms.settings.ocpp_heartbeat_interval_seconds,
+            status="Accepted",
+        )
+
+    @on(Action.heartbeat)
+    async def on_heartbeat(self, **kwargs: Any) -> call_result.Heartbeat:
+        return call_result.Heartbeat(current_time=self._now())
+
+    @on(Action.status_notification)
+    async def on_status(
+        self, connector_id: int, error_code: str, status: str, **kwargs: Any
+    ) -> call_result.StatusNotification:
+        ocpi = STATUS.get(status)
+        if ocpi is not None:
+            if connector_id == 0:
+                # The whole charger: only its unavailability says something about every EVSE.
+                if ocpi in ("INOPERATIVE", "OUTOFORDER"):
+                    await self.csms.status_all(self.id, ocpi)
+            else:
+                await self.csms.status(self.id, connector_id, ocpi)
+        return call_result.StatusNotification()
+
+    @on(Action.authorize)
+    async def on_authorize(self, id_tag: str, **kwargs: Any) -> call_result.Authorize:
+        auth = await self.csms.authorize(self.id, id_tag, None)
+        return call_result.Authorize(id_tag_info={"status": auth.status})
+
+    @on(Action.start_transaction)
+    async def on_start(
+        self, connector_id: int, id_tag: str, meter_start: int, timestamp: str, **kwargs: Any
+    ) -> call_result.StartTransaction:
+        started_at = parse_datetime(timestamp)
+        async with self.csms.ctx.sessions() as session:
+            charger = await self.csms.charger(session, self.id)
+            key = f"{connector_id}:{connector_id}:{id_tag}:{format_datetime(started_at)}"
+            repeated = await self.csms.transaction_by_start(session, self.id, key)
+            if repeated is not None:
+                # A StartTransaction sent again (no answer reached the charger): same id.
+                status = "Accepted" if repeated.cdr_token else "Invalid"
+                return call_result.StartTransaction(
+                    transaction_id=int(repeated.ocpp_tx_id), id_tag_info={"status": status}
+                )
+            auth: AuthResult = await self.csms.bridge.authorize(
+                session, charger, id_tag, connector_id
+            )
+            tx, _new = await self.csms.bridge.start_transaction(
+                session,
+                charger,
+                evse=connector_id,
+                connector=connector_id,
+                id_tag=id_tag,
+                meter_start_wh=float(meter_start),
+                started_at=started_at,
+                auth=auth,
+            )
+            return call_result.StartTransaction(
+                transaction_id=int(tx.ocpp_tx_id), id_tag_info={"status": auth.status}
+            )
+
+    @on(Action.stop_transaction)
+    async def on_stop(
+        self, meter_stop: int, timestamp: str, transaction_id: int, **kwargs: Any
+    ) -> call_result.StopTransaction:
+        async with self.csms.ctx.sessions() as session:
+            tx = await self.csms.bridge.find_transaction(session, self.id, str(transaction_id))
+            if tx is None:
+                # "accepted and logged": the charger must be able to drop it from its queue.
+                log.warning(
+                    "%s: StopTransaction for unknown transaction %s", self.id, transaction_id
+                )
+            else:
+                samples = energy_samples(kwargs.get("transaction_data"))
+                if samples and tx.status == TransactionStatus.ACTIVE:
+                    await self.csms.bridge.meter_values(session, tx, samples)
+                    await session.refresh(tx)
+                await self.csms.bridge.stop_transaction(
+                    session,
+                    tx,
+                    meter_stop_wh=float(meter_stop),
+                    stopped_at=parse_datetime(timestamp),
+                    reason=kwargs.get("reason"),
+                )
+        if kwargs.get("id_tag"):
+            return call_result.StopTransaction(id_tag_info={"status": "Accepted"})
+        return call_result.StopTransaction()
+
+    @on(Action.meter_values)
+    async def on_meter_values(
+        self, connector_id: int, meter_value: list[dict[str, Any]], **kwargs: Any
+    ) -> call_result.MeterValues:
+        samples = energy_samples(meter_value)
+        async with self.csms.ctx.sessions() as session:
+            tx: OcppTransaction | None
+            if kwargs.get("transaction_id") is not None:
+                tx = await self.csms.bridge.find_transaction(
+                    session, self.id, str(kwargs["transaction_id"])
+                )
+            else:
+                tx = await self.csms.active_transaction(session, self.id, connector_id)
+            if tx is not None:
+                await self.csms.bridge.meter_values(session, tx, samples)
+        return call_result.MeterValues()
+
+    @on(Action.data_transfer)
+    async def on_data_transfer(self, vendor_id: str, **kwargs: Any) -> call_result.DataTransfer:
+        log.info("%s: DataTransfer from vendor %s", self.id, vendor_id)
+        return call_result.DataTransfer(status="UnknownVendorId")
+
+    @on(Action.diagnostics_status_notification)
+    async def on_diagnostics(
+        self, status: str, **kwargs: Any
+    ) -> call_result.DiagnosticsStatusNotification:
+        log.info("%s: diagnostics %s", self.id, status)
+        return call_result.DiagnosticsStatusNotification()
+
+    @on(Action.firmware_status_notification)
+    async def on_firmware(
+        self, status: str, **kwargs: Any
+    ) -> call_result.FirmwareStatusNotification:
+        log.info("%s: firmware %s", self.id, status)
+        return call_result.FirmwareStatusNotification()

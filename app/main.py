@@ -21,6 +21,7 @@ from app.core.metrics import HubMetrics
 from app.core.migrate import current_revision, head_revision, upgrade_to_head_async
 from app.core.settings import Settings
 from app.hub.background import Background
+from app.hub.cluster import service as cluster
 from app.hub.gauges import refresh_gauges
 from app.modules.cdrs import router as cdrs
 from app.modules.chargingprofiles import router as chargingprofiles
@@ -121,6 +122,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await upgrade_to_head_async(settings)
         ctx = HubContext.create(settings, metrics)
         app.state.hub = ctx
+        await ctx.broker.start()
+        await cluster.announce(ctx)
         background = Background(ctx)
         app.state.background = background
         background.start()
@@ -134,6 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await csms.stop()
             await background.stop()
+            await cluster.retire(ctx)
             await ctx.close()
 
     app = FastAPI(

@@ -1,5 +1,6 @@
 """Every table of the hub, imported in one place for Alembic and the schema check."""
 
+from app.hub.cluster.models import HubInstance, HubLease
 from app.hub.outbox.models import Delivery
 from app.hub.parties.models import Platform, PlatformRole
 from app.hub.relay.models import Callback
@@ -10,6 +11,8 @@ __all__ = [
     "Callback",
     "Charger",
     "Delivery",
+    "HubInstance",
+    "HubLease",
     "OcpiObject",
     "OcppTransaction",
     "OwnLocation",

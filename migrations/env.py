@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
@@ -30,6 +31,10 @@ def _configure(connection: Connection) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Several instances starting at once: one migrates, the others wait and then find
+            # the schema at head (released when the transaction ends).
+            connection.execute(text("SELECT pg_advisory_xact_lock(7408190001)"))
         context.run_migrations()
 
 

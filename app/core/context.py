@@ -17,6 +17,7 @@ from app.core.db import make_engine, make_sessionmaker
 from app.core.metrics import HubMetrics
 from app.core.security import TokenCipher
 from app.core.settings import Settings
+from app.hub.broker import Broker, make_broker, new_instance_id
 from app.ocpi.client import OcpiClient
 
 
@@ -33,8 +34,12 @@ class HubContext:
     notify_outbox: Callable[[], None] = field(default=lambda: None)
     # Called after a platform registered (the app pulls a CPO's Locations and Tariffs).
     spawn_after_registration: Callable[[int], None] = field(default=lambda _platform_id: None)
+    # This running instance (several may share the database) and its line to the others.
+    instance_id: str = field(default_factory=new_instance_id)
+    broker: Broker = field(init=False)
 
     def __post_init__(self) -> None:
+        self.broker = make_broker(self.settings.redis_url, self.instance_id)
         self.ocpi = OcpiClient(
             self.http, timeout=self.settings.ocpi_timeout_seconds, metrics=self.metrics
         )
@@ -56,5 +61,6 @@ class HubContext:
         )
 
     async def close(self) -> None:
+        await self.broker.stop()
         await self.http.aclose()
         await self.engine.dispose()

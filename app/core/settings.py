@@ -71,6 +71,14 @@ class Settings(BaseSettings):
     # Pull Locations and Tariffs from a CPO right after it registers.
     sync_after_registration: bool = True
 
+    # Several instances: messages between them (calls to chargers held by another instance) go
+    # through Redis pub/sub. Empty: in-process only (one instance).
+    redis_url: str = ""
+    # Each instance renews a lease on its row this often; a charger held by an instance whose
+    # lease ran out (a dead instance) counts as held by nobody.
+    instance_heartbeat_seconds: float = 5.0
+    instance_lease_seconds: float = 20.0
+
     log_level: str = "INFO"
 
     @property

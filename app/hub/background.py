@@ -8,6 +8,7 @@ import logging
 
 from app.core.context import HubContext
 from app.hub.alive import check_platforms
+from app.hub.cluster import service as cluster
 from app.hub.outbox.worker import DeliveryWorker
 from app.hub.relay.service import expire_due
 from app.hub.sync import pull_cpo
@@ -22,6 +23,7 @@ class Background:
         self._tasks: set[asyncio.Task[object]] = set()
         self._alive: asyncio.Task[None] | None = None
         self._timeouts: asyncio.Task[None] | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         settings = self.ctx.settings
@@ -32,10 +34,14 @@ class Background:
         if settings.alive_check_interval_seconds > 0:
             self._alive = asyncio.create_task(self._alive_loop(), name="still-alive")
         self._timeouts = asyncio.create_task(self._timeout_loop(), name="command-timeouts")
+        self._heartbeat = asyncio.create_task(self._heartbeat_loop(), name="instance-heartbeat")
 
     async def stop(self) -> None:
         await self.worker.stop()
-        tasks = [*self._tasks, *(t for t in (self._alive, self._timeouts) if t is not None)]
+        tasks = [
+            *self._tasks,
+            *(t for t in (self._alive, self._timeouts, self._heartbeat) if t is not None),
+        ]
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -52,14 +58,28 @@ class Background:
         task.add_done_callback(self._tasks.discard)
 
     async def _alive_loop(self) -> None:
+        interval = self.ctx.settings.alive_check_interval_seconds
         while True:
-            await asyncio.sleep(self.ctx.settings.alive_check_interval_seconds)
+            await asyncio.sleep(interval)
             try:
-                await check_platforms(self.ctx)
+                # One instance of the cluster checks (it keeps the lease while it runs).
+                if await cluster.take_lease(self.ctx, "still-alive", interval * 2 + 10):
+                    await check_platforms(self.ctx)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("still-alive round failed")
+
+    async def _heartbeat_loop(self) -> None:
+        """Renew this instance's lease: what it holds (its chargers) stays its own."""
+        while True:
+            await asyncio.sleep(self.ctx.settings.instance_heartbeat_seconds)
+            try:
+                await cluster.announce(self.ctx)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("instance heartbeat failed")
 
     async def _timeout_loop(self) -> None:
         """Commands whose CPO never sent a result become TIMEOUT results for the eMSP."""

@@ -36,6 +36,8 @@ class Charger(SQLModel, table=True):
     connected: bool = Field(default=False)
     connected_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_seen_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The hub instance whose WebSocket holds the charger (valid while that instance's lease is).
+    instance_id: str | None = Field(default=None, max_length=32, index=True)
     # Last OCPI status reported per EVSE uid: restored when the charger is back after a drop.
     statuses: dict[str, Any] = Field(
         default_factory=dict, sa_column=Column(JSONDoc, nullable=False)

@@ -1,0 +1,92 @@
+"""Several hub instances on one database.
+
+Each instance has a row in ``hub_instance`` whose lease it renews every
+INSTANCE_HEARTBEAT_SECONDS; what an instance holds (its chargers) is valid while that lease is.
+A killed instance stops renewing and, INSTANCE_LEASE_SECONDS later, holds nothing any more.
+
+Scheduled work that must run once across the cluster takes a named lease (``hub_lease``) with a
+conditional UPDATE: whoever holds an unexpired lease keeps it, anyone may take an expired one. On
+SQLite (one instance by construction) every lease is granted without touching the database.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import delete, or_, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core.context import HubContext
+from app.core.dbtypes import utcnow
+from app.hub.cluster.models import HubInstance, HubLease
+
+log = logging.getLogger("voltroam.cluster")
+
+
+def _lease(ctx: HubContext) -> timedelta:
+    return timedelta(seconds=ctx.settings.instance_lease_seconds)
+
+
+async def announce(ctx: HubContext) -> None:
+    """Create or renew this instance's row (its lease)."""
+    until = utcnow() + _lease(ctx)
+    async with ctx.sessions() as session:
+        result = await session.exec(
+            update(HubInstance)
+            .where(col(HubInstance.id) == ctx.instance_id)
+            .values(lease_until=until)
+        )
+        if not result.rowcount:
+            session.add(HubInstance(id=ctx.instance_id, lease_until=until))
+        await session.commit()
+
+
+async def retire(ctx: HubContext) -> None:
+    """A clean stop: the instance's claims end now rather than when the lease runs out."""
+    async with ctx.sessions() as session:
+        await session.exec(delete(HubInstance).where(col(HubInstance.id) == ctx.instance_id))
+        await session.commit()
+
+
+async def live_instance_ids(session: AsyncSession) -> set[str]:
+    rows = await session.exec(select(HubInstance.id).where(HubInstance.lease_until > utcnow()))
+    return set(rows.all())
+
+
+async def is_live(session: AsyncSession, instance_id: str) -> bool:
+    row = await session.get(HubInstance, instance_id, populate_existing=True)
+    return row is not None and row.lease_until > utcnow()
+
+
+async def take_lease(ctx: HubContext, name: str, seconds: float) -> bool:
+    """Whether this instance may do the job ``name`` now (and holds it for ``seconds``)."""
+    if ctx.engine.dialect.name != "postgresql":
+        return True
+    now = utcnow()
+    until = now + timedelta(seconds=seconds)
+    async with ctx.sessions() as session:
+        taken = await session.exec(
+            update(HubLease)
+            .where(
+                col(HubLease.name) == name,
+                or_(col(HubLease.holder) == ctx.instance_id, col(HubLease.lease_until) <= now),
+            )
+            .values(holder=ctx.instance_id, lease_until=until)
+        )
+        if taken.rowcount:
+            await session.commit()
+            return True
+        exists = await session.get(HubLease, name)
+        if exists is not None:
+            await session.rollback()
+            return False
+        session.add(HubLease(name=name, holder=ctx.instance_id, lease_until=until))
+        try:
+            await session.commit()
+        except IntegrityError:  # another instance created it first
+            await session.rollback()
+            return False
+        return True

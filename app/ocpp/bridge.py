@@ -16,6 +16,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -381,10 +383,20 @@ class Bridge:
     async def answer_remote(
         self, session: AsyncSession, remote: RemoteRequest, result: str, text: str | None = None
     ) -> None:
-        """Close a remote request and queue its CommandResult (the caller commits)."""
-        remote.open = False
-        session.add(remote)
-        if remote.callback_id is None:
+        """Close a remote request and queue its CommandResult (the caller commits).
+
+        Closed with a conditional UPDATE: of everything that may answer one request (the
+        transaction starting, the charger's refusal, the watchdog of any hub instance) only the
+        first one does.
+        """
+        taken = await session.exec(
+            update(RemoteRequest)
+            .where(col(RemoteRequest.id) == remote.id, col(RemoteRequest.open).is_(True))
+            .values(open=False)
+            .execution_options(synchronize_session=False)
+        )
+        set_committed_value(remote, "open", False)
+        if taken.rowcount != 1 or remote.callback_id is None:
             return
         callback = await relay.find(session, "command", remote.callback_id)
         if callback is None:

@@ -104,10 +104,11 @@ async def handle_command(
         if found is None:
             return _response(CommandResponseType.REJECTED, 0, "No such EVSE at this Location")
         charger, number = found
-        if charger.charge_point_id not in csms.connections:
-            return _response(CommandResponseType.REJECTED, 0, offline)
         cp = charger.charge_point_id
-        version = csms.version_of(cp)
+        # Held by this instance or another one (the call then goes through the broker).
+        version = await csms.reachable(cp)
+        if version is None:
+            return _response(CommandResponseType.REJECTED, 0, offline)
         if kind == CommandType.UNLOCK_CONNECTOR:
             connector = (
                 int(request["connector_id"]) if str(request["connector_id"]).isdigit() else 1
@@ -204,9 +205,9 @@ async def handle_command(
         if tx is None or tx.status != TransactionStatus.ACTIVE:
             return _response(CommandResponseType.UNKNOWN_SESSION, 0, "No such active Session")
         cp = tx.charge_point_id
-        if cp not in csms.connections:
+        version = await csms.reachable(cp)
+        if version is None:
             return _response(CommandResponseType.REJECTED, 0, offline)
-        version = csms.version_of(cp)
         remote = RemoteRequest(
             kind="STOP_SESSION",
             charge_point_id=cp,
@@ -239,7 +240,7 @@ async def handle_command(
     if reservation is None:
         return _response(CommandResponseType.REJECTED, 0, "Unknown reservation")
     cp = reservation.charge_point_id
-    if cp not in csms.connections:
+    if await csms.reachable(cp) is None:
         return _response(CommandResponseType.REJECTED, 0, offline)
     csms.spawn(
         _call_and_answer(

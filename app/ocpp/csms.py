@@ -3,6 +3,11 @@
 One instance per app (``app.state.csms``). Connections live in this process; everything that
 matters (chargers, transactions, commands in flight) is in the database, so a restarted hub
 carries on when the chargers reconnect.
+
+Several hub instances may share the database: a charger is connected to one of them, recorded in
+``Charger.instance_id`` (valid while that instance's lease is, app/hub/cluster). ``Csms.call`` is
+the one way to reach a charger: over the local WebSocket when this instance holds it, otherwise as
+a request through the broker to the instance that does.
 """
 
 from __future__ import annotations
@@ -19,15 +24,18 @@ from typing import Any
 
 from ocpp.charge_point import camel_to_snake_case, remove_nones, snake_to_camel_case
 from ocpp.exceptions import OCPPError
+from ocpp.messages import CallError
 from ocpp.v16 import call as call16
 from ocpp.v201 import call as call201
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.websockets import WebSocket
 
 from app.core.context import HubContext
 from app.core.dbtypes import utcnow
+from app.hub.broker import BrokerTimeout, InstanceUnreachable
+from app.hub.cluster import service as cluster
 from app.ocpp import own_cpo
 from app.ocpp.bridge import AuthResult, Bridge
 from app.ocpp.models import Charger, OcppTransaction, RemoteRequest, TransactionStatus
@@ -124,11 +132,15 @@ class Csms:
         if exists:
             await own_cpo.ensure_own_cpo(self.ctx, self.settings)
         own_cpo.register(self.ctx, self)
+        self.ctx.broker.on("ocpp.call", self._call_for_other_instance)
+        self.ctx.broker.on("ocpp.drop", self._drop_for_other_instance)
         self._watchdog = asyncio.create_task(self._watch(), name="ocpp-watchdog")
         self.running = True
 
     async def stop(self) -> None:
         own_cpo.unregister(self.ctx)
+        self.ctx.broker.off("ocpp.call")
+        self.ctx.broker.off("ocpp.drop")
         self.running = False
         tasks = [*self._tasks, *([self._watchdog] if self._watchdog else [])]
         for task in tasks:
@@ -192,7 +204,10 @@ class Csms:
             # A charger that reconnects before its old socket timed out: the new one wins.
             with contextlib.suppress(Exception):
                 await previous.websocket.close(code=1000)
-        await self._set_connected(charge_point_id, version, True)
+        previous_holder = await self._set_connected(charge_point_id, version, True)
+        if previous_holder not in (None, self.ctx.instance_id):
+            # Back on this instance while the one it left may still keep its old socket.
+            self.spawn(self._tell_drop(previous_holder, charge_point_id), f"drop-{charge_point_id}")
         try:
             await handler.start()
         except Disconnected:
@@ -205,20 +220,61 @@ class Csms:
                 with contextlib.suppress(Exception):
                     await self._set_connected(charge_point_id, version, False)
 
-    async def _set_connected(self, charge_point_id: str, version: str, connected: bool) -> None:
+    async def _set_connected(
+        self, charge_point_id: str, version: str, connected: bool
+    ) -> str | None:
+        """Record the charger as held by this instance (returns who held it before), or as gone
+        unless another instance holds it by now."""
+        me = self.ctx.instance_id
         async with self.ctx.sessions() as session:
+            if not connected:
+                # Conditional: the charger may have reconnected to another instance meanwhile.
+                gone = await session.exec(
+                    update(Charger)
+                    .where(
+                        col(Charger.charge_point_id) == charge_point_id,
+                        or_(col(Charger.instance_id) == me, col(Charger.instance_id).is_(None)),
+                    )
+                    .values(connected=False, instance_id=None, last_seen_at=utcnow())
+                    .execution_options(synchronize_session=False)
+                )
+                await session.commit()
+                charger = await get_charger(session, charge_point_id)
+                if charger is None or gone.rowcount != 1:
+                    return None
+                await self.bridge.show_charger(session, charger)
+                log.info("%s gone (OCPP %s)", charge_point_id, version)
+                return None
             charger = await get_charger(session, charge_point_id)
             if charger is None:
-                return
-            charger.connected = connected
+                return None
+            previous = charger.instance_id
+            charger.connected = True
+            charger.instance_id = me
             charger.ocpp_version = version
             charger.last_seen_at = utcnow()
-            if connected:
-                charger.connected_at = utcnow()
+            charger.connected_at = utcnow()
             session.add(charger)
             await session.commit()
             await self.bridge.show_charger(session, charger)
-        log.info("%s %s (OCPP %s)", charge_point_id, "connected" if connected else "gone", version)
+        log.info("%s connected (OCPP %s)", charge_point_id, version)
+        return previous
+
+    async def _tell_drop(self, instance_id: str, charge_point_id: str) -> None:
+        with contextlib.suppress(Exception):
+            await self.ctx.broker.request(
+                instance_id, "ocpp.drop", {"charge_point_id": charge_point_id}, timeout=5.0
+            )
+
+    async def _drop_for_other_instance(self, message: dict[str, Any]) -> dict[str, Any]:
+        link = self.connections.get(str(message.get("charge_point_id")))
+        if link is not None:
+            log.info("%s reconnected to another instance: closing", link.charge_point_id)
+            # Forget it first: its disconnect must not mark the charger gone.
+            del self.connections[link.charge_point_id]
+            with contextlib.suppress(Exception):
+                await link.websocket.close(code=1000)
+        return {"dropped": link is not None}
 
     async def _watch(self) -> None:
         while True:
@@ -269,12 +325,30 @@ class Csms:
                     )
                 )
             ).all()
+            live = await cluster.live_instance_ids(session) if stale else set()
             for charger in stale:
                 if charger.charge_point_id in self.connections:
                     continue
-                charger.connected = False
-                session.add(charger)
+                holder = charger.instance_id
+                if holder is not None and holder != self.ctx.instance_id and holder in live:
+                    continue  # another instance holds it and watches it
+                # Conditional: with several instances only one marks it gone (and pushes that).
+                gone = await session.exec(
+                    update(Charger)
+                    .where(
+                        col(Charger.id) == charger.id,
+                        col(Charger.connected).is_(True),
+                        col(Charger.instance_id).is_(None)
+                        if holder is None
+                        else col(Charger.instance_id) == holder,
+                    )
+                    .values(connected=False, instance_id=None)
+                    .execution_options(synchronize_session=False)
+                )
                 await session.commit()
+                if gone.rowcount != 1:
+                    continue
+                await session.refresh(charger)
                 await self.bridge.show_charger(session, charger)
             overdue = (
                 await session.exec(
@@ -369,19 +443,83 @@ class Csms:
     # --- calls to chargers ------------------------------------------------------------------
 
     def version_of(self, charge_point_id: str) -> str:
+        """The OCPP version of a charger connected to this instance."""
         link = self.connections.get(charge_point_id)
         if link is None:
             raise ChargerNotConnected(charge_point_id)
         return link.version
 
+    async def holder(self, charge_point_id: str) -> tuple[str, str] | None:
+        """(instance id, OCPP version) of the live instance that holds the charger, or None."""
+        link = self.connections.get(charge_point_id)
+        if link is not None:
+            return self.ctx.instance_id, link.version
+        async with self.ctx.sessions() as session:
+            charger = await get_charger(session, charge_point_id)
+            if (
+                charger is None
+                or not charger.connected
+                or charger.instance_id is None
+                or charger.instance_id == self.ctx.instance_id
+                or not await cluster.is_live(session, charger.instance_id)
+            ):
+                return None
+            return charger.instance_id, charger.ocpp_version or "1.6"
+
+    async def reachable(self, charge_point_id: str) -> str | None:
+        """The OCPP version of the charger when some instance holds it, else None."""
+        held = await self.holder(charge_point_id)
+        return held[1] if held is not None else None
+
     async def call(
         self, charge_point_id: str, action: str, payload: dict[str, Any]
     ) -> dict[str, Any]:
-        """Send one OCPP call (payload as in the OCPP spec, camelCase) and return the answer.
+        """Send one OCPP call (payload as in the OCPP spec, camelCase) and return the answer,
+        through whichever instance holds the charger.
 
-        Raises ChargerNotConnected, CallRefused, OCPPError (the charger's CALLERROR) or
-        TimeoutError.
+        Raises ChargerNotConnected (nobody holds it), CallRefused, OCPPError (the charger's
+        CALLERROR) or TimeoutError.
         """
+        if charge_point_id in self.connections:
+            return await self._call_here(charge_point_id, action, payload)
+        held = await self.holder(charge_point_id)
+        if held is None:
+            raise ChargerNotConnected(charge_point_id)
+        request = {"charge_point_id": charge_point_id, "action": action, "payload": payload}
+        try:
+            reply = await self.ctx.broker.request(
+                held[0], "ocpp.call", request, self.settings.ocpp_response_timeout_seconds + 5
+            )
+        except InstanceUnreachable:
+            raise ChargerNotConnected(charge_point_id) from None
+        except BrokerTimeout as exc:
+            raise TimeoutError(str(exc)) from None
+        return _answer_from(charge_point_id, reply)
+
+    async def _call_for_other_instance(self, request: dict[str, Any]) -> dict[str, Any]:
+        """The broker handler of ``ocpp.call``: make the call here and say how it went."""
+        try:
+            answer = await self._call_here(
+                str(request["charge_point_id"]), str(request["action"]), request["payload"]
+            )
+        except ChargerNotConnected:
+            return {"error": "not_connected"}
+        except CallRefused as exc:
+            return {"error": "refused", "message": str(exc)}
+        except OCPPError as exc:
+            return {
+                "error": "ocpp",
+                "code": exc.code,
+                "description": exc.description,
+                "details": exc.details,
+            }
+        except TimeoutError:
+            return {"error": "timeout"}
+        return {"answer": answer}
+
+    async def _call_here(
+        self, charge_point_id: str, action: str, payload: dict[str, Any]
+    ) -> dict[str, Any]:
         link = self.connections.get(charge_point_id)
         if link is None:
             raise ChargerNotConnected(charge_point_id)
@@ -396,6 +534,24 @@ class Csms:
         result = await link.handler.call(request, suppress=False)
         answer: dict[str, Any] = snake_to_camel_case(remove_nones(_as_dict(result)))
         return answer
+
+
+def _answer_from(charge_point_id: str, reply: dict[str, Any]) -> dict[str, Any]:
+    """The holding instance's reply to ``ocpp.call``, raised as the local call would have."""
+    error = reply.get("error")
+    if error is None:
+        answer: dict[str, Any] = reply.get("answer") or {}
+        return answer
+    if error == "not_connected":
+        raise ChargerNotConnected(charge_point_id)
+    if error == "refused":
+        raise CallRefused(str(reply.get("message")))
+    if error == "timeout":
+        raise TimeoutError(f"{charge_point_id} did not answer in time")
+    raised = CallError(
+        "", str(reply.get("code")), reply.get("description"), reply.get("details")
+    ).to_exception()
+    raise raised
 
 
 def _as_dict(result: Any) -> dict[str, Any]:

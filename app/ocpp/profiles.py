@@ -149,9 +149,9 @@ async def handle_charging_profile(
     ).first()
     if tx is None or tx.status != TransactionStatus.ACTIVE:
         return _answer(ChargingProfileResponseType.UNKNOWN_SESSION)
-    if tx.charge_point_id not in csms.connections:
+    version = await csms.reachable(tx.charge_point_id)
+    if version is None:
         return _answer(ChargingProfileResponseType.REJECTED)
-    version = csms.version_of(tx.charge_point_id)
     action, payload = request_for(method, tx, version, body, int(params.get("duration", 0) or 0))
     callback_id = callback.public_id
     csms.spawn(

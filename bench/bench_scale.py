@@ -1,0 +1,191 @@
+"""Benchmark: delivery throughput of one hub instance against two, on PostgreSQL and Redis.
+
+Run: ``python bench/bench_scale.py [--pushes 2000] [--emsps 3] [--concurrency 20]
+[--database-url postgresql://postgres@127.0.0.1:5432/test] [--redis-url redis://127.0.0.1:6379/0]``.
+Not part of the test run.
+
+Each round starts real ``voltroam serve`` subprocesses (one, then two) on a freshly reset
+PostgreSQL schema with REDIS_URL set, and runs the fan-out workload of bench/bench_fanout.py (the
+same BenchParty eMSPs and CPO, in a second process): the CPO pushes N Location updates to the
+first instance, and the delivery workers of every instance share the outbox (FOR UPDATE SKIP
+LOCKED). Figures: end-to-end deliveries/s (N*M deliveries, first push until the last receipt) with
+one and with two instances, side by side, and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import httpx  # noqa: E402
+from bench_fanout import machine_line, peer_process, run_in_child  # noqa: E402
+
+from app.core.settings import Settings  # noqa: E402
+from tests.conftest import RunningServer, free_port, invite, reset_postgres  # noqa: E402
+
+
+@asynccontextmanager
+async def serve_process(
+    database_url: str, redis_url: str, tmp: Path, concurrency: int
+) -> AsyncIterator[RunningServer]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "PUBLIC_URL": base,
+        "SECRET_KEY": "bench-secret-key",
+        "LOG_LEVEL": "WARNING",
+        "SYNC_AFTER_REGISTRATION": "false",
+        "DELIVERY_CONCURRENCY": str(concurrency),
+        "PYTHONPATH": str(ROOT),
+    }
+    workdir = tmp / f"hub-{port}"
+    workdir.mkdir()
+    process = subprocess.Popen(  # noqa: ASYNC220 - started once, before the measurement
+        [sys.executable, "-m", "app.cli", "serve"],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        async with httpx.AsyncClient() as http:
+            for _ in range(600):
+                try:
+                    if (await http.get(f"{base}/readyz")).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if process.poll() is not None:
+                    raise RuntimeError("voltroam serve exited")
+                await asyncio.sleep(0.05)
+            else:
+                raise RuntimeError("voltroam serve did not start")
+        settings = Settings(secret_key="bench-secret-key", public_url=base)
+        yield RunningServer(app=None, base_url=base, settings=settings)  # type: ignore[arg-type]
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+async def one_round(args: argparse.Namespace, instances: int) -> dict[str, Any]:
+    await reset_postgres(args.database_url)
+    with tempfile.TemporaryDirectory(prefix="voltroam-scale-") as tmp:
+        async with AsyncExitStack() as stack:
+            hubs = []
+            for _ in range(instances):  # one after the other: the first one migrates
+                hubs.append(
+                    await stack.enter_async_context(
+                        serve_process(
+                            args.database_url, args.redis_url, Path(tmp), args.delivery_concurrency
+                        )
+                    )
+                )
+            async with httpx.AsyncClient(timeout=30) as http:
+                token_as = [
+                    await invite(http, hubs[0], f"Bench eMSP {i}") for i in range(args.emsps)
+                ]
+                token_as.append(await invite(http, hubs[0], "Bench CPO"))
+            cfg = {
+                "versions_url": hubs[0].versions_url,
+                "token_as": token_as,
+                "emsps": args.emsps,
+                "pushes": args.pushes,
+                "concurrency": args.concurrency,
+                "patch_ratio": 0.0,
+                "seed": 1,
+                "stall_seconds": 20.0,
+                "loop": "asyncio",
+            }
+            result: dict[str, Any] = await run_in_child(peer_process, cfg)
+            return result
+
+
+def line(label: str, one: str, two: str, extra: str = "") -> str:
+    return f"  {label:<30} {one:>16} {two:>16}   {extra}"
+
+
+async def bench(args: argparse.Namespace) -> None:
+    print(machine_line())
+    print(f"database: {args.database_url}; redis: {args.redis_url}")
+    print(
+        f"workload: 1 CPO -> hub -> {args.emsps} eMSPs; {args.pushes} Location PUTs to the first "
+        f"instance, concurrency {args.concurrency}; DELIVERY_CONCURRENCY {args.delivery_concurrency}"
+        " per instance; peers in a separate process"
+    )
+    results = {n: await one_round(args, n) for n in (1, 2)}
+    one, two = results[1], results[2]
+    rate = {n: r["deliveries"] / r["e2e_seconds"] for n, r in results.items()}
+    print(line("", "1 instance", "2 instances"))
+    print(
+        line(
+            "push throughput (accepted)",
+            f"{one['accepted'] / one['push_seconds']:.1f}/s",
+            f"{two['accepted'] / two['push_seconds']:.1f}/s",
+        )
+    )
+    print(
+        line(
+            "deliveries received",
+            f"{one['deliveries']}/{one['expected_deliveries']}",
+            f"{two['deliveries']}/{two['expected_deliveries']}",
+        )
+    )
+    print(
+        line(
+            "end-to-end deliveries",
+            f"{rate[1]:.1f}/s",
+            f"{rate[2]:.1f}/s",
+            f"ratio {rate[2] / rate[1]:.2f}x",
+        )
+    )
+    print(
+        line(
+            "push-to-receipt p50 / p99",
+            f"{one['latency_ms'][0]:.0f}/{one['latency_ms'][2]:.0f} ms",
+            f"{two['latency_ms'][0]:.0f}/{two['latency_ms'][2]:.0f} ms",
+        )
+    )
+    print(line("duplicates / missing", f"{one['duplicates']}/{one['missing']}",
+               f"{two['duplicates']}/{two['missing']}"))  # fmt: skip
+    print(f"(python {platform.python_version()}; figures vary run to run by ~10%)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--pushes", "-n", type=int, default=2000)
+    parser.add_argument("--emsps", "-m", type=int, default=3)
+    parser.add_argument("--concurrency", "-c", type=int, default=20)
+    parser.add_argument("--delivery-concurrency", type=int, default=32)
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/test",
+    )
+    parser.add_argument(
+        "--redis-url", default=os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    )
+    args = parser.parse_args()
+    if not args.database_url.startswith("postgres"):
+        parser.error("several instances need PostgreSQL (--database-url postgresql://...)")
+    asyncio.run(bench(args))
+
+
+if __name__ == "__main__":
+    main()

@@ -20,6 +20,7 @@ import contextlib
 import json
 import logging
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
@@ -53,7 +54,7 @@ def new_instance_id() -> str:
     return uuid.uuid4().hex
 
 
-class Broker:
+class Broker(ABC):
     """Request/reply between instances; subclasses move the bytes."""
 
     def __init__(self, instance_id: str) -> None:
@@ -67,8 +68,9 @@ class Broker:
     def off(self, topic: str) -> None:
         self._handlers.pop(topic, None)
 
+    @abstractmethod
     async def start(self) -> None:
-        raise NotImplementedError
+        """Begin receiving requests addressed to this instance."""
 
     async def stop(self) -> None:
         for task in list(self._tasks):
@@ -77,12 +79,12 @@ class Broker:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 
+    @abstractmethod
     async def request(
         self, instance_id: str, topic: str, payload: Payload, timeout: float
     ) -> Payload:
         """Ask ``instance_id``'s handler of ``topic``; raises InstanceUnreachable, BrokerTimeout
         or RemoteFailure."""
-        raise NotImplementedError
 
     async def _dispatch(self, topic: str, payload: Payload) -> Payload:
         """Run this instance's handler; failures become an ``error`` reply."""

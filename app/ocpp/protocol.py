@@ -13,6 +13,8 @@ from ocpp.exceptions import NotSupportedError, OCPPError
 from ocpp.messages import CallError, MessageType, unpack
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from app.ocpi.schemas.common import format_datetime
+
 log = logging.getLogger("voltroam.ocpp")
 
 # OCPP 1.6 spells two error codes differently from 2.0.1 (and from the package's exceptions).
@@ -79,8 +81,23 @@ class CsmsMixin:
 
         async def _handle_call(self, msg: Any) -> Any: ...
 
+    # The actions of the class's OCPP version (set by each ChargePoint class).
+    actions: frozenset[str] = frozenset()
+
+    def __init__(self, charge_point_id: str, connection: Any, csms: Any) -> None:
+        # ocpp's ChargePoint follows this mixin in the MRO and takes these arguments.
+        super().__init__(  # type: ignore[call-arg]
+            charge_point_id,
+            connection,
+            response_timeout=csms.settings.ocpp_response_timeout_seconds,
+        )
+        self.csms = csms
+
     def _known_action(self, action: str) -> bool:
-        raise NotImplementedError
+        return action in self.actions
+
+    def _now(self) -> str:
+        return format_datetime(self.csms.now())
 
     async def send_error(self, unique_id: str, error: OCPPError) -> None:
         code = error.code

@@ -55,19 +55,8 @@ def energy_samples(meter_value: list[dict[str, Any]] | None) -> list[Sample]:
 
 
 class V16ChargePoint(CsmsMixin, ChargePoint):
-    def __init__(self, charge_point_id: str, connection: Any, csms: Csms) -> None:
-        super().__init__(
-            charge_point_id,
-            connection,
-            response_timeout=csms.settings.ocpp_response_timeout_seconds,
-        )
-        self.csms = csms
-
-    def _known_action(self, action: str) -> bool:
-        return action in {a.value for a in Action}
-
-    def _now(self) -> str:
-        return format_datetime(self.csms.now())
+    actions = frozenset(a.value for a in Action)
+    csms: Csms
 
     @on(Action.boot_notification)
     async def on_boot(

@@ -39,18 +39,14 @@ import os
 import platform
 import pstats
 import secrets
-import sqlite3
 import sys
-import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -66,12 +62,21 @@ from tests.conftest import (  # noqa: E402
     RunningServer,
     free_port,
     invite,
-    reset_postgres,
-    running_hub,
     serve,
 )
 from tests.hub.network import FAST, location, token  # noqa: E402
 from tests.peers import decode_auth  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "bench"))
+from bench_fanout import (  # noqa: E402
+    bench_hub,
+    cpu_model,
+    default_loop,
+    describe_database,
+    percentile,
+    run,
+)
+from bench_fanout import json_response as envelope  # noqa: E402
 
 VERSION = "2.2.1"
 CPO_PARTY = ("NL", "CPA")
@@ -88,16 +93,6 @@ T = TypeVar("T")
 # --- the machine and the database -------------------------------------------------------------
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def nproc() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -105,70 +100,12 @@ def nproc() -> int:
         return os.cpu_count() or 1
 
 
-async def describe_database(hub: RunningServer) -> str:
-    ctx = hub.app.state.hub
-    async with ctx.engine.connect() as conn:
-        if ctx.engine.dialect.name == "postgresql":
-            version = (await conn.execute(text("SHOW server_version"))).scalar()
-            url = urlsplit(ctx.settings.database_url)
-            return f"PostgreSQL {version} ({url.hostname}:{url.port}{url.path}, asyncpg)"
-    return f"SQLite {sqlite3.sqlite_version} (file in a temp dir, aiosqlite)"
-
-
-@asynccontextmanager
-async def bench_hub(database_url: str | None) -> AsyncIterator[RunningServer]:
-    """A hub on a fresh database: a SQLite file in a temp dir, or a reset PostgreSQL schema."""
-    with tempfile.TemporaryDirectory(prefix="voltroam-bench-") as tmp:
-        url = database_url or f"sqlite:///{tmp}/hub.db"
-        if url.startswith("postgres"):
-            await reset_postgres(url)
-        # running_hub() -> hub_settings(): LOG_LEVEL=WARNING, a fixed secret key.
-        async with running_hub(url, **FAST) as hub:
-            yield hub
-
-
-def default_loop() -> str:
-    try:
-        import uvloop  # noqa: F401
-    except ImportError:
-        return "asyncio"
-    return "uvloop"  # what `voltroam serve` (uvicorn[standard]) runs on
-
-
-def run(coro: Coroutine[Any, Any, T], loop: str) -> T:
-    factory = None
-    if loop == "uvloop":
-        import uvloop
-
-        factory = uvloop.new_event_loop
-    with asyncio.Runner(loop_factory=factory) as runner:
-        return runner.run(coro)
-
-
 def progress(line: str, end: bool = False) -> None:
     sys.stderr.write("\r  " + line + "\x1b[K" + ("\n" if end else ""))
     sys.stderr.flush()
 
 
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))
-    return ordered[index]
-
-
 # --- the fake parties -------------------------------------------------------------------------
-
-
-def envelope(data: Any = None, status_code: int = 1000, http_status: int = 200) -> Response:
-    body: dict[str, Any] = {
-        "status_code": status_code,
-        "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
-    if data is not None:
-        body["data"] = data
-    return Response(json.dumps(body), status_code=http_status, media_type="application/json")
 
 
 def ocpi_headers(token_: str, to_party: tuple[str, str] | None) -> dict[str, str]:
@@ -531,7 +468,7 @@ async def outbox_summary(hub: RunningServer) -> list[str]:
 
 async def bench(args: argparse.Namespace) -> tuple[str, dict[str, Figures], list[str]]:
     async with AsyncExitStack() as stack:
-        hub = await stack.enter_async_context(bench_hub(args.database_url))
+        hub = await stack.enter_async_context(bench_hub(args.database_url, **FAST))
         database = await describe_database(hub)
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
         client = await stack.enter_async_context(httpx.AsyncClient(timeout=30, limits=limits))

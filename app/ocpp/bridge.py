@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -96,6 +97,31 @@ class Sample:
 
     at: datetime
     energy_wh: float | None = None
+
+
+ENERGY = "Energy.Active.Import.Register"
+
+
+def energy_samples(
+    meter_value: list[dict[str, Any]] | None, wh_of: Callable[[dict[str, Any]], float]
+) -> list[Sample]:
+    """Energy register readings (Wh) of MeterValues / transaction data, any OCPP version.
+
+    ``wh_of`` reads one sampled value in Wh the way its version states units; a value it cannot
+    read is skipped, as are other measurands and per-phase values.
+    """
+    samples = []
+    for item in meter_value or []:
+        energy = None
+        for sampled in item.get("sampled_value") or []:
+            if sampled.get("measurand", ENERGY) != ENERGY or sampled.get("phase"):
+                continue
+            try:
+                energy = wh_of(sampled)
+            except (KeyError, TypeError, ValueError):
+                continue
+        samples.append(Sample(parse_datetime(item["timestamp"]), energy))
+    return samples
 
 
 class Bridge:

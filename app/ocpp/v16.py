@@ -10,7 +10,7 @@ from ocpp.v16 import ChargePoint, call_result
 from ocpp.v16.enums import Action
 
 from app.ocpi.schemas.common import format_datetime, parse_datetime
-from app.ocpp.bridge import AuthResult, Sample
+from app.ocpp.bridge import AuthResult, energy_samples
 from app.ocpp.models import OcppTransaction, TransactionStatus
 from app.ocpp.protocol import CsmsMixin
 
@@ -31,27 +31,12 @@ STATUS = {
     "Unavailable": "INOPERATIVE",
     "Faulted": "OUTOFORDER",
 }
-ENERGY = "Energy.Active.Import.Register"
 
 
-def energy_samples(meter_value: list[dict[str, Any]] | None) -> list[Sample]:
-    """Energy register readings (Wh) of MeterValues / transactionData."""
-    samples = []
-    for item in meter_value or []:
-        at = parse_datetime(item["timestamp"])
-        energy = None
-        for sampled in item.get("sampled_value") or []:
-            if sampled.get("measurand", ENERGY) != ENERGY:
-                continue
-            if sampled.get("phase"):
-                continue
-            try:
-                value = float(sampled["value"])
-            except (KeyError, ValueError):
-                continue
-            energy = value * 1000 if sampled.get("unit") == "kWh" else value
-        samples.append(Sample(at, energy))
-    return samples
+def _wh(sampled: dict[str, Any]) -> float:
+    """1.6: ``unit`` is "Wh" (default) or "kWh"."""
+    value = float(sampled["value"])
+    return value * 1000 if sampled.get("unit") == "kWh" else value
 
 
 class V16ChargePoint(CsmsMixin, ChargePoint):
@@ -143,7 +128,7 @@ class V16ChargePoint(CsmsMixin, ChargePoint):
                     "%s: StopTransaction for unknown transaction %s", self.id, transaction_id
                 )
             else:
-                samples = energy_samples(kwargs.get("transaction_data"))
+                samples = energy_samples(kwargs.get("transaction_data"), _wh)
                 if samples and tx.status == TransactionStatus.ACTIVE:
                     await self.csms.bridge.meter_values(session, tx, samples)
                     await session.refresh(tx)
@@ -162,7 +147,7 @@ class V16ChargePoint(CsmsMixin, ChargePoint):
     async def on_meter_values(
         self, connector_id: int, meter_value: list[dict[str, Any]], **kwargs: Any
     ) -> call_result.MeterValues:
-        samples = energy_samples(meter_value)
+        samples = energy_samples(meter_value, _wh)
         async with self.csms.ctx.sessions() as session:
             tx: OcppTransaction | None
             if kwargs.get("transaction_id") is not None:

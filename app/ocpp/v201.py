@@ -10,7 +10,7 @@ from ocpp.v201 import ChargePoint, call_result
 from ocpp.v201.enums import Action
 
 from app.ocpi.schemas.common import parse_datetime
-from app.ocpp.bridge import AuthResult, Sample
+from app.ocpp.bridge import AuthResult, energy_samples
 from app.ocpp.models import TransactionStatus
 from app.ocpp.protocol import CsmsMixin
 
@@ -27,24 +27,13 @@ STATUS = {
     "Unavailable": "INOPERATIVE",
     "Faulted": "OUTOFORDER",
 }
-ENERGY = "Energy.Active.Import.Register"
 
 
-def energy_samples(meter_value: list[dict[str, Any]] | None) -> list[Sample]:
-    samples = []
-    for item in meter_value or []:
-        at = parse_datetime(item["timestamp"])
-        energy = None
-        for sampled in item.get("sampled_value") or []:
-            if sampled.get("measurand", ENERGY) != ENERGY or sampled.get("phase"):
-                continue
-            value = float(sampled["value"])
-            unit = (sampled.get("unit_of_measure") or {}).get("unit", "Wh")
-            multiplier = (sampled.get("unit_of_measure") or {}).get("multiplier", 0)
-            value = value * (10**multiplier)
-            energy = value * 1000 if unit == "kWh" else value
-        samples.append(Sample(at, energy))
-    return samples
+def _wh(sampled: dict[str, Any]) -> float:
+    """2.0.1: ``unit_of_measure`` has the unit ("Wh" by default) and a power-of-ten multiplier."""
+    unit_of_measure = sampled.get("unit_of_measure") or {}
+    value = float(sampled["value"]) * (10 ** unit_of_measure.get("multiplier", 0))
+    return value * 1000 if unit_of_measure.get("unit", "Wh") == "kWh" else value
 
 
 class V201ChargePoint(CsmsMixin, ChargePoint):
@@ -100,7 +89,7 @@ class V201ChargePoint(CsmsMixin, ChargePoint):
         bridge = self.csms.bridge
         tx_id = str(transaction_info["transaction_id"])
         at = parse_datetime(timestamp)
-        samples = energy_samples(kwargs.get("meter_value"))
+        samples = energy_samples(kwargs.get("meter_value"), _wh)
         id_token = (kwargs.get("id_token") or {}).get("id_token")
         evse = kwargs.get("evse") or {}
         status: str | None = None
@@ -166,7 +155,7 @@ class V201ChargePoint(CsmsMixin, ChargePoint):
     async def on_meter_values(
         self, evse_id: int, meter_value: list[dict[str, Any]], **kwargs: Any
     ) -> call_result.MeterValues:
-        samples = energy_samples(meter_value)
+        samples = energy_samples(meter_value, _wh)
         async with self.csms.ctx.sessions() as session:
             tx = await self.csms.active_transaction(session, self.id, evse_id)
             if tx is not None:

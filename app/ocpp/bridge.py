@@ -29,6 +29,7 @@ from app.hub.forward import call_party, resolve_receiver
 from app.hub.relay import service as relay
 from app.hub.store import push
 from app.hub.store import service as store
+from app.hub.store.models import OcpiObject
 from app.modules.locations import service as locations
 from app.modules.locations.service import Address
 from app.modules.sessions.router import merge_session
@@ -574,8 +575,21 @@ class Bridge:
     async def _put_session(
         self, session: AsyncSession, tx: OcppTransaction, document: dict[str, Any]
     ) -> None:
-        caller = await own_caller(session, self.settings)
         existing = await store.get(session, "sessions", self.ref, tx.session_id)
+        await self._announce_session(session, tx, document, "PUT", document, existing)
+
+    async def _announce_session(
+        self,
+        session: AsyncSession,
+        tx: OcppTransaction,
+        document: dict[str, Any],
+        method: str,
+        body: dict[str, Any],
+        existing: OcpiObject | None,
+    ) -> None:
+        """Store the Session's new version and send it (PUT: whole, PATCH: ``body``) to the
+        token's eMSP, through the same path as an external CPO's push."""
+        caller = await own_caller(session, self.settings)
         tx.last_session_push_at = utcnow()
         session.add(tx)
         await push.store_and_announce(
@@ -585,10 +599,10 @@ class Bridge:
             push.Target("sessions", self.ref, tx.session_id),
             data=document,
             last_updated=parse_datetime(document["last_updated"]),
-            method="PUT",
+            method=method,
             path=push.url_path(self.ref.country_code, self.ref.party_id, tx.session_id),
-            body=document,
-            full=True,
+            body=body,
+            full=method == "PUT",
             recipient=recipient_of(tx),
             existing=existing,
         )
@@ -596,10 +610,7 @@ class Bridge:
     async def _patch_session(
         self, session: AsyncSession, tx: OcppTransaction, patch: dict[str, Any]
     ) -> None:
-        caller = await own_caller(session, self.settings)
         existing = await store.get(session, "sessions", self.ref, tx.session_id)
-        tx.last_session_push_at = utcnow()
-        session.add(tx)
         if existing is None:
             # The Session PUT never happened (data from before a crash): PUT it whole now.
             document = await self._session_document(session, tx, patch.get("status", "ACTIVE"))
@@ -608,20 +619,7 @@ class Bridge:
             await self._put_session(session, tx, push.validated(Session, document))
             return
         document = merge_session(existing.data, patch)
-        await push.store_and_announce(
-            session,
-            self.ctx,
-            caller,
-            push.Target("sessions", self.ref, tx.session_id),
-            data=document,
-            last_updated=parse_datetime(document["last_updated"]),
-            method="PATCH",
-            path=push.url_path(self.ref.country_code, self.ref.party_id, tx.session_id),
-            body=patch,
-            full=False,
-            recipient=recipient_of(tx),
-            existing=existing,
-        )
+        await self._announce_session(session, tx, document, "PATCH", patch, existing)
 
     def _close_period(self, tx: OcppTransaction, end_at: datetime, end_wh: float) -> bool:
         """Close the open charging period at ``end_at``; False when it has no length."""

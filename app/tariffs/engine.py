@@ -68,6 +68,7 @@ _ZERO = Decimal(0)
 _ONE = Decimal(1)
 _WH_PER_KWH = Decimal(1000)
 _S_PER_HOUR = Decimal(3600)
+_MICRO_KWH = Decimal("0.000000001")
 _DUST = Decimal("0.000001")  # below a millionth of a Wh / second, differences are arithmetic
 _MICROSECOND = timedelta(microseconds=1)
 _PRECISION = 40
@@ -493,7 +494,9 @@ def _price(
         end=end,
         total_cost=total,
         total_fixed_cost=fixed,
-        total_energy=total_energy,
+        # Segments split a period's energy by fractions; their sum can carry arithmetic dust
+        # (4.378999...9 for 4.379 kWh). A µWh is far below any meter's resolution.
+        total_energy=total_energy.quantize(_MICRO_KWH),
         total_energy_cost=energy.cost,
         total_time=total_time,
         total_time_cost=time.cost,

@@ -39,6 +39,7 @@ from app.ocpi.headers import RequestIdMiddleware
 from app.ocpi.status import OcpiStatus
 from app.ocpp.csms import Csms
 from app.ocpp.router import router as ocpp_router
+from app.web.docs import install_docs
 
 log = logging.getLogger("voltroam.app")
 
@@ -146,6 +147,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Open OCPI 2.2.1 roaming hub with payments",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # /docs and /redoc come from install_docs(): assets served by the hub, not a CDN.
+        docs_url=None,
+        redoc_url=None,
         openapi_tags=[
             {"name": "OCPI versions", "description": "Versions module (no routing headers)."},
             {"name": "OCPI credentials", "description": "Credentials module: registration."},
@@ -166,6 +170,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     metrics = HubMetrics()
     install_error_handlers(app)
+    install_docs(app)
     app.include_router(versions_router)
     app.include_router(credentials_router)
     for module in (locations, tariffs, tokens, sessions, cdrs, commands, chargingprofiles):

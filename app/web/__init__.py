@@ -1,0 +1,1 @@
+"""Pages the hub serves to people (API documentation)."""

@@ -68,10 +68,19 @@ def serve(
     if port is not None:
         overrides["port"] = port
     settings = Settings(**overrides)  # type: ignore[arg-type]
+    try:
+        provider = settings.payment_provider_name
+    except ValueError as exc:
+        typer.echo(f"Refusing to start: {exc}", err=True)
+        raise typer.Exit(2) from None
     app = create_app(settings)
     typer.echo(f"Voltroam listening on http://{settings.host}:{settings.port}")
     typer.echo(f"  OCPI versions: {settings.versions_url}")
     typer.echo(f"  Database:      {settings.database_url}")
+    if provider == "local":
+        typer.echo("  Payments:      LOCAL TEST PROVIDER (no Stripe key set, no real money moves)")
+    else:
+        typer.echo("  Payments:      Stripe")
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
 
 
@@ -188,7 +197,9 @@ def party_list() -> None:
     _run(work)
 
 
-charger_cli = typer.Typer(help="The hub's own OCPP chargers: add, list.", no_args_is_help=True)
+charger_cli = typer.Typer(
+    help="The hub's own OCPP chargers: add, list, QR codes of pay pages.", no_args_is_help=True
+)
 cli.add_typer(charger_cli, name="charger")
 
 
@@ -258,6 +269,60 @@ def charger_list() -> None:
         await _with_context(settings, inner)
 
     _run(work)
+
+
+@charger_cli.command("qr")
+def charger_qr(
+    evse_uid: Annotated[str, typer.Argument(help="The EVSE.uid (own chargers: CHARGER-1, ...)")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write (.svg or .png)")
+    ] = None,
+    format: Annotated[
+        str | None, typer.Option(help="svg or png (default: from the file name, else svg)")
+    ] = None,
+    cpo: Annotated[
+        str | None, typer.Option(help="The CPO as CC*PID when several share the uid")
+    ] = None,
+    scale: Annotated[int, typer.Option(min=1, max=40, help="Pixels per module")] = 8,
+) -> None:
+    """The QR code of an EVSE's pay page (PUBLIC_URL/pay/EVSE_UID), to print on the charger."""
+    from app.ocpi.headers import PartyRef
+    from app.payments.evse import find_evses
+    from app.payments.qr import pay_url, qr_code
+
+    kind = (format or (output.suffix.lstrip(".") if output else "svg")).lower()
+    if kind not in ("svg", "png"):
+        typer.echo(f"Unknown format {kind!r}: use svg or png", err=True)
+        raise typer.Exit(2)
+    ref = None
+    if cpo:
+        if "*" not in cpo:
+            typer.echo("--cpo must look like NL*ABC", err=True)
+            raise typer.Exit(2)
+        ref = PartyRef.of(*cpo.split("*", 1))
+
+    async def work(settings: Settings) -> str | None:
+        async def inner(ctx: Any, session: Any) -> str | None:
+            found = await find_evses(session, evse_uid, ref)
+            if len(found) != 1:
+                return None
+            return pay_url(settings.base_url, found[0].uid, cpo)
+
+        return await _with_context(settings, inner)
+
+    url = _run(work)
+    if url is None:
+        typer.echo(f"No single EVSE {evse_uid} is known (see --cpo)", err=True)
+        raise typer.Exit(1)
+    data = qr_code(url, kind, scale)
+    if output is None:
+        if kind == "png":
+            typer.echo("A PNG needs --output FILE", err=True)
+            raise typer.Exit(2)
+        sys.stdout.write(data.decode())
+        return
+    output.write_bytes(data)
+    typer.echo(f"{output}: QR code of {url}")
 
 
 def main() -> None:

@@ -39,6 +39,10 @@ from app.ocpi.headers import RequestIdMiddleware
 from app.ocpi.status import OcpiStatus
 from app.ocpp.csms import Csms
 from app.ocpp.router import router as ocpp_router
+from app.payments.admin import router as payments_admin_router
+from app.payments.pages import router as pay_pages_router
+from app.payments.runner import Payments
+from app.payments.webhook import router as stripe_webhook_router
 from app.web.docs import install_docs
 
 log = logging.getLogger("voltroam.app")
@@ -125,9 +129,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.hub = ctx
         await ctx.broker.start()
         await cluster.announce(ctx)
+        payments = Payments(ctx, getattr(app.state, "payment_provider", None))
+        app.state.payments = payments
         background = Background(ctx)
         app.state.background = background
         background.start()
+        payments.start()
         csms = Csms(ctx, getattr(app.state, "ocpp_settings", None))
         app.state.csms = csms
         if csms.settings.ocpp_enabled:
@@ -137,6 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await csms.stop()
+            await payments.stop()
             await background.stop()
             await cluster.retire(ctx)
             await ctx.close()
@@ -165,6 +173,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "description": "ChargingProfiles: SCSP/eMSP -> CPO, results and updates back.",
             },
             {"name": "admin", "description": "Hub administration (JWT bearer)."},
+            {
+                "name": "driver pages",
+                "description": "Ad hoc payment: pay page of an EVSE, live session, receipt (HTML).",
+            },
+            {"name": "payments", "description": "Payment provider webhooks (Stripe)."},
             {"name": "health", "description": "Liveness."},
         ],
     )
@@ -179,7 +192,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(hubclientinfo_router)
     app.include_router(admin_router)
     app.include_router(chargers_admin_router)
+    app.include_router(payments_admin_router)
     app.include_router(ocpp_router)
+    app.include_router(pay_pages_router)
+    app.include_router(stripe_webhook_router)
 
     @app.get("/healthz", tags=["health"], summary="The process is up")
     async def healthz() -> dict[str, str]:

@@ -6,6 +6,8 @@ from app.hub.parties.models import Platform, PlatformRole
 from app.hub.relay.models import Callback
 from app.hub.store.models import OcpiObject
 from app.ocpp.models import Charger, OcppTransaction, OwnLocation, RemoteRequest
+from app.payments.models import Payment, PaymentEvent, PaymentJob
+from app.payments.provider import LocalIntent
 
 __all__ = [
     "Callback",
@@ -13,9 +15,13 @@ __all__ = [
     "Delivery",
     "HubInstance",
     "HubLease",
+    "LocalIntent",
     "OcpiObject",
     "OcppTransaction",
     "OwnLocation",
+    "Payment",
+    "PaymentEvent",
+    "PaymentJob",
     "Platform",
     "PlatformRole",
     "RemoteRequest",

@@ -76,5 +76,18 @@ class HubMetrics:
             registry=self.registry,
         )
 
+        self.payments = Counter(
+            "voltroam_payments",
+            "Payment outcomes (captured, canceled, refunded, shortfall, capture_failed, ...)",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.payment_amount = Counter(
+            "voltroam_payment_captured_minor_units",
+            "Money captured from drivers, in the currency's minor units",
+            ["currency"],
+            registry=self.registry,
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -79,7 +79,50 @@ class Settings(BaseSettings):
     instance_heartbeat_seconds: float = 5.0
     instance_lease_seconds: float = 20.0
 
+    # Payments (drivers pay ad hoc through Stripe Checkout; app/payments).
+    # "auto": Stripe when STRIPE_SECRET_KEY is set, else the local test provider (no money moves,
+    # every page says so); "stripe" or "local" to choose. The local provider refuses to run with
+    # a live key (sk_live_/rk_live_) set.
+    payments_provider: str = "auto"
+    stripe_secret_key: str = ""
+    stripe_webhook_secret: str = ""
+    # Where the Stripe API is (tests and proxies point it elsewhere).
+    stripe_api_base: str = "https://api.stripe.com"
+    # Seconds a webhook's Stripe-Signature timestamp may be off.
+    stripe_webhook_tolerance_seconds: int = 300
+    # The amount held on the driver's card per currency, in major units ("EUR=50,GBP=45"); a
+    # currency not listed holds PAYMENT_HOLD_DEFAULT.
+    payment_hold: str = "EUR=50,GBP=45,CHF=50,USD=50,SEK=500,NOK=500,DKK=375,PLN=200"
+    payment_hold_default: str = "50"
+    # The hub's own eMSP role: it issues the single-use AD_HOC_USER tokens of paid sessions.
+    payments_emsp_country_code: str = "NL"
+    payments_emsp_party_id: str = "VRP"
+    payments_emsp_name: str = "Voltroam Pay"
+    # Durable payment jobs (capture, cancel, refund, start, stop): poll and retry.
+    payment_jobs_poll_seconds: float = 1.0
+    payment_jobs_max_attempts: int = 10
+    payment_jobs_backoff_cap_seconds: float = 300.0
+    # A job taken by an instance that died is taken again after this long.
+    payment_jobs_lease_seconds: float = 60.0
+
     log_level: str = "INFO"
+
+    @property
+    def payment_provider_name(self) -> str:
+        """ "stripe" or "local", from PAYMENTS_PROVIDER and whether a Stripe key is set."""
+        choice = self.payments_provider.strip().lower()
+        if choice == "auto":
+            choice = "stripe" if self.stripe_secret_key else "local"
+        if choice not in ("stripe", "local"):
+            raise ValueError(f"PAYMENTS_PROVIDER must be auto, stripe or local, not {choice!r}")
+        if choice == "local" and self.stripe_secret_key.startswith(("sk_live_", "rk_live_")):
+            raise ValueError(
+                "The local test payment provider cannot run with a live Stripe key set"
+                " (STRIPE_SECRET_KEY starts with sk_live_/rk_live_)"
+            )
+        if choice == "stripe" and not self.stripe_secret_key:
+            raise ValueError("PAYMENTS_PROVIDER=stripe needs STRIPE_SECRET_KEY")
+        return choice
 
     @property
     def base_url(self) -> str:

@@ -153,10 +153,12 @@ class World:
 
 
 @asynccontextmanager
-async def world(database_url: str, ocpp: dict[str, Any] | None = None) -> AsyncIterator[World]:
+async def world(
+    database_url: str, ocpp: dict[str, Any] | None = None, **overrides: Any
+) -> AsyncIterator[World]:
     async with AsyncExitStack() as stack:
         http = await stack.enter_async_context(httpx.AsyncClient(timeout=15))
-        hub = await stack.enter_async_context(ocpp_hub(database_url, ocpp))
+        hub = await stack.enter_async_context(ocpp_hub(database_url, ocpp, **overrides))
         emsp = await stack.enter_async_context(
             running_party(
                 FakeParty(

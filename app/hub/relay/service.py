@@ -116,6 +116,19 @@ def _result_push(callback: Callback, module: str, body: dict[str, Any]) -> Push:
     )
 
 
+async def _deliver(
+    session: AsyncSession, ctx: HubContext, callback: Callback, module: str, body: dict[str, Any]
+) -> None:
+    """Queue a result to the requester, or hand it to the hub's own eMSP (payments) when the
+    command was the hub's own."""
+    from app.payments import service as payments
+
+    if callback.original_url.startswith(payments.INTERNAL_URL):
+        await payments.command_result(session, ctx, callback, body)
+        return
+    await enqueue(session, [_result_push(callback, module, body)])
+
+
 async def relay_result(
     session: AsyncSession,
     ctx: HubContext,
@@ -128,7 +141,7 @@ async def relay_result(
         # The requester was already told TIMEOUT; a late result would contradict it.
         log.info("late result for callback %s dropped (already TIMEOUT)", callback.public_id)
         return False
-    await enqueue(session, [_result_push(callback, module, body)])
+    await _deliver(session, ctx, callback, module, body)
     callback.results = [*callback.results, body]
     callback.status = CallbackStatus.ANSWERED
     callback.answered_at = utcnow()
@@ -165,7 +178,7 @@ async def expire_due(ctx: HubContext) -> int:
             )
             if taken.rowcount != 1:
                 continue
-            await enqueue(session, [_result_push(callback, "commands", _TIMEOUT_RESULT)])
+            await _deliver(session, ctx, callback, "commands", _TIMEOUT_RESULT)
             answered += 1
         await session.commit()
     if answered:

@@ -28,6 +28,7 @@ from app.ocpi.errors import InvalidParameters, NotFound
 from app.ocpi.headers import PartyRef, RoutingHeaders
 from app.ocpi.schemas.common import ci_key, parse_datetime
 from app.ocpi.status import OcpiStatus
+from app.payments import service as payments
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,15 @@ async def store_and_announce(
         recipient=recipient,
         existing=existing,
     )
+    if (
+        recipient is not None
+        and target.module in ("sessions", "cdrs")
+        and payments.is_payments_party(ctx.settings, recipient)
+    ):
+        # The token is the hub's own eMSP's (a paid ad hoc session): it is consumed here, in the
+        # same transaction, instead of being pushed anywhere.
+        await payments.observe(session, ctx, target.module, data)
+        announce = False
     if announce:
         if target.module in BROADCAST_TO:
             await broadcast(

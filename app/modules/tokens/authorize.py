@@ -27,6 +27,7 @@ from app.ocpi.envelope import ocpi_response
 from app.ocpi.errors import InvalidParameters, NotFound, OcpiError
 from app.ocpi.headers import PartyRef
 from app.ocpi.status import OcpiStatus
+from app.payments import service as payments
 
 log = logging.getLogger("voltroam.authorize")
 
@@ -81,6 +82,15 @@ async def authorize(
         # "If the token is not known, the response SHALL contain the status code: 2004"
         raise NotFound(f"Unknown Token {uid}", OcpiStatus.UNKNOWN_TOKEN)
     requester = caller.sender_party(CPO_ONLY)
+    if payments.is_payments_party(ctx.settings, owner):
+        # A single-use token of the hub's own eMSP (ad hoc payment): the hub answers itself.
+        allowed = await payments.authorize_local(session, uid)
+        answer: dict[str, Any] = {"allowed": allowed}
+        if token is not None:
+            answer["token"] = token.data
+        if location is not None and allowed == "ALLOWED":
+            answer["location"] = location
+        return ocpi_response(answer, headers=push.answer_headers(ctx, requester))
     try:
         party = await resolve_receiver(session, owner)
         reply = await call_party(

@@ -1,0 +1,248 @@
+"""Admin API of payments (JWT): list and inspect payments, refunds, job retries, QR codes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Body, Depends, Header, HTTPException, Path, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+from sqlmodel import col, select
+
+from app.admin.auth import require_admin
+from app.core.context import HubContext
+from app.ocpi.headers import PartyRef
+from app.payments import service
+from app.payments.evse import find_evses
+from app.payments.models import JobStatus, Payment, PaymentJob
+from app.payments.qr import pay_url, qr_code
+from app.payments.runner import Payments
+from app.tariffs.money import to_minor_units
+
+router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_admin)])
+
+PublicId = Annotated[str, Path(min_length=8, max_length=48)]
+
+
+_PAYMENT_FIELDS = {
+    "public_id", "provider", "status", "location_id", "evse_uid", "connector_id", "currency",
+    "hold_amount", "price", "amount_captured", "amount_refunded", "shortfall", "session_id",
+    "cdr_id", "note", "created_at", "finished_at",
+}  # fmt: skip
+
+
+_PAYMENT_FIELDS = {
+    "public_id", "provider", "status", "location_id", "evse_uid", "connector_id", "currency",
+    "hold_amount", "price", "amount_captured", "amount_refunded", "shortfall", "session_id",
+    "cdr_id", "note", "created_at", "finished_at",
+}  # fmt: skip
+
+
+class PaymentOut(BaseModel):
+    public_id: str
+    provider: str
+    status: str
+    cpo: str
+    location_id: str
+    evse_uid: str
+    connector_id: str
+    currency: str
+    hold_amount: int = Field(description="Minor units")
+    price: int | None = Field(description="The CDR's total cost incl. VAT, minor units")
+    amount_captured: int
+    amount_refunded: int
+    shortfall: int = Field(description="Price above what the hold allowed: not charged")
+    session_id: str | None
+    cdr_id: str | None
+    note: str | None
+    created_at: datetime
+    finished_at: datetime | None
+    status_page: str
+
+    @classmethod
+    def of(cls, payment: Payment, base_url: str) -> PaymentOut:
+        return cls(
+            **payment.model_dump(include=_PAYMENT_FIELDS),
+            cpo=f"{payment.cpo_country_code}*{payment.cpo_party_id}",
+            status_page=f"{base_url}/pay/sessions/{payment.public_id}",
+        )
+
+
+class JobOut(BaseModel):
+    id: int
+    kind: str
+    status: str
+    amount: int | None
+    reason: str | None
+    attempts: int
+    last_error: str | None
+    result: dict[str, object]
+    created_at: datetime
+    done_at: datetime | None
+
+
+class PaymentDetail(PaymentOut):
+    jobs: list[JobOut]
+
+
+class RefundIn(BaseModel):
+    amount: Decimal | None = Field(
+        default=None,
+        gt=0,
+        description="In major units of the payment's currency; omitted: all that is left",
+        examples=["2.50"],
+    )
+    reason: str | None = Field(default=None, max_length=255, examples=["Charger fault"])
+
+
+def _ctx(request: Request) -> HubContext:
+    ctx: HubContext = request.app.state.hub
+    return ctx
+
+
+@router.get("/payments", summary="Payments, newest first", response_model=list[PaymentOut])
+async def list_payments(
+    request: Request,
+    status: Annotated[str | None, Query(max_length=16)] = None,
+    flagged: Annotated[bool, Query(description="Only those with a shortfall or a note")] = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[PaymentOut]:
+    ctx = _ctx(request)
+    stmt = select(Payment)
+    if status:
+        stmt = stmt.where(Payment.status == status)
+    if flagged:
+        stmt = stmt.where((col(Payment.shortfall) > 0) | col(Payment.note).is_not(None))
+    async with ctx.sessions() as session:
+        rows = (await session.exec(stmt.order_by(col(Payment.id).desc()).limit(limit))).all()
+    return [PaymentOut.of(p, ctx.settings.base_url) for p in rows]
+
+
+async def _detail(ctx: HubContext, public_id: str) -> PaymentDetail:
+    async with ctx.sessions() as session:
+        payment = await service.by_public_id(session, public_id)
+        if payment is None:
+            raise HTTPException(404, "Unknown payment")
+        jobs = (
+            await session.exec(
+                select(PaymentJob)
+                .where(PaymentJob.payment_id == payment.id)
+                .order_by(col(PaymentJob.id))
+            )
+        ).all()
+    out = PaymentOut.of(payment, ctx.settings.base_url)
+    return PaymentDetail(
+        **out.model_dump(), jobs=[JobOut.model_validate(j, from_attributes=True) for j in jobs]
+    )
+
+
+@router.get(
+    "/payments/{public_id}",
+    summary="One payment with its jobs (capture, cancel, refunds, ...)",
+    response_model=PaymentDetail,
+)
+async def get_payment(request: Request, public_id: PublicId) -> PaymentDetail:
+    return await _detail(_ctx(request), public_id)
+
+
+@router.post(
+    "/payments/{public_id}/refunds",
+    summary="Refund a captured payment, fully or partly",
+    status_code=202,
+    response_model=JobOut,
+    responses={409: {"description": "Not captured, or more than is left"}},
+)
+async def refund_payment(
+    request: Request,
+    public_id: PublicId,
+    body: Annotated[RefundIn, Body()],
+    idempotency_key: Annotated[
+        str | None,
+        Header(max_length=64, description="Same key, same refund: a retried request refunds once"),
+    ] = None,
+) -> JobOut:
+    ctx = _ctx(request)
+    async with ctx.sessions() as session:
+        payment = await service.by_public_id(session, public_id)
+    if payment is None:
+        raise HTTPException(404, "Unknown payment")
+    amount = None if body.amount is None else to_minor_units(body.amount, payment.currency)
+    key = f"refund-{public_id}-{idempotency_key or uuid.uuid4().hex}"
+    try:
+        job = await service.request_refund(ctx, payment, amount, body.reason, key)
+    except service.PaymentError as exc:
+        raise HTTPException(exc.status, exc.message) from None
+    assert job is not None
+    payments: Payments = request.app.state.payments
+    payments.wake()
+    return JobOut.model_validate(job, from_attributes=True)
+
+
+@router.post(
+    "/payments/{public_id}/retry",
+    summary="Run the payment's failed jobs again",
+    response_model=PaymentDetail,
+)
+async def retry_jobs(request: Request, public_id: PublicId) -> PaymentDetail:
+    ctx = _ctx(request)
+    async with ctx.sessions() as session:
+        payment = await service.by_public_id(session, public_id)
+        if payment is None:
+            raise HTTPException(404, "Unknown payment")
+        jobs = (
+            await session.exec(
+                select(PaymentJob).where(
+                    PaymentJob.payment_id == payment.id, PaymentJob.status == JobStatus.FAILED
+                )
+            )
+        ).all()
+        for job in jobs:
+            job.status = JobStatus.PENDING
+            job.attempts = 0
+            job.next_attempt_at = payment.updated_at
+            session.add(job)
+        if jobs and payment.status == "failed":
+            payment.status = "capturing" if payment.cdr_id else "authorized"
+            session.add(payment)
+        await session.commit()
+    payments: Payments = request.app.state.payments
+    payments.wake()
+    return await _detail(ctx, public_id)
+
+
+@router.get(
+    "/evses/{evse_uid}/qr",
+    summary="QR code of an EVSE's pay page (SVG or PNG), to print on the charger",
+    response_class=Response,
+    responses={
+        200: {"content": {"image/svg+xml": {}, "image/png": {}}},
+        404: {"description": "Unknown EVSE"},
+    },
+)
+async def evse_qr(
+    request: Request,
+    evse_uid: Annotated[str, Path(min_length=1, max_length=36)],
+    format: Annotated[Literal["svg", "png"], Query()] = "svg",
+    scale: Annotated[int, Query(ge=1, le=40)] = 8,
+    cpo: Annotated[
+        str | None, Query(pattern=r"^[A-Za-z]{2}\*[A-Za-z0-9]{1,3}$", examples=["NL*VRC"])
+    ] = None,
+) -> Response:
+    ctx = _ctx(request)
+    ref = PartyRef.of(*cpo.split("*")) if cpo else None
+    async with ctx.sessions() as session:
+        found = await find_evses(session, evse_uid, ref)
+    if not found:
+        raise HTTPException(404, f"Unknown EVSE {evse_uid}")
+    if len(found) > 1:
+        raise HTTPException(409, f"Several CPOs have an EVSE {evse_uid}: name one with ?cpo=CC*PID")
+    url = pay_url(ctx.settings.base_url, found[0].uid, cpo)
+    media = "image/svg+xml" if format == "svg" else "image/png"
+    return Response(
+        qr_code(url, format, scale),
+        media_type=media,
+        headers={"Content-Disposition": f'inline; filename="pay-{evse_uid}.{format}"'},
+    )

@@ -1,0 +1,219 @@
+"""What a driver sees before paying: the EVSE, its Location, its ad hoc tariff in plain words."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import String, cast, func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core.settings import Settings
+from app.hub.store import service as store
+from app.hub.store.models import OcpiObject
+from app.ocpi.headers import PartyRef
+from app.tariffs.money import currency_exponent, from_minor_units, to_minor_units
+
+# The EVSE statuses in which a driver may start (mod_locations, Status enum).
+STARTABLE = ("AVAILABLE", "PREPARING")  # PREPARING: plugged in first, as many drivers do
+SYMBOLS = {"EUR": "€", "GBP": "£", "USD": "$"}
+
+
+@dataclass(frozen=True)
+class EvseChoice:
+    cpo: PartyRef
+    location: dict[str, Any]
+    evse: dict[str, Any]
+
+    @property
+    def uid(self) -> str:
+        return str(self.evse["uid"])
+
+    @property
+    def connectors(self) -> list[dict[str, Any]]:
+        return list(self.evse.get("connectors") or [])
+
+    @property
+    def status(self) -> str:
+        return str(self.evse.get("status", "UNKNOWN"))
+
+    @property
+    def startable(self) -> bool:
+        return self.status in STARTABLE
+
+    def connector(self, connector_id: str) -> dict[str, Any] | None:
+        for connector in self.connectors:
+            if str(connector.get("id", "")).upper() == connector_id.upper():
+                return connector
+        return None
+
+
+def _like_escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def find_evses(
+    session: AsyncSession, evse_uid: str, cpo: PartyRef | None = None
+) -> list[EvseChoice]:
+    """Every EVSE with this uid among the Locations the hub holds (a uid is only unique per
+    CPO; ``cpo`` narrows it down). Removed EVSEs are not offered."""
+    needle = f'%"{_like_escape(evse_uid.lower())}"%'
+    stmt = select(OcpiObject).where(
+        OcpiObject.module == "locations",
+        func.lower(cast(col(OcpiObject.data), String)).like(needle, escape="\\"),
+    )
+    if cpo is not None:
+        stmt = stmt.where(
+            OcpiObject.country_code == cpo.country_code, OcpiObject.party_id == cpo.party_id
+        )
+    found = []
+    for row in (await session.exec(stmt.order_by(col(OcpiObject.id)))).all():
+        for evse in row.data.get("evses") or []:
+            if str(evse.get("uid", "")).upper() != evse_uid.upper():
+                continue
+            if evse.get("status") == "REMOVED":
+                continue
+            found.append(EvseChoice(PartyRef(row.country_code, row.party_id), row.data, evse))
+    return found
+
+
+async def ad_hoc_tariff(
+    session: AsyncSession, cpo: PartyRef, connector: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The tariff an ad hoc payer is charged: of the connector's tariffs, the one of type
+    AD_HOC_PAYMENT, else REGULAR, else one without a type (mod_tariffs, TariffType)."""
+    tariffs = []
+    for tariff_id in connector.get("tariff_ids") or []:
+        row = await store.get(session, "tariffs", cpo, str(tariff_id))
+        if row is not None:
+            tariffs.append(row.data)
+    for wanted in ("AD_HOC_PAYMENT", "REGULAR", None):
+        for tariff in tariffs:
+            if tariff.get("type") == wanted:
+                return tariff
+    return None
+
+
+def hold_amount(settings: Settings, currency: str) -> int:
+    """The amount held on the card, in minor units (PAYMENT_HOLD, PAYMENT_HOLD_DEFAULT)."""
+    holds: dict[str, str] = {}
+    for part in settings.payment_hold.split(","):
+        if "=" in part:
+            code, value = part.split("=", 1)
+            holds[code.strip().upper()] = value.strip()
+    value = holds.get(currency.upper(), settings.payment_hold_default)
+    return to_minor_units(Decimal(value), currency)
+
+
+def money(amount: Decimal | float | int | str, currency: str) -> str:
+    """An amount in major units as a driver reads it: "€0.36", "SEK 12.50"."""
+    value = Decimal(str(amount))
+    digits = currency_exponent(currency)
+    # Unit prices may have more decimals than the currency (EUR 0.363 per kWh): keep up to 4.
+    places = max(digits, min(4, -value.normalize().as_tuple().exponent))  # type: ignore[operator]
+    text = f"{value:,.{places}f}"
+    symbol = SYMBOLS.get(currency.upper())
+    return f"{symbol}{text}" if symbol else f"{currency.upper()} {text}"
+
+
+def minor(amount: int | None, currency: str) -> str:
+    return money(from_minor_units(amount or 0, currency), currency)
+
+
+def _incl(price: Any, vat: Any) -> Decimal:
+    value = Decimal(str(price))
+    if vat is not None:
+        value = value * (1 + Decimal(str(vat)) / 100)
+    return value.quantize(Decimal("0.0001")).normalize()
+
+
+_DAYS = {
+    "MONDAY": "Mon",
+    "TUESDAY": "Tue",
+    "WEDNESDAY": "Wed",
+    "THURSDAY": "Thu",
+    "FRIDAY": "Fri",
+    "SATURDAY": "Sat",
+    "SUNDAY": "Sun",
+}
+
+
+def _restriction_words(r: dict[str, Any]) -> str:
+    parts = []
+    if r.get("day_of_week"):
+        parts.append(", ".join(_DAYS.get(d, d) for d in r["day_of_week"]))
+    if r.get("start_time") or r.get("end_time"):
+        parts.append(f"{r.get('start_time', '00:00')}-{r.get('end_time', '24:00')}")
+    if r.get("start_date") or r.get("end_date"):
+        parts.append(f"from {r.get('start_date', '...')} to {r.get('end_date', '...')}")
+    if r.get("min_kwh") is not None:
+        parts.append(f"after {r['min_kwh']} kWh")
+    if r.get("max_kwh") is not None:
+        parts.append(f"up to {r['max_kwh']} kWh")
+    if r.get("min_duration") is not None:
+        parts.append(f"after {int(r['min_duration']) // 60} min")
+    if r.get("max_duration") is not None:
+        parts.append(f"for the first {int(r['max_duration']) // 60} min")
+    if r.get("min_power") is not None or r.get("max_power") is not None:
+        parts.append(f"at {r.get('min_power', 0)}-{r.get('max_power', '...')} kW")
+    if r.get("reservation"):
+        parts.append("while reserved")
+    return "; ".join(parts)
+
+
+_UNITS = {
+    "ENERGY": "per kWh",
+    "TIME": "per hour charging",
+    "PARKING_TIME": "per hour parked without charging",
+    "FLAT": "per session",
+}
+
+
+def describe_tariff(tariff: dict[str, Any]) -> list[str]:
+    """The tariff in plain words, prices including VAT (what a driver pays), one line each."""
+    currency = str(tariff.get("currency", "EUR"))
+    lines = []
+    for element in tariff.get("elements") or []:
+        words = []
+        for component in element.get("price_components") or []:
+            kind = str(component.get("type"))
+            price = money(_incl(component.get("price", 0), component.get("vat")), currency)
+            text = f"{price} {_UNITS.get(kind, kind.lower())}"
+            step = int(component.get("step_size") or 1)
+            if kind in ("TIME", "PARKING_TIME") and step > 1:
+                text += f" (billed per {step // 60 or 1} min)" if step >= 60 else f" (per {step} s)"
+            elif kind == "ENERGY" and step > 1:
+                text += f" (billed per {step} Wh)"
+            if component.get("vat") is not None:
+                text += f", incl. {Decimal(str(component['vat'])).normalize()}% VAT"
+            words.append(text)
+        if not words:
+            continue
+        when = _restriction_words(element.get("restrictions") or {})
+        lines.append(f"{when}: {' + '.join(words)}" if when else " + ".join(words))
+    if tariff.get("min_price"):
+        value = tariff["min_price"].get("incl_vat", tariff["min_price"].get("excl_vat"))
+        lines.append(f"At least {money(value, currency)} per session")
+    if tariff.get("max_price"):
+        value = tariff["max_price"].get("incl_vat", tariff["max_price"].get("excl_vat"))
+        lines.append(f"At most {money(value, currency)} per session")
+    return lines or ["Free of charge"]
+
+
+def address_line(location: dict[str, Any]) -> str:
+    parts = [location.get("address"), location.get("postal_code"), location.get("city")]
+    return ", ".join(str(p) for p in parts if p)
+
+
+__all__ = [
+    "EvseChoice",
+    "ad_hoc_tariff",
+    "address_line",
+    "describe_tariff",
+    "find_evses",
+    "hold_amount",
+    "minor",
+    "money",
+]

@@ -1,0 +1,137 @@
+"""Ad hoc payments: one row per driver payment, its durable jobs, and the webhook events seen."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.core.dbtypes import JSONDoc, UTCDateTime, utcnow
+
+
+class PaymentStatus:
+    """Where a payment is on the driver's path (each step only moves forward)."""
+
+    CREATED = "created"  # Checkout Session created, the driver has not paid yet
+    AUTHORIZED = "authorized"  # the hold is in place (PaymentIntent requires_capture)
+    STARTING = "starting"  # START_SESSION sent
+    CHARGING = "charging"  # the CPO reported the Session
+    STOPPING = "stopping"  # STOP_SESSION sent (by the driver or because the hold was reached)
+    AWAITING_CDR = "awaiting_cdr"  # the Session ended; the price comes with the CDR
+    CAPTURING = "capturing"  # the CDR arrived; capture (or cancel) is queued
+    CAPTURED = "captured"  # money taken (amount_captured)
+    CANCELED = "canceled"  # hold released, nothing taken (price zero, start failed, expired)
+    FAILED = "failed"  # the provider refused; an admin must look
+
+    FINAL = (CAPTURED, CANCELED, FAILED)
+    # Charging may still be going on: the status page refreshes and offers the stop button.
+    LIVE = (AUTHORIZED, STARTING, CHARGING, STOPPING)
+
+
+class Payment(SQLModel, table=True):
+    """A driver's ad hoc payment at one EVSE, from checkout to capture.
+
+    ``public_id`` is the driver's handle (the status and receipt pages): unguessable, it is the
+    only thing that gives access to the payment without an admin JWT. Amounts are integers in the
+    currency's minor units, as the payment provider takes them.
+    """
+
+    __tablename__ = "payment"
+    __table_args__ = (
+        Index("ix_payment_status", "status"),
+        Index("ix_payment_token", "token_uid"),
+        Index("ix_payment_checkout", "checkout_id"),
+        Index("ix_payment_intent", "payment_intent_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    public_id: str = Field(max_length=48, unique=True, index=True)
+    provider: str = Field(max_length=16)  # "stripe" | "local"
+    status: str = Field(default=PaymentStatus.CREATED, max_length=16)
+    # Where: the CPO that owns the EVSE, its Location, EVSE and connector.
+    cpo_country_code: str = Field(max_length=2)
+    cpo_party_id: str = Field(max_length=3)
+    location_id: str = Field(max_length=36)
+    evse_uid: str = Field(max_length=36)
+    connector_id: str = Field(max_length=36)
+    tariff_id: str | None = Field(default=None, max_length=36)
+    currency: str = Field(max_length=3)
+    hold_amount: int
+    # Provider handles.
+    checkout_id: str | None = Field(default=None, max_length=255)
+    checkout_url: str | None = Field(default=None, max_length=2048)
+    payment_intent_id: str | None = Field(default=None, max_length=255)
+    amount_capturable: int = 0
+    # The single-use AD_HOC_USER token the hub's eMSP issued for this payment.
+    token_uid: str = Field(max_length=36)
+    # What the CPO reported.
+    session_id: str | None = Field(default=None, max_length=36)
+    cdr_id: str | None = Field(default=None, max_length=39)
+    # The CDR's total_cost (incl. VAT) in minor units, what was taken, what could not be taken.
+    price: int | None = None
+    amount_captured: int = 0
+    amount_refunded: int = 0
+    shortfall: int = 0
+    # A line for admins and the driver when something went wrong.
+    note: str | None = Field(default=None, max_length=512)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    authorized_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class JobKind:
+    START = "start"  # START_SESSION (OCPP remote start for the own chargers)
+    STOP = "stop"
+    CAPTURE = "capture"
+    CANCEL = "cancel"
+    REFUND = "refund"
+    CONFIRM = "confirm"  # ask the provider whether the hold is in place
+
+
+class JobStatus:
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class PaymentJob(SQLModel, table=True):
+    """Work on a payment that must happen exactly once, whatever crashes in between.
+
+    Written in the same transaction as the fact that calls for it (a CDR stored, a webhook
+    received); ``idempotency_key`` is sent to the provider, so a retry after a crash between the
+    provider's answer and our commit is answered with the first result, not done twice.
+    """
+
+    __tablename__ = "payment_job"
+    __table_args__ = (
+        UniqueConstraint("idempotency_key", name="uq_payment_job_key"),
+        Index("ix_payment_job_due", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    payment_id: int = Field(index=True)
+    kind: str = Field(max_length=16)
+    idempotency_key: str = Field(max_length=128)
+    amount: int | None = None
+    reason: str | None = Field(default=None, max_length=255)
+    status: str = Field(default=JobStatus.PENDING, max_length=12)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    result: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONDoc, nullable=False))
+    last_error: str | None = Field(default=None, max_length=512)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class PaymentEvent(SQLModel, table=True):
+    """A provider webhook event already processed: each event id is acted on once."""
+
+    __tablename__ = "payment_event"
+
+    event_id: str = Field(primary_key=True, max_length=255)
+    type: str = Field(max_length=64)
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

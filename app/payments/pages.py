@@ -1,0 +1,417 @@
+"""The driver's pages: pay at an EVSE, follow the session live, stop it, read the receipt.
+
+Plain HTML forms (they work without JavaScript); a few lines of script refresh live figures. The
+payment's ``public_id`` in the URL is the driver's only key, so it is unguessable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path as FsPath
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel
+
+from app.core.context import HubContext
+from app.hub.store import service as store
+from app.ocpi.errors import InvalidParameters
+from app.ocpi.headers import PartyRef
+from app.payments import service
+from app.payments.evse import (
+    STARTABLE,
+    EvseChoice,
+    ad_hoc_tariff,
+    address_line,
+    describe_tariff,
+    find_evses,
+    hold_amount,
+    minor,
+)
+from app.payments.models import Payment
+from app.payments.provider import LocalIntent
+from app.payments.receipt import build_receipt, live_figures
+from app.payments.runner import Payments
+
+router = APIRouter(prefix="/pay", tags=["driver pages"])
+templates = Jinja2Templates(directory=str(FsPath(__file__).parent / "templates"))
+PLUGS = {
+    "IEC_62196_T2": "Type 2 socket",
+    "IEC_62196_T2_COMBO": "CCS (Combo 2)",
+    "IEC_62196_T1": "Type 1",
+    "IEC_62196_T1_COMBO": "CCS (Combo 1)",
+    "CHADEMO": "CHAdeMO",
+    "DOMESTIC_F": "Schuko",
+    "TESLA_S": "Tesla",
+}
+templates.env.filters["plug"] = lambda standard: PLUGS.get(
+    str(standard), str(standard).replace("_", " ")
+)
+
+EvseUid = Annotated[str, Path(min_length=1, max_length=36, description="EVSE.uid")]
+PublicId = Annotated[str, Path(min_length=8, max_length=48, description="The payment's id")]
+CpoQuery = Annotated[
+    str | None, Query(max_length=8, description="The CPO, as CC*PID, when several share the uid")
+]
+
+
+def _ctx(request: Request) -> HubContext:
+    ctx: HubContext = request.app.state.hub
+    return ctx
+
+
+def _payments(request: Request) -> Payments:
+    payments: Payments = request.app.state.payments
+    return payments
+
+
+def _page(request: Request, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
+    ctx = _ctx(request)
+    return templates.TemplateResponse(
+        request,
+        template,
+        {"test_mode": _payments(request).test_mode, "hub_name": ctx.settings.hub_name, **values},
+        status_code=status_code,
+    )
+
+
+def _message(
+    request: Request, status_code: int, heading: str, message: str, back: str | None = None
+) -> HTMLResponse:
+    return _page(
+        request,
+        "message.html",
+        status_code,
+        heading=heading,
+        message=message,
+        error=status_code >= 400,
+        back=back,
+    )
+
+
+def _cpo(value: str | None) -> PartyRef | None:
+    if not value:
+        return None
+    text = value.replace("-", "*").replace(" ", "*")
+    if "*" not in text:
+        raise InvalidParameters("cpo must look like NL*ABC")
+    country, party = text.split("*", 1)
+    if len(country) != 2 or not 1 <= len(party) <= 3:
+        raise InvalidParameters("cpo must look like NL*ABC")
+    return PartyRef.of(country, party)
+
+
+async def _choices(
+    request: Request, evse_uid: str, cpo: str | None
+) -> list[EvseChoice] | HTMLResponse:
+    try:
+        ref = _cpo(cpo)
+    except InvalidParameters as exc:
+        return _message(request, 400, "Unknown charger", exc.message)
+    async with _ctx(request).sessions() as session:
+        found = await find_evses(session, evse_uid, ref)
+    if not found:
+        return _message(
+            request, 404, "Unknown charger", f"No charger {evse_uid} is known here. Check the code."
+        )
+    return found
+
+
+@router.get(
+    "/sessions/{public_id}",
+    response_class=HTMLResponse,
+    summary="The driver's session: live energy, duration and cost, stop button",
+)
+async def session_page(request: Request, public_id: PublicId) -> HTMLResponse:
+    found = await _payment_and_session(request, public_id)
+    if isinstance(found, HTMLResponse):
+        return found
+    payment, ocpi_session = found
+    async with _ctx(request).sessions() as session:
+        location = await store.get(
+            session, "locations", service.cpo_ref(payment), payment.location_id
+        )
+    return _page(
+        request,
+        "status.html",
+        payment=payment,
+        figures=live_figures(payment, ocpi_session),
+        location_name=(location.data.get("name") if location else None) or payment.location_id,
+        refresh_ms=2000,
+    )
+
+
+class LiveStatus(BaseModel):
+    status: str
+    status_text: str
+    note: str | None
+    hold: str
+    energy_kwh: str | None
+    duration: str | None
+    running_cost: str | None
+    price: str | None
+    captured: str
+    refunded: str | None
+    can_stop: bool
+    live: bool
+    receipt: bool
+    cost_label: str
+    hold_label: str
+
+
+@router.get(
+    "/sessions/{public_id}/status.json",
+    response_model=LiveStatus,
+    summary="Live figures of the driver's session (polled by its page)",
+    responses={404: {"description": "Unknown payment"}},
+)
+async def session_status(request: Request, public_id: PublicId) -> Response:
+    found = await _payment_and_session(request, public_id)
+    if isinstance(found, HTMLResponse):
+        return JSONResponse({"detail": "Unknown payment"}, status_code=404)
+    payment, ocpi_session = found
+    return JSONResponse(live_figures(payment, ocpi_session), headers={"Cache-Control": "no-store"})
+
+
+async def _payment_and_session(
+    request: Request, public_id: str
+) -> tuple[Payment, dict[str, Any] | None] | HTMLResponse:
+    async with _ctx(request).sessions() as session:
+        payment = await service.by_public_id(session, public_id)
+        if payment is None:
+            return _message(request, 404, "Unknown session", "This payment does not exist.")
+        ocpi_session = None
+        if payment.session_id:
+            row = await store.get(session, "sessions", service.cpo_ref(payment), payment.session_id)
+            ocpi_session = row.data if row else None
+        return payment, ocpi_session
+
+
+@router.post(
+    "/sessions/{public_id}/stop",
+    response_class=RedirectResponse,
+    status_code=303,
+    summary="The driver stops charging",
+)
+async def stop(request: Request, public_id: PublicId) -> Response:
+    async with _ctx(request).sessions() as session:
+        payment = await service.by_public_id(session, public_id)
+    if payment is None:
+        return _message(request, 404, "Unknown session", "This payment does not exist.")
+    try:
+        await service.request_stop(_ctx(request), payment, "Stopped by the driver")
+    except service.PaymentError as exc:
+        return _message(
+            request, exc.status, "Cannot stop", exc.message, f"/pay/sessions/{public_id}"
+        )
+    _payments(request).wake()
+    return RedirectResponse(f"/pay/sessions/{public_id}", status_code=303)
+
+
+@router.get(
+    "/sessions/{public_id}/receipt",
+    response_class=HTMLResponse,
+    summary="The receipt (printable): energy, time, parking, fixed fee, VAT per rate",
+)
+async def receipt(request: Request, public_id: PublicId) -> HTMLResponse:
+    async with _ctx(request).sessions() as session:
+        payment = await service.by_public_id(session, public_id)
+        if payment is None:
+            return _message(request, 404, "Unknown session", "This payment does not exist.")
+        cdr = None
+        if payment.cdr_id:
+            cdr = await store.get(session, "cdrs", service.cpo_ref(payment), payment.cdr_id)
+        location = await store.get(
+            session, "locations", service.cpo_ref(payment), payment.location_id
+        )
+        time_zone = location.data.get("time_zone") if location else None
+    if cdr is None:
+        return _message(
+            request,
+            409,
+            "No receipt yet",
+            "The receipt is ready when the operator has sent the final price of the session.",
+            f"/pay/sessions/{public_id}",
+        )
+    return _page(
+        request,
+        "receipt.html",
+        receipt=build_receipt(payment, cdr.data, time_zone),
+        operator=f"{payment.cpo_country_code}*{payment.cpo_party_id}",
+    )
+
+
+@router.get(
+    "/test-checkout/{checkout_id}",
+    response_class=HTMLResponse,
+    summary="The local test payment provider's checkout page (no money moves)",
+)
+async def test_checkout(
+    request: Request, checkout_id: Annotated[str, Path(max_length=64)]
+) -> HTMLResponse:
+    intent = await _local_intent(request, checkout_id)
+    if intent is None:
+        return _message(request, 404, "Unknown checkout", "This test checkout does not exist.")
+    return _page(request, "test_checkout.html", amount=minor(intent.amount, intent.currency))
+
+
+async def _local_intent(request: Request, checkout_id: str) -> LocalIntent | None:
+    provider = service.local_provider(_payments(request).provider)
+    if provider is None:
+        return None
+    async with _ctx(request).sessions() as session:
+        from sqlmodel import select
+
+        return (
+            await session.exec(select(LocalIntent).where(LocalIntent.checkout_id == checkout_id))
+        ).first()
+
+
+@router.post(
+    "/test-checkout/{checkout_id}",
+    response_class=RedirectResponse,
+    status_code=303,
+    summary="Authorize or cancel a test payment",
+)
+async def test_checkout_submit(
+    request: Request,
+    checkout_id: Annotated[str, Path(max_length=64)],
+    action: Annotated[str, Form(pattern="^(authorize|cancel)$")],
+) -> Response:
+    provider = service.local_provider(_payments(request).provider)
+    intent = await _local_intent(request, checkout_id)
+    if provider is None or intent is None:
+        return _message(request, 404, "Unknown checkout", "This test checkout does not exist.")
+    ctx = _ctx(request)
+    if action == "cancel":
+        await service.handle_event(
+            ctx,
+            service.Event(
+                f"local-{checkout_id}-expired",
+                "checkout.session.expired",
+                {
+                    "object": "checkout.session",
+                    "id": checkout_id,
+                    "client_reference_id": intent.reference,
+                },
+            ),
+        )
+        return _message(request, 200, "Payment canceled", "Nothing was charged.")
+    authorized = await provider.authorize(checkout_id)
+    assert authorized is not None
+    # The same path as Stripe's webhook.
+    await service.handle_event(
+        ctx,
+        service.Event(
+            f"local-{checkout_id}-completed",
+            "checkout.session.completed",
+            {
+                "object": "checkout.session",
+                "id": checkout_id,
+                "client_reference_id": intent.reference,
+                "payment_intent": authorized.id,
+            },
+        ),
+    )
+    _payments(request).wake()
+    return RedirectResponse(f"/pay/sessions/{intent.reference}", status_code=303)
+
+
+@router.get(
+    "/{evse_uid}",
+    response_class=HTMLResponse,
+    summary="The pay page of an EVSE: location, live status, ad hoc price, start button",
+)
+async def pay_page(request: Request, evse_uid: EvseUid, cpo: CpoQuery = None) -> HTMLResponse:
+    found = await _choices(request, evse_uid, cpo)
+    if isinstance(found, HTMLResponse):
+        return found
+    if len(found) > 1:
+        return _page(request, "choose.html", choices=found)
+    return await _render_pay(request, found[0])
+
+
+async def _render_pay(
+    request: Request, choice: EvseChoice, error: str | None = None, status_code: int = 200
+) -> HTMLResponse:
+    ctx = _ctx(request)
+    tariff = None
+    async with ctx.sessions() as session:
+        for connector in choice.connectors:
+            tariff = await ad_hoc_tariff(session, choice.cpo, connector)
+            if tariff is not None:
+                break
+    lines = describe_tariff(tariff) if tariff else []
+    hold = (
+        minor(hold_amount(ctx.settings, str(tariff["currency"])), str(tariff["currency"]))
+        if tariff
+        else ""
+    )
+    operator = (choice.location.get("operator") or {}).get("name") or str(choice.cpo)
+    return _page(
+        request,
+        "pay.html",
+        status_code,
+        location=choice.location,
+        address=address_line(choice.location),
+        evse=choice.evse,
+        connectors=choice.connectors,
+        cpo=str(choice.cpo),
+        operator=operator,
+        tariff_lines=lines,
+        hold=hold,
+        can_start=bool(lines) and choice.startable,
+        startable=list(STARTABLE),
+        error=error,
+    )
+
+
+class EvseStatus(BaseModel):
+    status: str
+    connectors: list[str]
+
+
+@router.get(
+    "/{evse_uid}/status.json",
+    response_model=EvseStatus,
+    summary="The EVSE's live status (polled by the pay page)",
+    responses={404: {"description": "Unknown EVSE"}},
+)
+async def evse_status(request: Request, evse_uid: EvseUid, cpo: CpoQuery = None) -> Response:
+    found = await _choices(request, evse_uid, cpo)
+    if isinstance(found, HTMLResponse) or len(found) != 1:
+        return JSONResponse({"detail": "Unknown or ambiguous EVSE"}, status_code=404)
+    choice = found[0]
+    return JSONResponse(
+        {"status": choice.status, "connectors": [str(c.get("id")) for c in choice.connectors]},
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@router.post(
+    "/{evse_uid}/start",
+    response_class=RedirectResponse,
+    status_code=303,
+    summary="Start: create the checkout (a hold on the card) and go to it",
+)
+async def start(
+    request: Request,
+    evse_uid: EvseUid,
+    connector_id: Annotated[str, Form(min_length=1, max_length=36)],
+    cpo: Annotated[str | None, Form(max_length=8)] = None,
+) -> Response:
+    found = await _choices(request, evse_uid, cpo)
+    if isinstance(found, HTMLResponse):
+        return found
+    if len(found) > 1:
+        return _page(request, "choose.html", 409, choices=found)
+    choice = found[0]
+    try:
+        payment = await service.start_checkout(
+            _ctx(request), _payments(request).provider, choice, connector_id
+        )
+    except service.PaymentError as exc:
+        return await _render_pay(request, choice, exc.message, exc.status)
+    assert payment.checkout_url is not None
+    return RedirectResponse(payment.checkout_url, status_code=303)

@@ -1,0 +1,389 @@
+"""Payment providers: Stripe (Checkout with a manual-capture PaymentIntent) and a local test one.
+
+Both behind one small interface, so that the rest of the hub never knows which one runs. Amounts
+are integers in the currency's minor units. Every call that moves money carries an idempotency
+key; asked twice with the same key, a provider does the work once.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+import stripe
+from sqlalchemy import Column
+from sqlmodel import Field, SQLModel, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core.context import HubContext
+from app.core.dbtypes import JSONDoc, UTCDateTime, utcnow
+
+
+class ProviderError(Exception):
+    """The provider refused or could not be reached; ``retryable`` says whether to try again."""
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retryable = retryable
+
+
+@dataclass(frozen=True)
+class Checkout:
+    id: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Intent:
+    """A PaymentIntent as far as the hub cares.
+
+    ``status`` uses Stripe's names: requires_payment_method, requires_confirmation,
+    requires_action, processing, requires_capture, canceled, succeeded.
+    """
+
+    id: str
+    status: str
+    amount: int
+    amount_capturable: int
+    amount_received: int
+
+
+@dataclass(frozen=True)
+class CheckoutRequest:
+    reference: str  # the payment's public id
+    currency: str
+    amount: int
+    title: str
+    description: str
+    success_url: str
+    cancel_url: str
+    idempotency_key: str
+
+
+class PaymentProvider(Protocol):
+    name: str
+    # True only for the local test provider: every page says no real money moves.
+    test_mode: bool
+
+    async def create_checkout(self, request: CheckoutRequest) -> Checkout: ...
+
+    async def checkout_intent(self, checkout_id: str) -> str | None:
+        """The PaymentIntent behind a Checkout Session (None until the driver paid)."""
+        ...
+
+    async def get_intent(self, intent_id: str) -> Intent: ...
+
+    async def capture(self, intent_id: str, amount: int, idempotency_key: str) -> Intent: ...
+
+    async def cancel(self, intent_id: str, idempotency_key: str) -> Intent: ...
+
+    async def refund(self, intent_id: str, amount: int, idempotency_key: str) -> str:
+        """Refund ``amount`` of what was captured; answers the refund's id."""
+        ...
+
+
+# --- Stripe ----------------------------------------------------------------------------------
+
+
+def _plain(obj: Any) -> dict[str, Any]:
+    """A StripeObject as a plain dict (the library's objects are not dicts)."""
+    return dict(obj.to_dict()) if hasattr(obj, "to_dict") else dict(obj)
+
+
+def _intent(resource: Any) -> Intent:
+    obj = _plain(resource)
+    return Intent(
+        id=str(obj["id"]),
+        status=str(obj["status"]),
+        amount=int(obj.get("amount") or 0),
+        amount_capturable=int(obj.get("amount_capturable") or 0),
+        amount_received=int(obj.get("amount_received") or 0),
+    )
+
+
+def _error(exc: stripe.StripeError) -> ProviderError:
+    # Network trouble, rate limits, Stripe's own 5xx and idempotency races are worth a retry;
+    # a 4xx about the request itself is not.
+    status = exc.http_status or 0
+    retryable = isinstance(
+        exc, stripe.APIConnectionError | stripe.RateLimitError | stripe.APIError
+    ) or (status >= 500 or status == 409)
+    code = getattr(exc, "code", None)
+    text = exc.user_message or str(exc) or type(exc).__name__
+    return ProviderError(f"Stripe: {code or type(exc).__name__}: {text}"[:500], retryable=retryable)
+
+
+class StripeProvider:
+    """Stripe through the official library: StripeClient, its httpx client, async methods."""
+
+    name = "stripe"
+    test_mode = False
+
+    def __init__(self, api_key: str, api_base: str, timeout: float = 20.0) -> None:
+        self.client = stripe.StripeClient(
+            api_key,
+            base_addresses={"api": api_base.rstrip("/")},
+            http_client=stripe.HTTPXClient(timeout=timeout),
+            max_network_retries=2,
+        )
+
+    async def create_checkout(self, request: CheckoutRequest) -> Checkout:
+        params: dict[str, Any] = {
+            "mode": "payment",
+            "client_reference_id": request.reference,
+            "metadata": {"voltroam_payment": request.reference},
+            "line_items": [
+                {
+                    "quantity": 1,
+                    "price_data": {
+                        "currency": request.currency.lower(),
+                        "unit_amount": request.amount,
+                        "product_data": {
+                            "name": request.title,
+                            "description": request.description,
+                        },
+                    },
+                }
+            ],
+            # A hold: the card is authorized for the amount, captured later for the price.
+            "payment_intent_data": {
+                "capture_method": "manual",
+                "metadata": {"voltroam_payment": request.reference},
+                "description": request.title,
+            },
+            "success_url": request.success_url,
+            "cancel_url": request.cancel_url,
+        }
+        try:
+            session = await self.client.v1.checkout.sessions.create_async(
+                params,  # type: ignore[arg-type]
+                {"idempotency_key": request.idempotency_key},
+            )
+        except stripe.StripeError as exc:
+            raise _error(exc) from None
+        obj = _plain(session)
+        return Checkout(id=str(obj["id"]), url=str(obj["url"]))
+
+    async def checkout_intent(self, checkout_id: str) -> str | None:
+        try:
+            session = await self.client.v1.checkout.sessions.retrieve_async(checkout_id)
+        except stripe.StripeError as exc:
+            raise _error(exc) from None
+        intent = _plain(session).get("payment_intent")
+        if isinstance(intent, dict):
+            intent = intent.get("id")
+        return str(intent) if intent else None
+
+    async def get_intent(self, intent_id: str) -> Intent:
+        try:
+            return _intent(await self.client.v1.payment_intents.retrieve_async(intent_id))
+        except stripe.StripeError as exc:
+            raise _error(exc) from None
+
+    async def capture(self, intent_id: str, amount: int, idempotency_key: str) -> Intent:
+        try:
+            obj = await self.client.v1.payment_intents.capture_async(
+                intent_id,
+                {"amount_to_capture": amount},
+                {"idempotency_key": idempotency_key},
+            )
+        except stripe.StripeError as exc:
+            raise _error(exc) from None
+        return _intent(obj)
+
+    async def cancel(self, intent_id: str, idempotency_key: str) -> Intent:
+        try:
+            obj = await self.client.v1.payment_intents.cancel_async(
+                intent_id, None, {"idempotency_key": idempotency_key}
+            )
+        except stripe.StripeError as exc:
+            raise _error(exc) from None
+        return _intent(obj)
+
+    async def refund(self, intent_id: str, amount: int, idempotency_key: str) -> str:
+        try:
+            obj = await self.client.v1.refunds.create_async(
+                {"payment_intent": intent_id, "amount": amount},
+                {"idempotency_key": idempotency_key},
+            )
+        except stripe.StripeError as exc:
+            raise _error(exc) from None
+        return str(_plain(obj)["id"])
+
+
+# --- Local test provider ---------------------------------------------------------------------
+
+
+class LocalIntent(SQLModel, table=True):
+    """The local test provider's PaymentIntents (nothing leaves the machine, no money moves)."""
+
+    __tablename__ = "local_payment_intent"
+
+    id: str = Field(primary_key=True, max_length=64)
+    checkout_id: str = Field(max_length=64, unique=True, index=True)
+    reference: str = Field(max_length=48)
+    currency: str = Field(max_length=3)
+    amount: int
+    status: str = Field(default="requires_payment_method", max_length=32)
+    amount_capturable: int = 0
+    amount_received: int = 0
+    amount_refunded: int = 0
+    # Idempotency keys already answered, with the answer (as Stripe remembers them).
+    keys: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONDoc, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+def _local_intent(row: LocalIntent) -> Intent:
+    return Intent(
+        id=row.id,
+        status=row.status,
+        amount=row.amount,
+        amount_capturable=row.amount_capturable,
+        amount_received=row.amount_received,
+    )
+
+
+class LocalProvider:
+    """A test provider with Stripe's PaymentIntent rules, kept in the hub's database.
+
+    Its checkout page is the hub's own ``/pay/test-checkout/{id}``: the driver presses
+    "Authorize" and the payment goes on exactly as after a Stripe webhook.
+    """
+
+    name = "local"
+    test_mode = True
+
+    def __init__(self, ctx: HubContext) -> None:
+        self.ctx = ctx
+
+    async def _get(self, session: AsyncSession, intent_id: str) -> LocalIntent:
+        row = await session.get(LocalIntent, intent_id)
+        if row is None:
+            raise ProviderError(f"local: no PaymentIntent {intent_id}", retryable=False)
+        return row
+
+    async def create_checkout(self, request: CheckoutRequest) -> Checkout:
+        async with self.ctx.sessions() as session:
+            existing = (
+                await session.exec(
+                    select(LocalIntent).where(LocalIntent.reference == request.reference)
+                )
+            ).first()
+            if existing is None:
+                existing = LocalIntent(
+                    id="lpi_" + secrets.token_hex(12),
+                    checkout_id="lcs_" + secrets.token_hex(12),
+                    reference=request.reference,
+                    currency=request.currency,
+                    amount=request.amount,
+                )
+                session.add(existing)
+                await session.commit()
+            checkout_id = existing.checkout_id
+        return Checkout(
+            checkout_id, f"{self.ctx.settings.base_url}/pay/test-checkout/{checkout_id}"
+        )
+
+    async def checkout_intent(self, checkout_id: str) -> str | None:
+        async with self.ctx.sessions() as session:
+            row = (
+                await session.exec(
+                    select(LocalIntent).where(LocalIntent.checkout_id == checkout_id)
+                )
+            ).first()
+            if row is None or row.status == "requires_payment_method":
+                return None
+            return row.id
+
+    async def authorize(self, checkout_id: str) -> LocalIntent | None:
+        """The driver pressed "Authorize" on the test checkout page: the hold is in place."""
+        async with self.ctx.sessions() as session:
+            row = (
+                await session.exec(
+                    select(LocalIntent).where(LocalIntent.checkout_id == checkout_id)
+                )
+            ).first()
+            if row is None:
+                return None
+            if row.status == "requires_payment_method":
+                row.status = "requires_capture"
+                row.amount_capturable = row.amount
+                session.add(row)
+                await session.commit()
+                await session.refresh(row)
+            return row
+
+    async def get_intent(self, intent_id: str) -> Intent:
+        async with self.ctx.sessions() as session:
+            return _local_intent(await self._get(session, intent_id))
+
+    async def _once(self, intent_id: str, key: str, change: Any) -> tuple[Intent, dict[str, Any]]:
+        async with self.ctx.sessions() as session:
+            row = await self._get(session, intent_id)
+            if key in row.keys:
+                return _local_intent(row), dict(row.keys[key])
+            answer = change(row)
+            row.keys = {**row.keys, key: answer}
+            session.add(row)
+            await session.commit()
+            await session.refresh(row)
+            return _local_intent(row), answer
+
+    async def capture(self, intent_id: str, amount: int, idempotency_key: str) -> Intent:
+        def change(row: LocalIntent) -> dict[str, Any]:
+            if row.status != "requires_capture":
+                raise ProviderError(
+                    f"local: cannot capture a PaymentIntent in status {row.status}",
+                    retryable=False,
+                )
+            if amount > row.amount_capturable or amount <= 0:
+                raise ProviderError(
+                    f"local: amount_to_capture {amount} not within 1..{row.amount_capturable}",
+                    retryable=False,
+                )
+            row.status = "succeeded"
+            row.amount_received = amount
+            row.amount_capturable = 0
+            return {"captured": amount}
+
+        intent, _ = await self._once(intent_id, idempotency_key, change)
+        return intent
+
+    async def cancel(self, intent_id: str, idempotency_key: str) -> Intent:
+        def change(row: LocalIntent) -> dict[str, Any]:
+            if row.status in ("succeeded", "canceled"):
+                raise ProviderError(
+                    f"local: cannot cancel a PaymentIntent in status {row.status}",
+                    retryable=False,
+                )
+            row.status = "canceled"
+            row.amount_capturable = 0
+            return {"canceled": True}
+
+        intent, _ = await self._once(intent_id, idempotency_key, change)
+        return intent
+
+    async def refund(self, intent_id: str, amount: int, idempotency_key: str) -> str:
+        def change(row: LocalIntent) -> dict[str, Any]:
+            left = row.amount_received - row.amount_refunded
+            if row.status != "succeeded" or amount <= 0 or amount > left:
+                raise ProviderError(
+                    f"local: cannot refund {amount} (captured {row.amount_received},"
+                    f" refunded {row.amount_refunded})",
+                    retryable=False,
+                )
+            row.amount_refunded += amount
+            return {"refund": "lre_" + secrets.token_hex(12)}
+
+        _intent_now, answer = await self._once(intent_id, idempotency_key, change)
+        return str(answer["refund"])
+
+
+def make_provider(ctx: HubContext) -> PaymentProvider:
+    settings = ctx.settings
+    if settings.payment_provider_name == "stripe":
+        return StripeProvider(settings.stripe_secret_key, settings.stripe_api_base)
+    return LocalProvider(ctx)

@@ -1,0 +1,196 @@
+"""What the driver's pages show: live figures of a Session, and the receipt of a CDR."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import ValidationError
+
+from app.core.dbtypes import utcnow
+from app.ocpi.schemas.cdrs import CDR
+from app.ocpi.schemas.common import parse_datetime
+from app.payments.evse import minor, money
+from app.payments.models import Payment
+from app.payments.models import PaymentStatus as S
+from app.payments.service import price_minor
+from app.tariffs import TariffError, price_cdr
+from app.tariffs.money import round_to_currency
+
+STATUS_WORDS = {
+    S.CREATED: "Waiting for your payment",
+    S.AUTHORIZED: "Payment authorized, starting the charger",
+    S.STARTING: "Starting the charger: plug in your car if you have not yet",
+    S.CHARGING: "Charging",
+    S.STOPPING: "Stopping",
+    S.AWAITING_CDR: "Charging ended, waiting for the final price",
+    S.CAPTURING: "Charging ended, taking the payment",
+    S.CAPTURED: "Paid, thank you",
+    S.CANCELED: "Ended: nothing was charged, the hold is released",
+    S.FAILED: "Something went wrong with the payment; our team has been told",
+}
+
+
+def duration_words(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    return f"{minutes} min {secs:02d} s"
+
+
+def hours_words(hours: Decimal | float | int | None) -> str:
+    return duration_words(float(hours or 0) * 3600)
+
+
+def live_figures(payment: Payment, ocpi_session: dict[str, Any] | None) -> dict[str, Any]:
+    """The status page's figures (also its JSON, polled every few seconds)."""
+    figures: dict[str, Any] = {
+        "status": payment.status,
+        "status_text": STATUS_WORDS.get(payment.status, payment.status),
+        "note": payment.note,
+        "hold": minor(payment.hold_amount, payment.currency),
+        "energy_kwh": None,
+        "duration": None,
+        "running_cost": None,
+        "price": minor(payment.price, payment.currency) if payment.price is not None else None,
+        "captured": minor(payment.amount_captured, payment.currency),
+        "refunded": minor(payment.amount_refunded, payment.currency)
+        if payment.amount_refunded
+        else None,
+        "can_stop": payment.status in (S.STARTING, S.CHARGING),
+        "live": payment.status not in S.FINAL,
+        "receipt": payment.cdr_id is not None,
+        "cost_label": "Price" if payment.price is not None else "Cost so far",
+        "hold_label": "Held on your card" if payment.status not in S.FINAL else "Hold released",
+    }
+    if ocpi_session:
+        figures["energy_kwh"] = f"{Decimal(str(ocpi_session.get('kwh') or 0)):.2f}"
+        start = parse_datetime(ocpi_session["start_date_time"])
+        end = ocpi_session.get("end_date_time")
+        until: datetime = parse_datetime(end) if end else utcnow()
+        figures["duration"] = duration_words((until - start).total_seconds())
+        if ocpi_session.get("total_cost") is not None:
+            figures["running_cost"] = minor(
+                price_minor(ocpi_session["total_cost"], payment.currency), payment.currency
+            )
+    return figures
+
+
+@dataclass
+class ReceiptLine:
+    label: str
+    quantity: str
+    amount: str
+
+
+@dataclass
+class Receipt:
+    cdr_id: str
+    location: str
+    address: str
+    evse: str
+    connector: str
+    start: str
+    end: str
+    currency: str
+    lines: list[ReceiptLine] = field(default_factory=list)
+    vat: list[tuple[str, str]] = field(default_factory=list)
+    total_excl: str = ""
+    total_incl: str = ""
+    charged: str = ""
+    refunded: str | None = None
+    shortfall: str | None = None
+
+
+def _amount(cost: dict[str, Any] | None, currency: str) -> Decimal:
+    if not cost:
+        return Decimal(0)
+    value = cost.get("excl_vat", 0)
+    return Decimal(str(value))
+
+
+def _vat_by_rate(cdr: CDR, total_vat: Decimal) -> list[tuple[str, Decimal]]:
+    """VAT per rate from the tariff engine's lines, when they add up to the CDR's VAT."""
+    try:
+        priced = price_cdr(cdr)
+    except (TariffError, ValueError):
+        return []
+    rates: dict[Decimal, Decimal] = {}
+    for line in priced.lines:
+        rate = line.vat if line.vat is not None else Decimal(0)
+        rates[rate] = rates.get(rate, Decimal(0)) + line.cost.vat
+    currency = cdr.currency
+    split = [(rate, round_to_currency(v, currency)) for rate, v in sorted(rates.items()) if v]
+    if abs(sum(v for _, v in split) - round_to_currency(total_vat, currency)) > Decimal("0.01"):
+        return []
+    return [(f"{rate.normalize()}%", v) for rate, v in split]
+
+
+def local_time(value: Any, time_zone: str | None) -> str:
+    """A CDR timestamp as the driver reads it, in the Location's time zone."""
+    if not value:
+        return ""
+    moment = parse_datetime(value)
+    try:
+        zone = ZoneInfo(time_zone) if time_zone else None
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = None
+    if zone is None:
+        return moment.strftime("%d %b %Y, %H:%M UTC")
+    return moment.astimezone(zone).strftime("%d %b %Y, %H:%M %Z")
+
+
+def build_receipt(payment: Payment, data: dict[str, Any], time_zone: str | None = None) -> Receipt:
+    currency = payment.currency
+    where = data.get("cdr_location") or {}
+    parts = [where.get("address"), where.get("postal_code"), where.get("city")]
+    receipt = Receipt(
+        cdr_id=str(data.get("id")),
+        location=str(where.get("name") or where.get("id") or ""),
+        address=", ".join(str(p) for p in parts if p),
+        evse=str(where.get("evse_id") or payment.evse_uid),
+        connector=str(where.get("connector_id") or payment.connector_id),
+        start=local_time(data.get("start_date_time"), time_zone),
+        end=local_time(data.get("end_date_time"), time_zone),
+        currency=currency,
+    )
+    total_time = Decimal(str(data.get("total_time") or 0))
+    parking = Decimal(str(data.get("total_parking_time") or 0))
+    rows = [
+        ("Energy", f"{Decimal(str(data.get('total_energy') or 0)):.3f} kWh", "total_energy_cost"),
+        ("Charging time", hours_words(total_time - parking), "total_time_cost"),
+        ("Parking time", hours_words(parking), "total_parking_cost"),
+        ("Fixed fee", "1 session", "total_fixed_cost"),
+        ("Reservation", hours_words(data.get("total_reservation_time")), "total_reservation_cost"),
+    ]
+    for label, quantity, key in rows:
+        cost = data.get(key)
+        # Energy and charging time always; the other lines only when they cost something.
+        always = key in ("total_energy_cost", "total_time_cost")
+        if not always and (cost is None or not _amount(cost, currency)):
+            continue
+        receipt.lines.append(ReceiptLine(label, quantity, money(_amount(cost, currency), currency)))
+    total = data.get("total_cost") or {}
+    excl = Decimal(str(total.get("excl_vat", 0)))
+    incl = Decimal(str(total.get("incl_vat", excl)))
+    receipt.total_excl = money(round_to_currency(excl, currency), currency)
+    receipt.total_incl = money(round_to_currency(incl, currency), currency)
+    try:
+        split = _vat_by_rate(CDR.model_validate(data), incl - excl)
+    except ValidationError:
+        split = []
+    if split:
+        receipt.vat = [(f"VAT {rate}", money(v, currency)) for rate, v in split]
+    elif incl != excl:
+        receipt.vat = [("VAT", money(round_to_currency(incl - excl, currency), currency))]
+    receipt.charged = minor(payment.amount_captured, currency)
+    if payment.amount_refunded:
+        receipt.refunded = minor(payment.amount_refunded, currency)
+    if payment.shortfall:
+        receipt.shortfall = minor(payment.shortfall, currency)
+    return receipt

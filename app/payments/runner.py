@@ -1,0 +1,52 @@
+"""The running payments part of an app: its provider and the loop that runs payment jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from app.core.context import HubContext
+from app.payments import service
+from app.payments.provider import PaymentProvider, make_provider
+
+log = logging.getLogger("voltroam.payments")
+
+
+class Payments:
+    def __init__(self, ctx: HubContext, provider: PaymentProvider | None = None) -> None:
+        self.ctx = ctx
+        # Refuses a live Stripe key with the local test provider (ValueError at start).
+        self.provider = provider or make_provider(ctx)
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def test_mode(self) -> bool:
+        return self.provider.test_mode
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="payment-jobs")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def _loop(self) -> None:
+        poll = self.ctx.settings.payment_jobs_poll_seconds
+        while True:
+            try:
+                while await service.run_due_jobs(self.ctx, self.provider):
+                    pass
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("payment jobs round failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), poll)
+            self._wake.clear()

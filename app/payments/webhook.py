@@ -1,0 +1,67 @@
+"""Stripe webhooks: ``/payments/stripe/webhook``.
+
+The ``Stripe-Signature`` header is checked (HMAC-SHA256 over ``{timestamp}.{payload}`` with the
+endpoint secret, timestamp within STRIPE_WEBHOOK_TOLERANCE_SECONDS) by the ``stripe`` library before
+anything is read. Each event id is acted on once; the handler only writes to the database and
+queues jobs, so Stripe gets its answer at once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Annotated
+
+import stripe
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse
+
+from app.core.context import HubContext
+from app.payments import service
+from app.payments.runner import Payments
+
+log = logging.getLogger("voltroam.payments")
+
+router = APIRouter(prefix="/payments", tags=["payments"])
+MAX_PAYLOAD = 512 * 1024
+
+
+@router.post(
+    "/stripe/webhook",
+    summary="Stripe webhook (signed events: checkout.session.*, payment_intent.*)",
+    responses={
+        200: {"description": "Received (also for duplicates and ignored event types)"},
+        400: {"description": "Missing or bad signature, old timestamp, or not an event"},
+        413: {"description": "Payload too large"},
+    },
+)
+async def stripe_webhook(
+    request: Request,
+    stripe_signature: Annotated[str | None, Header(alias="Stripe-Signature")] = None,
+) -> JSONResponse:
+    ctx: HubContext = request.app.state.hub
+    payments: Payments = request.app.state.payments
+    secret = ctx.settings.stripe_webhook_secret
+    if not secret:
+        return JSONResponse({"detail": "Stripe webhooks are not configured"}, status_code=400)
+    payload = await request.body()
+    if len(payload) > MAX_PAYLOAD:
+        return JSONResponse({"detail": "Payload too large"}, status_code=413)
+    try:
+        text = payload.decode("utf-8")
+        stripe.WebhookSignature.verify_header(
+            text, stripe_signature, secret, ctx.settings.stripe_webhook_tolerance_seconds
+        )
+        body = json.loads(text)
+        event = service.Event(
+            id=str(body["id"]), type=str(body["type"]), obj=dict(body["data"]["object"])
+        )
+    except stripe.SignatureVerificationError as exc:
+        log.info("Stripe webhook refused: %s", exc.user_message or exc)
+        return JSONResponse({"detail": "Bad Stripe-Signature"}, status_code=400)
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError):
+        return JSONResponse({"detail": "Not a Stripe event"}, status_code=400)
+    outcome = await service.handle_event(ctx, event)
+    log.info("Stripe event %s %s: %s", event.id, event.type, outcome)
+    payments.wake()
+    return JSONResponse({"received": True, "outcome": outcome})

@@ -1,0 +1,274 @@
+"""Paying at a partner CPO's EVSE (learned over OCPI): the hub's own eMSP sends START_SESSION with
+a single-use AD_HOC_USER token, the CPO's Session and CDR come back to it, the CDR's price is
+captured, and a credit CDR refunds it. Paid with the local test provider (no Stripe key)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlmodel import select
+
+from app.payments.models import Payment
+from tests.conftest import token_header
+from tests.hub.network import Network, location, network, stamp
+from tests.ocpp.harness import wait_for
+
+START_ANSWER = {"result": "ACCEPTED", "timeout": 30}
+
+
+def ad_hoc_tariff() -> dict[str, Any]:
+    return {
+        "country_code": "NL",
+        "party_id": "CPA",
+        "id": "ADHOC",
+        "currency": "EUR",
+        "type": "AD_HOC_PAYMENT",
+        "elements": [
+            {
+                "price_components": [
+                    {"type": "ENERGY", "price": 0.40, "vat": 21, "step_size": 1},
+                    {"type": "PARKING_TIME", "price": 2.00, "vat": 21, "step_size": 60},
+                ]
+            }
+        ],
+        "last_updated": stamp(),
+    }
+
+
+async def put_site(n: Network) -> None:
+    loc = location()
+    loc["evses"][0]["connectors"][0]["tariff_ids"] = ["REG", "ADHOC"]
+    regular = {**ad_hoc_tariff(), "id": "REG", "type": "REGULAR"}
+    for path, body in (
+        ("receiver/tariffs/NL/CPA/REG", regular),
+        ("receiver/tariffs/NL/CPA/ADHOC", ad_hoc_tariff()),
+        ("receiver/locations/NL/CPA/LOC1", loc),
+    ):
+        r = await n.http.put(n.url(path), json=body, headers=n.auth(n.cpo))
+        assert r.json()["status_code"] == 1000, r.text
+
+
+async def payment(n: Network) -> Payment:
+    async with n.ctx.sessions() as session:
+        row = (await session.exec(select(Payment))).first()
+        assert row is not None
+        return row
+
+
+def state(n: Network, wanted: str) -> Any:
+    async def check() -> bool:
+        return (await payment(n)).status == wanted
+
+    return check
+
+
+async def test_ad_hoc_payment_at_a_partner_cpo(database_url: str) -> None:
+    async with network(
+        database_url,
+        extra_cpo_endpoints=[("commands", "RECEIVER")],
+        payment_jobs_poll_seconds=0.05,
+    ) as n:
+        n.cpo.answers["commands"] = START_ANSWER
+        await put_site(n)
+        base = n.hub.base_url
+        page = await n.http.get(f"{base}/pay/EVSE1")
+        assert page.status_code == 200
+        text = re.sub(r"\s+", " ", page.text)
+        # The AD_HOC_PAYMENT tariff, not the REGULAR one, prices incl. VAT, the test banner.
+        assert "€0.484 per kWh, incl. 21% VAT" in text
+        assert "€2.42 per hour parked without charging (billed per 1 min)" in text
+        assert "TEST MODE" in text
+        started = await n.http.post(f"{base}/pay/EVSE1/start", data={"connector_id": "1"})
+        assert started.status_code == 303
+        checkout = started.headers["location"]
+        assert checkout.startswith(f"{base}/pay/test-checkout/")
+        shown = await n.http.get(checkout)
+        assert "No card is needed and no money moves" in shown.text and "€50.00" in shown.text
+        done = await n.http.post(checkout, data={"action": "authorize"})
+        assert done.status_code == 303
+        status_url = base + done.headers["location"]
+        # START_SESSION reached the CPO with the hub eMSP's AD_HOC_USER token.
+        await wait_for(lambda: bool(n.cpo.pushes("commands")))
+        call = n.cpo.pushes("commands")[0]
+        assert call.path.endswith("/commands/START_SESSION")
+        token = call.body["token"]
+        assert token["type"] == "AD_HOC_USER" and (token["country_code"], token["party_id"]) == (
+            "NL",
+            "VRP",
+        )
+        assert call.body["location_id"] == "LOC1" and call.body["evse_uid"] == "EVSE1"
+        assert call.headers["ocpi-from-party-id"] == "VRP"
+        response_url = call.body["response_url"]
+        p = await payment(n)
+        assert p.status == "starting"
+        # The CPO asks the hub in real time: the hub's eMSP allows its own token.
+        auth = await n.http.post(
+            n.url(f"sender/tokens/{token['uid']}/authorize"),
+            params={"type": "AD_HOC_USER"},
+            json={"location_id": "LOC1"},
+            headers=n.auth(n.cpo),
+        )
+        assert auth.json()["data"]["allowed"] == "ALLOWED", auth.text
+        result = await n.http.post(
+            response_url, json={"result": "ACCEPTED"}, headers=token_header(n.cpo.hub_token or "")
+        )
+        assert result.json()["status_code"] == 1000
+        cdr_token = {
+            k: token[k] for k in ("country_code", "party_id", "uid", "type", "contract_id")
+        }
+        ocpi_session = {
+            "country_code": "NL",
+            "party_id": "CPA",
+            "id": "S-ADHOC",
+            "start_date_time": stamp(0),
+            "kwh": 12.5,
+            "cdr_token": cdr_token,
+            "auth_method": "COMMAND",
+            "location_id": "LOC1",
+            "evse_uid": "EVSE1",
+            "connector_id": "1",
+            "currency": "EUR",
+            "total_cost": {"excl_vat": 5.0, "incl_vat": 6.05},
+            "status": "ACTIVE",
+            "last_updated": stamp(30),
+        }
+        r = await n.http.put(
+            n.url("receiver/sessions/NL/CPA/S-ADHOC"), json=ocpi_session, headers=n.auth(n.cpo)
+        )
+        assert r.json()["status_code"] == 1000
+        await wait_for(state(n, "charging"))
+        live = (await n.http.get(status_url + "/status.json")).json()
+        assert live["energy_kwh"] == "12.50" and live["running_cost"] == "€6.05"
+        # The driver stops: STOP_SESSION to the CPO.
+        stop = await n.http.post(status_url + "/stop")
+        assert stop.status_code == 303
+        await wait_for(lambda: len(n.cpo.pushes("commands")) == 2)
+        assert n.cpo.pushes("commands")[1].body["session_id"] == "S-ADHOC"
+        await wait_for(state(n, "stopping"))
+        cdr = {
+            "country_code": "NL",
+            "party_id": "CPA",
+            "id": "CDR-ADHOC",
+            "start_date_time": stamp(0),
+            "end_date_time": stamp(60),
+            "session_id": "S-ADHOC",
+            "cdr_token": cdr_token,
+            "auth_method": "COMMAND",
+            "cdr_location": {
+                "id": "LOC1",
+                "name": "Location LOC1",
+                "address": "Stationsplein 1",
+                "city": "Amsterdam",
+                "country": "NLD",
+                "coordinates": {"latitude": "52.378900", "longitude": "4.900000"},
+                "evse_uid": "EVSE1",
+                "evse_id": "NL*CPA*EEVSE1",
+                "connector_id": "1",
+                "connector_standard": "IEC_62196_T2",
+                "connector_format": "SOCKET",
+                "connector_power_type": "AC_3_PHASE",
+            },
+            "currency": "EUR",
+            "tariffs": [ad_hoc_tariff()],
+            "charging_periods": [
+                {"start_date_time": stamp(0), "dimensions": [{"type": "ENERGY", "volume": 20}]},
+                {
+                    "start_date_time": stamp(45),
+                    "dimensions": [{"type": "PARKING_TIME", "volume": 0.25}],
+                },
+            ],
+            "total_cost": {"excl_vat": 8.5, "incl_vat": 10.29},
+            "total_energy": 20,
+            "total_energy_cost": {"excl_vat": 8.0, "incl_vat": 9.68},
+            "total_time": 1,
+            "total_parking_time": 0.25,
+            "total_parking_cost": {"excl_vat": 0.5, "incl_vat": 0.61},
+            "last_updated": stamp(60),
+        }
+        r = await n.http.post(n.url("receiver/cdrs"), json=cdr, headers=n.auth(n.cpo))
+        assert r.json()["status_code"] == 1000, r.text
+        await wait_for(state(n, "captured"))
+        p = await payment(n)
+        assert (p.price, p.amount_captured) == (1029, 1029)
+        receipt = re.sub(r"\s+", " ", (await n.http.get(status_url + "/receipt")).text)
+        assert "VAT 21%" in receipt and 'id="total">€10.29' in receipt
+        assert "Parking time" in receipt and "15 min 00 s" in receipt
+        # The token is spent.
+        auth = await n.http.post(
+            n.url(f"sender/tokens/{token['uid']}/authorize"),
+            params={"type": "AD_HOC_USER"},
+            headers=n.auth(n.cpo),
+        )
+        assert auth.json()["data"]["allowed"] == "EXPIRED"
+        # Nothing of the ad hoc session went to the partner eMSPs.
+        for emsp in (n.emsp1, n.emsp2):
+            assert not emsp.pushes("sessions") and not emsp.pushes("cdrs")
+        # A credit CDR refunds the session.
+        credit = {
+            **cdr,
+            "id": "CDR-ADHOC-C",
+            "credit": True,
+            "credit_reference_id": "CDR-ADHOC",
+            "total_cost": {"excl_vat": -8.5, "incl_vat": -10.29},
+        }
+        r = await n.http.post(n.url("receiver/cdrs"), json=credit, headers=n.auth(n.cpo))
+        assert r.json()["status_code"] == 1000, r.text
+
+        async def refunded() -> bool:
+            return (await payment(n)).amount_refunded == 1029
+
+        await wait_for(refunded)
+
+
+async def test_refused_start_releases_the_hold(database_url: str) -> None:
+    async with network(
+        database_url,
+        extra_cpo_endpoints=[("commands", "RECEIVER")],
+        payment_jobs_poll_seconds=0.05,
+    ) as n:
+        n.cpo.answers["commands"] = {"result": "REJECTED", "timeout": 0}
+        await put_site(n)
+        base = n.hub.base_url
+        started = await n.http.post(f"{base}/pay/EVSE1/start", data={"connector_id": "1"})
+        done = await n.http.post(started.headers["location"], data={"action": "authorize"})
+        assert done.status_code == 303
+        await wait_for(state(n, "canceled"))
+        p = await payment(n)
+        assert p.amount_captured == 0 and "did not start" in (p.note or "")
+        page = (await n.http.get(base + done.headers["location"])).text
+        assert "nothing was charged" in page
+
+
+async def test_pages_refuse_bad_input_clearly(database_url: str) -> None:
+    async with network(database_url) as n:
+        await put_site(n)
+        base = n.hub.base_url
+        cases = [
+            ("GET", "/pay/NOPE", None, 404),
+            ("GET", "/pay/EVSE1?cpo=garbage", None, 400),
+            ("POST", "/pay/EVSE1/start", {"connector_id": "9"}, 400),
+            ("POST", "/pay/EVSE1/start", {}, 422),
+            ("GET", "/pay/sessions/unknown-payment-id", None, 404),
+            ("POST", "/pay/sessions/unknown-payment-id/stop", None, 404),
+            ("GET", "/pay/sessions/unknown-payment-id/receipt", None, 404),
+            ("GET", "/pay/test-checkout/lcs_nope", None, 404),
+            ("POST", "/pay/test-checkout/lcs_nope", {"action": "authorize"}, 404),
+            ("POST", "/payments/stripe/webhook", None, 400),
+        ]
+        for method, path, form, status in cases:
+            r = await n.http.request(method, base + path, data=form)
+            assert r.status_code == status, (path, r.status_code, r.text)
+            assert "Traceback" not in r.text
+        async with n.ctx.sessions() as session:
+            assert (await session.exec(select(Payment))).all() == []
+        # An EVSE that is not available cannot be paid for.
+        loc = location()
+        loc["evses"][0]["status"] = "OUTOFORDER"
+        loc["evses"][0]["connectors"][0]["tariff_ids"] = ["ADHOC"]
+        loc["last_updated"] = stamp(5)
+        await n.http.put(n.url("receiver/locations/NL/CPA/LOC1"), json=loc, headers=n.auth(n.cpo))
+        page = await n.http.get(f"{base}/pay/EVSE1")
+        assert "disabled" in page.text and "outoforder" in page.text
+        r = await n.http.post(f"{base}/pay/EVSE1/start", data={"connector_id": "1"})
+        assert r.status_code == 409 and "cannot start now" in r.text

@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.admin.chargers import router as chargers_admin_router
+from app.admin.overview import router as overview_admin_router
 from app.admin.router import router as admin_router
 from app.core.context import HubContext
 from app.core.logging import AccessLogMiddleware, configure_logging
@@ -192,6 +193,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(hubclientinfo_router)
     app.include_router(admin_router)
     app.include_router(chargers_admin_router)
+    app.include_router(overview_admin_router)
     app.include_router(payments_admin_router)
     app.include_router(ocpp_router)
     app.include_router(pay_pages_router)

@@ -17,6 +17,7 @@ key, so a crash between the provider's answer and our commit never charges twice
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import secrets
@@ -214,12 +215,14 @@ async def handle_event(ctx: HubContext, event: Event) -> str:
     async with ctx.sessions() as session:
         if await session.get(PaymentEvent, event.id) is not None:
             return "duplicate"
-        session.add(PaymentEvent(event_id=event.id, type=event.type[:64]))
-        outcome = await _apply_event(session, event)
         try:
+            # The event id is claimed first (primary key): of two deliveries of one event racing
+            # each other, here or on another instance, the second stops at this flush.
+            session.add(PaymentEvent(event_id=event.id, type=event.type[:64]))
+            await session.flush()
+            outcome = await _apply_event(session, event)
             await session.commit()
         except IntegrityError:
-            # Another instance took the same event at the same moment.
             await session.rollback()
             return "duplicate"
     return outcome
@@ -303,14 +306,14 @@ async def enqueue(
     return job
 
 
-async def claim_jobs(ctx: HubContext, limit: int = 20) -> list[int]:
-    """Take due jobs (each by one instance only): their ids."""
+async def claim_jobs(ctx: HubContext, limit: int = 50) -> list[tuple[int, int]]:
+    """Take due jobs (each by one instance only): their ids and their payments' ids."""
     now = utcnow()
-    taken: list[int] = []
+    taken: list[tuple[int, int]] = []
     async with ctx.sessions() as session:
         due = (
             await session.exec(
-                select(PaymentJob.id)
+                select(PaymentJob.id, PaymentJob.payment_id)
                 .where(
                     PaymentJob.status == JobStatus.PENDING,
                     col(PaymentJob.next_attempt_at) <= now,
@@ -320,7 +323,7 @@ async def claim_jobs(ctx: HubContext, limit: int = 20) -> list[int]:
                 .limit(limit)
             )
         ).all()
-        for job_id in due:
+        for job_id, payment_id in due:
             result = await session.exec(
                 update(PaymentJob)
                 .where(
@@ -335,17 +338,34 @@ async def claim_jobs(ctx: HubContext, limit: int = 20) -> list[int]:
                 .execution_options(synchronize_session=False)
             )
             if result.rowcount == 1 and job_id is not None:
-                taken.append(job_id)
+                taken.append((job_id, payment_id))
         await session.commit()
     return taken
 
 
+# Jobs of different payments run side by side (a capture waits on the provider's network);
+# the jobs of one payment run one after the other, in the order they were queued.
+JOB_CONCURRENCY = 8
+
+
 async def run_due_jobs(ctx: HubContext, provider: PaymentProvider) -> int:
-    done = 0
-    for job_id in await claim_jobs(ctx):
-        await run_job(ctx, provider, job_id)
-        done += 1
-    return done
+    claimed = await claim_jobs(ctx)
+    by_payment: dict[int, list[int]] = {}
+    for job_id, payment_id in claimed:
+        by_payment.setdefault(payment_id, []).append(job_id)
+    gate = asyncio.Semaphore(JOB_CONCURRENCY)
+
+    async def run_in_order(job_ids: list[int]) -> None:
+        async with gate:
+            for job_id in job_ids:
+                try:
+                    await run_job(ctx, provider, job_id)
+                except Exception:
+                    # Its lease runs out and it is taken again; the others go on.
+                    log.exception("payment job %s failed unexpectedly", job_id)
+
+    await asyncio.gather(*(run_in_order(ids) for ids in by_payment.values()))
+    return len(claimed)
 
 
 def _backoff(settings: Settings, attempts: int) -> float:

@@ -15,6 +15,7 @@ from typing import Annotated
 import stripe
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.core.context import HubContext
 from app.payments import service
@@ -33,6 +34,7 @@ MAX_PAYLOAD = 512 * 1024
         200: {"description": "Received (also for duplicates and ignored event types)"},
         400: {"description": "Missing or bad signature, old timestamp, or not an event"},
         413: {"description": "Payload too large"},
+        503: {"description": "The database is busy: nothing recorded, Stripe retries"},
     },
 )
 async def stripe_webhook(
@@ -61,7 +63,12 @@ async def stripe_webhook(
         return JSONResponse({"detail": "Bad Stripe-Signature"}, status_code=400)
     except (UnicodeDecodeError, ValueError, KeyError, TypeError):
         return JSONResponse({"detail": "Not a Stripe event"}, status_code=400)
-    outcome = await service.handle_event(ctx, event)
+    try:
+        outcome = await service.handle_event(ctx, event)
+    except SQLAlchemyError as exc:
+        # Nothing was recorded: Stripe delivers the event again later.
+        log.warning("Stripe event %s not recorded: %s", event.id, type(exc).__name__)
+        return JSONResponse({"detail": "Busy, try again"}, status_code=503)
     log.info("Stripe event %s %s: %s", event.id, event.type, outcome)
     payments.wake()
     return JSONResponse({"received": True, "outcome": outcome})

@@ -4,6 +4,7 @@ pay page -> Checkout (manual capture) -> signed webhook -> remote start -> meter
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -177,6 +178,17 @@ async def test_webhook_signature_and_timestamp_are_checked(
                 jobs = (await session.exec(select(PaymentJob))).all()
             assert sorted(j.kind for j in jobs) == ["confirm", "start"]
             assert cp.calls_seen.count("RemoteStartTransaction") == 1
+            # The same event delivered six times at once: acted on once, never a 500.
+            payload = event("payment_intent.succeeded", intent, "evt_raced")
+            answers = await asyncio.gather(
+                *(
+                    w.http.post(url, content=payload, headers={"Stripe-Signature": sign(payload)})
+                    for _ in range(6)
+                )
+            )
+            assert sorted(r.status_code for r in answers) == [200] * 6
+            outcomes = sorted(r.json()["outcome"] for r in answers)
+            assert outcomes == ["duplicate"] * 5 + ["payment_intent.succeeded"]
 
 
 async def test_capture_survives_a_lost_answer_and_a_restart(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 from datetime import UTC, datetime
@@ -59,6 +60,19 @@ def configure_logging(level: str = "INFO") -> None:
 access_log = logging.getLogger("voltroam.access")
 
 
+# Paths whose next segment is a bearer secret: a driver's payment id (the only key to its
+# status page and receipt), a test checkout, and the hub's unguessable response_url ids.
+_SECRET_SEGMENTS = re.compile(
+    r"(/pay/sessions/|/pay/test-checkout/|/sender/commands/|/sender/chargingprofiles/results/)"
+    r"[^/]+"
+)
+
+
+def redact_path(path: str) -> str:
+    """The path as logged: secret segments shown as ``***``."""
+    return _SECRET_SEGMENTS.sub(r"\1***", path)
+
+
 class AccessLogMiddleware:
     """One line per request, with its ids (set by RequestIdMiddleware, which wraps this one), and
     the inbound OCPI request counter."""
@@ -91,15 +105,16 @@ class AccessLogMiddleware:
                 self.metrics.ocpi_requests.labels(
                     module_of_path(path), "inbound", str(status), str(ocpi_status or "")
                 ).inc()
+            shown = redact_path(path)
             access_log.info(
                 "%s %s %s",
                 scope["method"],
-                scope["path"],
+                shown,
                 status,
                 extra={
                     "fields": {
                         "method": scope["method"],
-                        "path": scope["path"],
+                        "path": shown,
                         "status": status,
                         **({"ocpi_status": ocpi_status} if ocpi_status else {}),
                         "ms": round((time.perf_counter() - started) * 1000, 2),

@@ -272,3 +272,96 @@ async def test_pages_refuse_bad_input_clearly(database_url: str) -> None:
         assert "disabled" in page.text and "outoforder" in page.text
         r = await n.http.post(f"{base}/pay/EVSE1/start", data={"connector_id": "1"})
         assert r.status_code == 409 and "cannot start now" in r.text
+
+
+async def test_the_hub_stops_at_the_hold_and_a_free_session_releases_it(
+    database_url: str,
+) -> None:
+    async with network(
+        database_url,
+        extra_cpo_endpoints=[("commands", "RECEIVER")],
+        payment_jobs_poll_seconds=0.05,
+        payment_hold="EUR=5",
+    ) as n:
+        n.cpo.answers["commands"] = START_ANSWER
+        await put_site(n)
+        base = n.hub.base_url
+        page = await n.http.get(f"{base}/pay/EVSE1")
+        assert "€5.00" in page.text
+        started = await n.http.post(f"{base}/pay/EVSE1/start", data={"connector_id": "1"})
+        await n.http.post(started.headers["location"], data={"action": "authorize"})
+        await wait_for(lambda: bool(n.cpo.pushes("commands")))
+        token = n.cpo.pushes("commands")[0].body["token"]
+        cdr_token = {
+            k: token[k] for k in ("country_code", "party_id", "uid", "type", "contract_id")
+        }
+        document = {
+            "country_code": "NL",
+            "party_id": "CPA",
+            "id": "S-HOLD",
+            "start_date_time": stamp(0),
+            "kwh": 1,
+            "cdr_token": cdr_token,
+            "auth_method": "COMMAND",
+            "location_id": "LOC1",
+            "evse_uid": "EVSE1",
+            "connector_id": "1",
+            "currency": "EUR",
+            "total_cost": {"excl_vat": 1.0, "incl_vat": 1.21},
+            "status": "ACTIVE",
+            "last_updated": stamp(1),
+        }
+        url = n.url("receiver/sessions/NL/CPA/S-HOLD")
+        await n.http.put(url, json=document, headers=n.auth(n.cpo))
+        await wait_for(state(n, "charging"))
+        assert len(n.cpo.pushes("commands")) == 1  # far from the hold: no stop
+        # The running cost reaches 95 % of the 5.00 hold: the hub sends STOP_SESSION itself.
+        patch = {
+            "kwh": 10,
+            "total_cost": {"excl_vat": 3.95, "incl_vat": 4.78},
+            "last_updated": stamp(20),
+        }
+        r = await n.http.patch(url, json=patch, headers=n.auth(n.cpo))
+        assert r.json()["status_code"] == 1000
+        await wait_for(lambda: len(n.cpo.pushes("commands")) == 2)
+        stop = n.cpo.pushes("commands")[1]
+        assert stop.path.endswith("/STOP_SESSION") and stop.body["session_id"] == "S-HOLD"
+        await wait_for(state(n, "stopping"))
+        assert "reached the amount held" in ((await payment(n)).note or "")
+        # The CPO's CDR says the session was free after all: the hold is released.
+        cdr = {
+            "country_code": "NL",
+            "party_id": "CPA",
+            "id": "CDR-FREE",
+            "start_date_time": stamp(0),
+            "end_date_time": stamp(20),
+            "session_id": "S-HOLD",
+            "cdr_token": cdr_token,
+            "auth_method": "COMMAND",
+            "cdr_location": {
+                "id": "LOC1",
+                "address": "Stationsplein 1",
+                "city": "Amsterdam",
+                "country": "NLD",
+                "coordinates": {"latitude": "52.378900", "longitude": "4.900000"},
+                "evse_uid": "EVSE1",
+                "evse_id": "NL*CPA*EEVSE1",
+                "connector_id": "1",
+                "connector_standard": "IEC_62196_T2",
+                "connector_format": "SOCKET",
+                "connector_power_type": "AC_3_PHASE",
+            },
+            "currency": "EUR",
+            "charging_periods": [
+                {"start_date_time": stamp(0), "dimensions": [{"type": "ENERGY", "volume": 10}]}
+            ],
+            "total_cost": {"excl_vat": 0, "incl_vat": 0},
+            "total_energy": 10,
+            "total_time": 0.33,
+            "last_updated": stamp(20),
+        }
+        r = await n.http.post(n.url("receiver/cdrs"), json=cdr, headers=n.auth(n.cpo))
+        assert r.json()["status_code"] == 1000
+        await wait_for(state(n, "canceled"))
+        p = await payment(n)
+        assert (p.price, p.amount_captured) == (0, 0)

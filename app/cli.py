@@ -7,11 +7,14 @@ import json
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TextIO, TypeVar
 
 import typer
 
 from app.core.settings import Settings
+
+if TYPE_CHECKING:
+    from app.hub.sync import PullProgress
 
 T = TypeVar("T")
 
@@ -20,7 +23,9 @@ cli = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-party_cli = typer.Typer(help="Partner platforms: invite, connect, list.", no_args_is_help=True)
+party_cli = typer.Typer(
+    help="Partner platforms: invite, connect, list, sync.", no_args_is_help=True
+)
 cli.add_typer(party_cli, name="party")
 
 try:  # the tariff engine's command group (app/tariffs/cli.py)
@@ -195,6 +200,97 @@ def party_list() -> None:
         await _with_context(settings, inner)
 
     _run(work)
+
+
+@party_cli.command("sync")
+def party_sync(
+    platform_id: Annotated[int, typer.Argument(help="The platform's id (voltroam party list)")],
+) -> None:
+    """Pull a CPO platform's Locations and Tariffs now, showing progress as pages arrive.
+
+    What POST /admin/platforms/{id}/sync does; the running hub delivers what changed.
+    """
+    from app.hub.parties import service
+    from app.hub.sync import pull_cpo
+
+    async def work(settings: Settings) -> None:
+        async def inner(ctx: Any, session: Any) -> None:
+            view = await service.get_platform(session, platform_id)
+            if view is None:
+                typer.echo(f"Unknown platform {platform_id} (see: voltroam party list)", err=True)
+                raise typer.Exit(1)
+            platform = view.platform
+            if not platform.registered:
+                typer.echo(
+                    f"Platform {platform_id} ({platform.name}) has not registered yet", err=True
+                )
+                raise typer.Exit(1)
+            if not any(r.role == "CPO" for r in view.roles):
+                typer.echo(
+                    f"Platform {platform_id} ({platform.name}) has no CPO role: nothing to pull",
+                    err=True,
+                )
+                raise typer.Exit(1)
+            await session.close()  # the pull uses sessions of its own
+            typer.echo(
+                f"Pulling Locations and Tariffs from platform {platform_id} ({platform.name})"
+            )
+            shown = SyncProgress()
+            report = await pull_cpo(ctx, platform_id, shown)
+            if not report.stored and not report.errors:
+                typer.echo("Nothing to pull: the platform has no Locations or Tariffs Sender")
+                return
+            counts = "; ".join(
+                f"{module} {report.stored[module]} stored, {report.ignored.get(module, 0)} ignored"
+                for module in report.stored
+            )
+            typer.echo(f"Pulled from platform {platform_id}: {counts}")
+            if report.errors:
+                typer.echo(
+                    f"The pull from platform {platform_id} failed (is the partner reachable?):",
+                    err=True,
+                )
+                for error in report.errors:
+                    typer.echo(f"  {error}", err=True)
+                raise typer.Exit(1)
+
+        await _with_context(settings, inner)
+
+    _run(work)
+
+
+class SyncProgress:
+    """Shows the progress of a pull (app.hub.sync.pull_cpo's callback): a line per page, or on a
+    terminal one line rewritten in place, then a line per module when it is done."""
+
+    def __init__(self, out: TextIO | None = None) -> None:
+        self.out = out if out is not None else sys.stdout
+        self.tty = self.out.isatty()
+        self.width = 0
+
+    def __call__(self, progress: PullProgress) -> None:
+        objects = f"{progress.objects}" + (
+            f"/{progress.total}" if progress.total is not None else ""
+        )
+        if not progress.done:
+            self._show(f"{progress.module}: page {progress.pages}, {objects} objects", final=False)
+            return
+        outcome = "failed" if progress.error else "done"
+        pages = f"{progress.pages} page{'' if progress.pages == 1 else 's'}"
+        self._show(
+            f"{progress.module}: {outcome}, {pages}, {objects} objects"
+            f" ({progress.stored} stored, {progress.ignored} ignored)",
+            final=True,
+        )
+
+    def _show(self, line: str, final: bool) -> None:
+        if not self.tty:
+            self.out.write(line + "\n")
+        else:
+            # Rewrite the line in place; pad over what a longer previous line left.
+            self.out.write("\r" + line.ljust(self.width) + ("\n" if final else ""))
+            self.width = 0 if final else len(line)
+        self.out.flush()
 
 
 charger_cli = typer.Typer(

@@ -68,6 +68,7 @@ from tests.hub.network import FAST, location, token  # noqa: E402
 from tests.peers import decode_auth  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
+import progress  # noqa: E402
 from bench_fanout import (  # noqa: E402
     bench_hub,
     cpu_model,
@@ -98,11 +99,6 @@ def nproc() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
         return os.cpu_count() or 1
-
-
-def progress(line: str, end: bool = False) -> None:
-    sys.stderr.write("\r  " + line + "\x1b[K" + ("\n" if end else ""))
-    sys.stderr.flush()
 
 
 # --- the fake parties -------------------------------------------------------------------------
@@ -349,8 +345,8 @@ class Bench:
             if sample is not None:
                 mode.samples.append(sample)
             if i % 25 == 0 or i == rounds - 1:
-                progress(f"{label}: {i + 1}/{rounds}")
-        progress(f"{label}: {rounds}/{rounds} done", end=True)
+                progress.status(f"{label}: {i + 1}/{rounds}")
+        progress.step(f"{label}: {rounds}/{rounds} done")
 
     async def concurrent(
         self, mode: Mode, rounds: int, concurrency: int, label: str
@@ -368,13 +364,13 @@ class Bench:
                     samples.append(sample)
                 done += 1
                 if done % 50 == 0:
-                    progress(f"{label}: {done}/{rounds}")
+                    progress.status(f"{label}: {done}/{rounds}")
 
         started, cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
         self.cpu_seconds = time.process_time() - cpu
-        progress(f"{label}: {rounds}/{rounds} done in {elapsed:.1f} s", end=True)
+        progress.step(f"{label}: {rounds}/{rounds} done in {elapsed:.1f} s")
         return elapsed, samples
 
 
@@ -467,6 +463,7 @@ async def outbox_summary(hub: RunningServer) -> list[str]:
 
 
 async def bench(args: argparse.Namespace) -> tuple[str, dict[str, Figures], list[str]]:
+    progress.step("starting the hub, the CPO and the eMSP")
     async with AsyncExitStack() as stack:
         hub = await stack.enter_async_context(bench_hub(args.database_url, **FAST))
         database = await describe_database(hub)

@@ -67,6 +67,9 @@ from tests.conftest import (  # noqa: E402
 )
 from tests.peers import decode_auth  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "bench"))
+import progress  # noqa: E402
+
 VERSION = "2.2.1"
 HUB_PARTY = ("NL", "VRH")  # hub_settings() keeps the default hub identity
 CPO_PARTY = ("NL", "CPO")
@@ -143,11 +146,6 @@ def run(coro: Coroutine[Any, Any, T], loop: str) -> T:
         factory = uvloop.new_event_loop
     with asyncio.Runner(loop_factory=factory) as runner:
         return runner.run(coro)
-
-
-def progress_line(text_: str) -> None:
-    sys.stdout.write("\r  " + text_ + "\x1b[K")
-    sys.stdout.flush()
 
 
 # --- the parties ------------------------------------------------------------------------------
@@ -474,6 +472,8 @@ async def run_peers(cfg: dict[str, Any], show_progress: bool = True) -> dict[str
         )
         # Let the hubclientinfo pushes of the registrations go out before measuring.
         await asyncio.sleep(1.0)
+        if show_progress:
+            progress.step(f"{m} eMSPs and the CPO registered; pushing {w.pushes} updates")
 
         total = w.pushes * m
         began = time.monotonic()
@@ -484,7 +484,7 @@ async def run_peers(cfg: dict[str, Any], show_progress: bool = True) -> dict[str
             await asyncio.sleep(0.2)
             now = time.monotonic()
             if show_progress:
-                progress_line(
+                progress.status(
                     f"pushed {w.done}/{w.pushes} ({w.error_count} errors)   "
                     f"delivered {received[0]}/{len(w.expected) * m if pusher.done() else total}"
                     f"   {now - began:6.1f} s"
@@ -497,10 +497,11 @@ async def run_peers(cfg: dict[str, Any], show_progress: bool = True) -> dict[str
                     break
                 if now - idle_since > cfg["stall_seconds"]:
                     break
-        await asyncio.sleep(0.5)  # late duplicates
         if show_progress:
-            progress_line("")
-            sys.stdout.write("\r")
+            progress.step(
+                f"pushes answered, {received[0]} deliveries received; waiting for late duplicates"
+            )
+        await asyncio.sleep(0.5)  # late duplicates
 
     latencies = [
         (e.receipts[k] - w.sent[i]) * 1000
@@ -570,6 +571,7 @@ async def run_in_child(target: Callable[..., None], *args: Any) -> Any:
 
 
 async def bench(args: argparse.Namespace) -> None:
+    progress.step("starting the hub")
     async with bench_hub(args.database_url) as hub:
         database = await describe_database(hub)
         print(machine_line())
@@ -579,6 +581,7 @@ async def bench(args: argparse.Namespace) -> None:
             f"fan-out: 1 CPO -> hub -> {args.emsps} eMSPs; {args.pushes} pushes "
             f"(patch ratio {args.patch_ratio}), concurrency {args.concurrency}; peers {where}"
         )
+        progress.step(f"hub up; inviting {args.emsps} eMSPs and a CPO")
         async with httpx.AsyncClient(timeout=30) as http:
             token_as = [await invite(http, hub, f"Bench eMSP {i}") for i in range(args.emsps)]
             token_as.append(await invite(http, hub, "Bench CPO"))
@@ -593,12 +596,14 @@ async def bench(args: argparse.Namespace) -> None:
             "stall_seconds": args.stall_seconds,
             "loop": args.loop,
         }
+        progress.step(f"starting the peers {where}")
         if args.in_process:
             result = await run_peers(cfg)
         else:
             result = await run_in_child(peer_process, cfg)
         async with hub.app.state.hub.sessions() as session:
             queue = await outbox.counts(session)
+    progress.step("done")
     report(result, queue)
 
 

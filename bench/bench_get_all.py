@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
+import progress
 from bench_fanout import (
     BASE,
     CPO_PARTY,
@@ -46,7 +47,6 @@ from bench_fanout import (
     machine_line,
     ocpi_headers,
     percentile,
-    progress_line,
     register,
     run,
 )
@@ -92,7 +92,7 @@ async def load_store(hub: RunningServer, n: int) -> None:
                     owner_platform_id=platform_id,
                 )
             await session.commit()
-        progress_line(f"stored {min(n, start + 500)}/{n}")
+        progress.status(f"stored {min(n, start + 500)}/{n}")
 
 
 async def load_api(client: httpx.AsyncClient, receiver_url: str, token: str, n: int) -> None:
@@ -109,7 +109,7 @@ async def load_api(client: httpx.AsyncClient, receiver_url: str, token: str, n: 
                 raise RuntimeError(f"PUT {url} -> {response.status_code}: {response.text[:300]}")
             done[0] += 1
             if done[0] % 100 == 0:
-                progress_line(f"pushed {done[0]}/{n}")
+                progress.status(f"pushed {done[0]}/{n}")
 
     await asyncio.gather(*(worker() for _ in range(20)))
 
@@ -148,13 +148,15 @@ async def walk(
         match = LINK.search(response.headers.get("Link", ""))
         next_url, query = (match.group(1), None) if match else (None, None)
         if result.pages % 10 == 0:
-            progress_line(f"{label}: page {result.pages}, {result.objects} objects")
+            progress.status(f"{label}: page {result.pages}, {result.objects} objects")
     result.seconds = time.perf_counter() - began
+    progress.step(f"{label}: {result.pages} pages, {result.objects} objects")
     return result
 
 
 async def bench(args: argparse.Namespace) -> None:
     n = args.locations
+    progress.step("starting the hub")
     async with bench_hub(args.database_url) as hub:
         print(machine_line())
         print(f"database: {await describe_database(hub)}; event loop: {args.loop}")
@@ -185,9 +187,9 @@ async def bench(args: argparse.Namespace) -> None:
             else:
                 await load_store(hub, n)
             loaded = time.perf_counter() - began
-            progress_line("")
-            sys.stdout.write("\r")
+            progress.clear()
             print(f"  loaded in {loaded:.1f} s ({n / loaded:.0f} Locations/s)")
+            progress.step(f"{args.walks} walk(s) over the Locations, then one with date_from")
 
             sender = await hub_endpoint(
                 client, hub.versions_url, emsp.hub_token, "locations", "SENDER"
@@ -204,8 +206,7 @@ async def bench(args: argparse.Namespace) -> None:
                 "date_from",
                 {"limit": "100", "date_from": stamp_of(middle)},
             )
-            progress_line("")
-            sys.stdout.write("\r")
+            progress.clear()
     report(walks, filtered, n, n - middle)
 
 

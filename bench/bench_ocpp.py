@@ -45,6 +45,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 VOLTROAM = str(Path(sys.executable).with_name("voltroam"))
 
+sys.path.insert(0, str(ROOT / "bench"))
+import progress  # noqa: E402
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -201,7 +204,7 @@ async def one_charger(
 
 
 async def run_load(
-    url: str, pid: int, chargers: int, duration: float, period: float
+    url: str, pid: int, chargers: int, duration: float, period: float, label: str = "load"
 ) -> dict[str, Any]:
     stats = Stats()
     start_steady = asyncio.Event()
@@ -217,19 +220,36 @@ async def run_load(
         )
         for i in range(chargers)
     ]
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(ready.wait(), 180)
-    await asyncio.sleep(1)
+
+    def connecting() -> str:
+        failed = f", {stats.failed_connects} failed" if stats.failed_connects else ""
+        return f"{label}: {stats.connected}/{chargers} chargers connected{failed}"
+
+    async with progress.ticking(connecting):
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(ready.wait(), 180)
+        await asyncio.sleep(1)
+    progress.step(f"{connecting()}; {duration:.0f} s of MeterValues and Heartbeats")
     start_steady.set()
     t0 = time.perf_counter()
     end = time.monotonic() + duration
-    while time.monotonic() < end:
-        peak = max(peak, rss_mib(pid))
-        await asyncio.sleep(0.5)
+
+    def steady() -> str:
+        return (
+            f"{label}: {time.perf_counter() - t0:.0f}/{duration:.0f} s, "
+            f"{stats.steady_calls} calls answered, {stats.connected - stats.closed} held, "
+            f"{stats.errors} CALLERRORs"
+        )
+
+    async with progress.ticking(steady):
+        while time.monotonic() < end:
+            peak = max(peak, rss_mib(pid))
+            await asyncio.sleep(0.5)
     held = stats.connected - stats.closed
     elapsed = time.perf_counter() - t0
     calls = stats.steady_calls
     lat = sorted(stats.latencies)
+    progress.step(f"{label}: {calls} calls answered in {elapsed:.1f} s; disconnecting")
     stop.set()
     await asyncio.gather(*tasks, return_exceptions=True)
 
@@ -297,12 +317,16 @@ def start_bare(port: int) -> subprocess.Popen[bytes]:
 
 def measure(kind: str, chargers: int, args: argparse.Namespace) -> dict[str, Any]:
     port = free_port()
+    server = "voltroam serve" if kind == "hub" else "the bare ocpp central system"
+    progress.step(f"{kind}: starting {server} for {chargers} chargers")
     with tempfile.TemporaryDirectory() as workdir:
         proc = start_hub(port, args.database_url, workdir) if kind == "hub" else start_bare(port)
         try:
             wait_port(port, proc)
             url = f"ws://127.0.0.1:{port}/ocpp/" if kind == "hub" else f"ws://127.0.0.1:{port}/"
-            return asyncio.run(run_load(url, proc.pid, chargers, args.duration, args.period))
+            return asyncio.run(
+                run_load(url, proc.pid, chargers, args.duration, args.period, label=kind)
+            )
         finally:
             proc.terminate()
             with contextlib.suppress(subprocess.TimeoutExpired):

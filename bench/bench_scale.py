@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import httpx  # noqa: E402
+import progress  # noqa: E402
 from bench_fanout import machine_line, peer_process, run_in_child  # noqa: E402
 
 from app.core.settings import Settings  # noqa: E402
@@ -86,11 +87,13 @@ async def serve_process(
 
 
 async def one_round(args: argparse.Namespace, instances: int) -> dict[str, Any]:
+    progress.step(f"{instances} instance(s): resetting the database")
     await reset_postgres(args.database_url)
     with tempfile.TemporaryDirectory(prefix="voltroam-scale-") as tmp:
         async with AsyncExitStack() as stack:
             hubs = []
-            for _ in range(instances):  # one after the other: the first one migrates
+            for k in range(instances):  # one after the other: the first one migrates
+                progress.step(f"{instances} instance(s): starting voltroam serve #{k + 1}")
                 hubs.append(
                     await stack.enter_async_context(
                         serve_process(
@@ -114,7 +117,9 @@ async def one_round(args: argparse.Namespace, instances: int) -> dict[str, Any]:
                 "stall_seconds": 20.0,
                 "loop": "asyncio",
             }
+            progress.step(f"{instances} instance(s): starting the peers in a second process")
             result: dict[str, Any] = await run_in_child(peer_process, cfg)
+            progress.step(f"{instances} instance(s): done, stopping the hub")
             return result
 
 
@@ -131,6 +136,7 @@ async def bench(args: argparse.Namespace) -> None:
         " per instance; peers in a separate process"
     )
     results = {n: await one_round(args, n) for n in (1, 2)}
+    progress.clear()
     one, two = results[1], results[2]
     rate = {n: r["deliveries"] / r["e2e_seconds"] for n, r in results.items()}
     print(line("", "1 instance", "2 instances"))

@@ -20,7 +20,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import progress
 
 from app.ocpi.schemas.cdrs import CDR, ChargingPeriod
 from app.ocpi.schemas.tariffs import Tariff
@@ -161,6 +164,7 @@ def make_cdr(start: datetime, periods: int, minutes: int) -> CDR:
 
 
 def rate(label: str, work: Any, seconds: float) -> float:
+    progress.status(f"measuring {label} for {seconds:g} s")
     work()  # warm up
     count = 0
     began = time.perf_counter()
@@ -170,6 +174,7 @@ def rate(label: str, work: Any, seconds: float) -> float:
         count += 1
     elapsed = time.perf_counter() - began
     per_second = count / elapsed
+    progress.clear()
     print(f"  {label:<52} {per_second:10.1f} CDRs/s  ({1000 / per_second:7.2f} ms/CDR)")
     return per_second
 

@@ -91,3 +91,95 @@ async def test_party_connect(
         assert ok.exit_code == 0, ok.output
         assert "HUB NL*VRH" in ok.output
     assert (await http.get(hub.versions_url, headers=token_header(token_a))).status_code == 401
+
+
+async def test_party_sync_shows_progress_and_stores(
+    cli_env: dict[str, str], database_url: str, http: httpx.AsyncClient
+) -> None:
+    """`voltroam party sync` pulls a CPO's Locations and Tariffs page by page, saying so."""
+    from sqlalchemy import func
+    from sqlmodel import select
+
+    from app.admin.auth import issue_admin_token
+    from app.hub.store.models import OcpiObject
+    from tests.conftest import running_party
+    from tests.hub.network import CPO_ENDPOINTS, location, register, tariff, wait_for
+    from tests.peers import FakeParty
+
+    env = {**cli_env, "SECRET_KEY": "test-secret-key"}  # the serving instance's key
+    async with running_hub(database_url) as hub:
+        cpo = FakeParty(roles=[("CPO", "NL", "CPA")], endpoints=CPO_ENDPOINTS, page_size=10)
+        async with running_party(cpo):
+            await register(http, hub, cpo)
+            # The pull after registration finds nothing; then the CPO gets its objects.
+            await wait_for(lambda: len([c for c in cpo.calls if c.path.endswith("tariffs")]) == 1)
+            cpo.objects = {
+                "locations": [location(f"S{i:02}", minutes=i) for i in range(35)]
+                + [location("FOREIGN", cc="FR", pid="ABC")],
+                "tariffs": [tariff(f"T{i}") for i in range(3)],
+            }
+            assert hub.settings is not None
+            admin = {"Authorization": f"Bearer {issue_admin_token(hub.settings)}"}
+            platforms = (await http.get(f"{hub.base_url}/admin/platforms", headers=admin)).json()
+            platform_id = str(platforms[0]["id"])
+
+            result = await asyncio.to_thread(
+                runner.invoke, cli, ["party", "sync", platform_id], env=env
+            )
+            assert result.exit_code == 0, result.output
+            lines = result.output.splitlines()
+            assert lines[0].startswith(f"Pulling Locations and Tariffs from platform {platform_id}")
+            assert lines[1:8] == [
+                "locations: page 1, 10/36 objects",
+                "locations: page 2, 20/36 objects",
+                "locations: page 3, 30/36 objects",
+                "locations: page 4, 36/36 objects",
+                "locations: done, 4 pages, 36/36 objects (35 stored, 1 ignored)",
+                "tariffs: page 1, 3/3 objects",
+                "tariffs: done, 1 page, 3/3 objects (3 stored, 0 ignored)",
+            ]
+            assert lines[8] == (
+                f"Pulled from platform {platform_id}: locations 35 stored, 1 ignored;"
+                " tariffs 3 stored, 0 ignored"
+            )
+            ctx = hub.app.state.hub
+            async with ctx.sessions() as session:
+                stored = await session.exec(
+                    select(OcpiObject.module, func.count()).group_by(OcpiObject.module)
+                )
+                assert dict(stored.all()) == {"locations": 35, "tariffs": 3}
+
+        # The partner is gone now.
+        result = await asyncio.to_thread(
+            runner.invoke, cli, ["party", "sync", platform_id], env=env
+        )
+        assert result.exit_code == 1
+        assert "locations: failed, 0 pages, 0 objects (0 stored, 0 ignored)" in result.output
+        assert f"The pull from platform {platform_id} failed" in result.output
+        assert "ConnectError" in result.output
+
+    result = await asyncio.to_thread(runner.invoke, cli, ["party", "sync", "999"], env=env)
+    assert result.exit_code == 1
+    assert "Unknown platform 999" in result.output
+
+
+def test_sync_progress_rewrites_one_line_on_a_terminal() -> None:
+    import io
+
+    from app.cli import SyncProgress
+    from app.hub.sync import PullProgress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    out = Terminal()
+    shown = SyncProgress(out)
+    shown(PullProgress("locations", 1, 100, 250, 100, 0))
+    shown(PullProgress("locations", 2, 200, 250, 200, 0))
+    shown(PullProgress("locations", 3, 250, None, 249, 1, done=True))
+    assert out.getvalue() == (
+        "\rlocations: page 1, 100/250 objects"
+        "\rlocations: page 2, 200/250 objects"
+        "\rlocations: done, 3 pages, 250 objects (249 stored, 1 ignored)\n"
+    )

@@ -75,6 +75,23 @@ class HubMetrics:
             ["status"],
             registry=self.registry,
         )
+        self.ocpp_messages = Counter(
+            "voltroam_ocpp_messages",
+            "OCPP calls by version, action, direction (inbound = charger to hub, outbound = hub to "
+            "charger) and outcome (ok, or error: a CALLERROR sent or received, or no answer)",
+            ["version", "action", "direction", "outcome"],
+            registry=self.registry,
+        )
+        self.chargers_connected = Gauge(
+            "voltroam_chargers_connected",
+            "Chargers whose WebSocket this hub instance holds",
+            registry=self.registry,
+        )
+        self.chargers_online = Gauge(
+            "voltroam_chargers_online",
+            "Chargers connected to any live instance of the hub (cluster-wide)",
+            registry=self.registry,
+        )
 
         self.payments = Counter(
             "voltroam_payments",

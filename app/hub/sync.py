@@ -37,9 +37,72 @@ class SyncReport:
     errors: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class PullProgress:
+    """Where the pull of one module stands: after each page, and once more when it ended."""
+
+    module: str
+    # Pages and objects received so far, and the partner's X-Total-Count (None: not sent).
+    pages: int
+    objects: int
+    total: int | None
+    # Of the objects received: stored (new, changed or unchanged) and ignored (invalid, or
+    # owned by a party that is not one of the platform's CPOs).
+    stored: int
+    ignored: int
+    # The module's last report; error: why it ended early (the partner failed).
+    done: bool = False
+    error: str | None = None
+
+
+ProgressCallback = Callable[[PullProgress], None]
+
+
+@dataclass
+class _Tally:
+    """The counts of one module's pull, told to the progress callback."""
+
+    module: str
+    progress: ProgressCallback | None
+    pages: int = 0
+    objects: int = 0
+    total: int | None = None
+    stored: int = 0
+    ignored: int = 0
+    error: str | None = None
+
+    def page(self, pages: int, objects: int, total: int | None) -> None:
+        """OcpiClient.get_all's on_page: the objects of one more page were handled."""
+        self.pages, self.objects, self.total = pages, objects, total
+        self._tell(done=False)
+
+    def finish(self) -> None:
+        self._tell(done=True)
+
+    def _tell(self, done: bool) -> None:
+        if self.progress is not None:
+            self.progress(
+                PullProgress(
+                    self.module,
+                    self.pages,
+                    self.objects,
+                    self.total,
+                    self.stored,
+                    self.ignored,
+                    done,
+                    self.error,
+                )
+            )
+
+
 async def pull_cpo(
-    ctx: HubContext, platform_id: int, progress: Callable[[str, int], None] | None = None
+    ctx: HubContext, platform_id: int, progress: ProgressCallback | None = None
 ) -> SyncReport:
+    """Pull the Locations and Tariffs of a registered CPO platform, module by module.
+
+    ``progress`` (optional) hears about every page as its objects are stored, and about the end
+    of each module; what went wrong is also in the report's ``errors``.
+    """
     report = SyncReport()
     async with ctx.sessions() as session:
         platform = await session.get(Platform, platform_id)
@@ -56,14 +119,16 @@ async def pull_cpo(
         url = endpoint_url(platform, module, "SENDER")
         if url is None:
             continue
-        stored = ignored = 0
+        tally = _Tally(module, progress)
         routing = RoutingHeaders(from_party=hub_ref(ctx.settings), to_party=min(cpos, key=str))
         try:
-            async for item in ctx.ocpi.get_all(url, token, routing=routing, module=module):
+            async for item in ctx.ocpi.get_all(
+                url, token, routing=routing, module=module, on_page=tally.page
+            ):
                 try:
                     obj = model.model_validate(item).to_json()
                 except ValidationError as exc:
-                    ignored += 1
+                    tally.ignored += 1
                     log.warning(
                         "ignored an invalid %s object from platform %s: %s",
                         module,
@@ -73,17 +138,17 @@ async def pull_cpo(
                     continue
                 owner = PartyRef.of(obj["country_code"], obj["party_id"])
                 if owner not in cpos:
-                    ignored += 1
+                    tally.ignored += 1
                     continue
                 await _store(ctx, platform_id, module, owner, obj)
-                stored += 1
-                if progress is not None:
-                    progress(module, stored)
+                tally.stored += 1
         except PeerError as exc:
+            tally.error = exc.message
             report.errors.append(f"{module}: {exc.message}")
             log.warning("pulling %s from platform %s failed: %s", module, platform_id, exc.message)
-        report.stored[module] = stored
-        report.ignored[module] = ignored
+        report.stored[module] = tally.stored
+        report.ignored[module] = tally.ignored
+        tally.finish()
     ctx.notify_outbox()
     log.info("pulled from platform %s: %s", platform_id, report.stored)
     return report

@@ -8,7 +8,7 @@ expected, missing headers, a broken ``Link``, advertised URLs with or without a 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -199,12 +199,16 @@ class OcpiClient:
         routing: RoutingHeaders | None = None,
         max_pages: int = 100_000,
         module: str = "other",
+        on_page: Callable[[int, int, int | None], None] | None = None,
     ) -> AsyncIterator[Any]:
         """Yield every object of a paginated GET-all.
 
         Follows ``Link: <...>; rel="next"`` when present and sane; otherwise (no Link, or a Link
         pointing elsewhere, as some peers send) walks by offset until ``X-Total-Count`` objects
         were read or a page comes back empty.
+
+        ``on_page(pages, objects, total)`` is called once the objects of each page were consumed:
+        pages and objects read so far, and the page's X-Total-Count (None when absent).
         """
         query = dict(params or {})
         offset = int(query.get("offset", 0))
@@ -229,6 +233,8 @@ class OcpiClient:
             seen += len(items)
             offset += len(items)
             total = _int_header(reply.headers, "X-Total-Count")
+            if on_page is not None:
+                on_page(pages, seen, total)
             if not items or (total is not None and seen >= total):
                 return
             link = _next_link(reply.headers.get("Link"), url)

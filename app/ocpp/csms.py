@@ -115,6 +115,8 @@ class Csms:
         self.settings = settings or OcppSettings()
         self.bridge = Bridge(ctx, self.settings)
         self.connections: dict[str, Link] = {}
+        # Read when Prometheus scrapes: never out of step with the connections held.
+        ctx.metrics.chargers_connected.set_function(lambda: len(self.connections))
         self._watchdog: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.running = False

@@ -24,6 +24,15 @@ V16_CODES = {
 }
 
 
+# Labels of voltroam_ocpp_messages.
+INBOUND, OUTBOUND = "inbound", "outbound"
+OK, ERROR = "ok", "error"
+# A frame that is not OCPP-J at all, and an action the charger's OCPP version does not define.
+INVALID_ACTION, OTHER_ACTION = "invalid", "other"
+# How every CALLERROR frame starts (ocpp's CallError.to_json writes no spaces).
+CALLERROR_PREFIX = f"[{int(MessageType.CallError)},"
+
+
 class Disconnected(Exception):
     """The charger closed the WebSocket."""
 
@@ -69,15 +78,17 @@ def _unique_id(raw: str) -> str:
 
 class CsmsMixin:
     """Routes a charger's frames; malformed ones and unknown actions get a CALLERROR and the
-    connection stays open (the package itself only logs unparsable frames)."""
+    connection stays open (the package itself only logs unparsable frames).
+
+    Also the one place where OCPP calls are counted (``voltroam_ocpp_messages``): every call from
+    the charger passes through ``route_message`` and every call to it through ``call``.
+    """
 
     _ocpp_version: str
     route_map: dict[str, Any]
     _response_queue: Any
 
     if TYPE_CHECKING:  # provided by ocpp's ChargePoint, which follows this mixin in the MRO
-
-        async def _send(self, message: str) -> None: ...
 
         async def _handle_call(self, msg: Any) -> Any: ...
 
@@ -92,6 +103,45 @@ class CsmsMixin:
             response_timeout=csms.settings.ocpp_response_timeout_seconds,
         )
         self.csms = csms
+        self._messages = csms.ctx.metrics.ocpp_messages
+        # Set when a CALLERROR goes out: the answer to the charger's call being handled was one.
+        self._replied_error = False
+
+    def _count(self, action: str, direction: str, outcome: str) -> None:
+        self._messages.labels(self._ocpp_version, action, direction, outcome).inc()
+
+    def _action_label(self, action: Any) -> str:
+        # Only the version's own action names: a charger must not make up label values.
+        return action if isinstance(action, str) and action in self.actions else OTHER_ACTION
+
+    async def _send(self, message: str) -> None:
+        # The hub sends a CALLERROR only to answer a call of the charger (see route_message).
+        if message.startswith(CALLERROR_PREFIX):
+            self._replied_error = True
+        await super()._send(message)  # type: ignore[misc]
+
+    async def call(
+        self,
+        payload: Any,
+        suppress: bool = True,
+        unique_id: Any = None,
+        skip_schema_validation: bool = False,
+    ) -> Any:
+        """ocpp's ChargePoint.call, counted: an answer is "ok"; a CALLERROR (raised, or None when
+        suppressed) or no answer in time is "error"."""
+        action = type(payload).__name__
+        try:
+            result = await super().call(  # type: ignore[misc]
+                payload,
+                suppress=suppress,
+                unique_id=unique_id,
+                skip_schema_validation=skip_schema_validation,
+            )
+        except Exception:
+            self._count(action, OUTBOUND, ERROR)
+            raise
+        self._count(action, OUTBOUND, OK if result is not None else ERROR)
+        return result
 
     def _known_action(self, action: str) -> bool:
         return action in self.actions
@@ -111,28 +161,39 @@ class CsmsMixin:
             msg = unpack(raw_msg)
         except OCPPError as exc:
             log.info("malformed frame: %s", exc)
+            self._count(INVALID_ACTION, INBOUND, ERROR)
             await self.send_error(_unique_id(raw_msg), exc)
             return
-        if msg.message_type_id == MessageType.Call:
-            if not isinstance(msg.action, str) or msg.action not in self.route_map:
-                # "NotImplemented: Requested Action is not known by receiver";
-                # "NotSupported: Requested Action is recognized but not supported".
-                known = isinstance(msg.action, str) and self._known_action(msg.action)
-                error: OCPPError = (
-                    NotSupportedError(details={"cause": f"{msg.action} is not supported"})
-                    if known
-                    else OcppNotImplemented(details={"cause": f"Unknown action {msg.action}"})
-                )
-                if known:
-                    error.description = "Requested Action is recognized but not supported"
-                else:
-                    error.description = "Requested Action is not known by receiver"
-                await self.send_error(str(msg.unique_id), error)
-                return
-            try:
-                await self._handle_call(msg)
-            except OCPPError as exc:
-                log.info("CALLERROR for %s: %s", msg.action, exc)
-                await self.send_error(str(msg.unique_id), exc)
-        else:
+        if msg.message_type_id != MessageType.Call:
             self._response_queue.put_nowait(msg)
+            return
+        self._replied_error = False
+        outcome = ERROR
+        try:
+            await self._answer_call(msg)
+            outcome = ERROR if self._replied_error else OK
+        finally:
+            self._count(self._action_label(msg.action), INBOUND, outcome)
+
+    async def _answer_call(self, msg: Any) -> None:
+        """Answer one call of the charger: a CALLRESULT, or a CALLERROR (which _send notes)."""
+        if not isinstance(msg.action, str) or msg.action not in self.route_map:
+            # "NotImplemented: Requested Action is not known by receiver";
+            # "NotSupported: Requested Action is recognized but not supported".
+            known = isinstance(msg.action, str) and self._known_action(msg.action)
+            error: OCPPError = (
+                NotSupportedError(details={"cause": f"{msg.action} is not supported"})
+                if known
+                else OcppNotImplemented(details={"cause": f"Unknown action {msg.action}"})
+            )
+            if known:
+                error.description = "Requested Action is recognized but not supported"
+            else:
+                error.description = "Requested Action is not known by receiver"
+            await self.send_error(str(msg.unique_id), error)
+            return
+        try:
+            await self._handle_call(msg)
+        except OCPPError as exc:
+            log.info("CALLERROR for %s: %s", msg.action, exc)
+            await self.send_error(str(msg.unique_id), exc)

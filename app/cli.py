@@ -421,6 +421,31 @@ def charger_qr(
     typer.echo(f"{output}: QR code of {url}")
 
 
+@cli.command()
+def demo(
+    port: Annotated[int, typer.Option(help="Port of the hub")] = 8080,
+    database: Annotated[
+        str, typer.Option(help="Database of the demo (recreated on every run)")
+    ] = "sqlite:///./voltroam-demo.db",
+    exit_when_done: Annotated[
+        bool, typer.Option("--exit-when-done", help="Stop after the scripted sessions")
+    ] = False,
+) -> None:
+    """Run the hub with a simulated CPO, eMSP and chargers; a roaming and a paid session."""
+    from app.demo.run import run_demo
+
+    try:
+        code = asyncio.run(
+            run_demo(port=port, database_url=database, exit_when_done=exit_when_done)
+        )
+    except KeyboardInterrupt:
+        code = 0
+    except (OSError, RuntimeError, TimeoutError) as exc:
+        typer.echo(f"The demo stopped: {exc}", err=True)
+        code = 1
+    raise typer.Exit(code)
+
+
 def main() -> None:
     try:
         cli()

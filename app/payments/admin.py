@@ -11,6 +11,7 @@ from fastapi import APIRouter, Body, Depends, Header, HTTPException, Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.admin.auth import require_admin
 from app.core.context import HubContext
@@ -121,11 +122,16 @@ async def list_payments(
     return [PaymentOut.of(p, ctx.settings.base_url) for p in rows]
 
 
+async def _payment_or_404(session: AsyncSession, public_id: str) -> Payment:
+    payment = await service.by_public_id(session, public_id)
+    if payment is None:
+        raise HTTPException(404, "Unknown payment")
+    return payment
+
+
 async def _detail(ctx: HubContext, public_id: str) -> PaymentDetail:
     async with ctx.sessions() as session:
-        payment = await service.by_public_id(session, public_id)
-        if payment is None:
-            raise HTTPException(404, "Unknown payment")
+        payment = await _payment_or_404(session, public_id)
         jobs = (
             await session.exec(
                 select(PaymentJob)
@@ -166,9 +172,7 @@ async def refund_payment(
 ) -> JobOut:
     ctx = _ctx(request)
     async with ctx.sessions() as session:
-        payment = await service.by_public_id(session, public_id)
-    if payment is None:
-        raise HTTPException(404, "Unknown payment")
+        payment = await _payment_or_404(session, public_id)
     amount = None if body.amount is None else to_minor_units(body.amount, payment.currency)
     key = f"refund-{public_id}-{idempotency_key or uuid.uuid4().hex}"
     try:
@@ -189,9 +193,7 @@ async def refund_payment(
 async def retry_jobs(request: Request, public_id: PublicId) -> PaymentDetail:
     ctx = _ctx(request)
     async with ctx.sessions() as session:
-        payment = await service.by_public_id(session, public_id)
-        if payment is None:
-            raise HTTPException(404, "Unknown payment")
+        payment = await _payment_or_404(session, public_id)
         jobs = (
             await session.exec(
                 select(PaymentJob).where(

@@ -90,6 +90,10 @@ def _message(
     )
 
 
+def _unknown_payment(request: Request) -> HTMLResponse:
+    return _message(request, 404, "Unknown session", "This payment does not exist.")
+
+
 def _cpo(value: str | None) -> PartyRef | None:
     if not value:
         return None
@@ -180,7 +184,7 @@ async def _payment_and_session(
     async with _ctx(request).sessions() as session:
         payment = await service.by_public_id(session, public_id)
         if payment is None:
-            return _message(request, 404, "Unknown session", "This payment does not exist.")
+            return _unknown_payment(request)
         ocpi_session = None
         if payment.session_id:
             row = await store.get(session, "sessions", service.cpo_ref(payment), payment.session_id)
@@ -198,7 +202,7 @@ async def stop(request: Request, public_id: PublicId) -> Response:
     async with _ctx(request).sessions() as session:
         payment = await service.by_public_id(session, public_id)
     if payment is None:
-        return _message(request, 404, "Unknown session", "This payment does not exist.")
+        return _unknown_payment(request)
     try:
         await service.request_stop(_ctx(request), payment, "Stopped by the driver")
     except service.PaymentError as exc:
@@ -218,7 +222,7 @@ async def receipt(request: Request, public_id: PublicId) -> HTMLResponse:
     async with _ctx(request).sessions() as session:
         payment = await service.by_public_id(session, public_id)
         if payment is None:
-            return _message(request, 404, "Unknown session", "This payment does not exist.")
+            return _unknown_payment(request)
         cdr = None
         if payment.cdr_id:
             cdr = await store.get(session, "cdrs", service.cpo_ref(payment), payment.cdr_id)

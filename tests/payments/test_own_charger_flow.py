@@ -47,6 +47,15 @@ def stripe_api() -> Any:
         yield fake
 
 
+async def checkout(w: World, fake: FakeStripe) -> tuple[str, str, dict[str, Any]]:
+    """Press "Start charging" and pay at 'Stripe': (public id, cs id, the paid checkout)."""
+    started = await w.http.post(f"{w.hub.base_url}/pay/{EVSE}/start", data={"connector_id": "1"})
+    assert started.status_code == 303, started.text
+    cs = started.headers["location"].rsplit("/", 1)[1]
+    paid = fake.pay(cs)
+    return paid["client_reference_id"], cs, paid
+
+
 async def pay_and_start(w: World, fake: FakeStripe) -> tuple[str, str]:
     """Open the pay page, start, pay at 'Stripe', send the webhook; answers (public id, cs id)."""
     page = await w.http.get(f"{w.hub.base_url}/pay/{EVSE}")
@@ -136,12 +145,7 @@ async def test_webhook_signature_and_timestamp_are_checked(
         await w.setup_site(["CP1"])
         async with charger(w, "CP1") as cp:
             await cp.boot()
-            page = await w.http.post(
-                f"{w.hub.base_url}/pay/{EVSE}/start", data={"connector_id": "1"}
-            )
-            cs = page.headers["location"].rsplit("/", 1)[1]
-            paid = stripe_api.pay(cs)
-            public_id = paid["client_reference_id"]
+            public_id, _cs, paid = await checkout(w, stripe_api)
             url = f"{w.hub.base_url}/payments/stripe/webhook"
             payload = event("checkout.session.completed", paid, "evt_signed")
             # Wrong secret, no header, a header of garbage, an old timestamp: 400, nothing done.
@@ -233,12 +237,7 @@ async def test_price_above_the_hold_captures_what_it_can_and_flags_it(
         await w.setup_site(["CP1"])
         async with charger(w, "CP1") as cp:
             await cp.boot()
-            started = await w.http.post(
-                f"{w.hub.base_url}/pay/{EVSE}/start", data={"connector_id": "1"}
-            )
-            cs = started.headers["location"].rsplit("/", 1)[1]
-            paid = stripe_api.pay(cs)
-            public_id = paid["client_reference_id"]
+            public_id, cs, paid = await checkout(w, stripe_api)
             await webhook(w, "checkout.session.completed", paid)
             await wait_for(lambda: cp.remote_started.is_set())
             await wait_for(_status(w, public_id, "charging"))

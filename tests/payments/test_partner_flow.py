@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from app.payments.models import Payment
 from tests.conftest import token_header
-from tests.hub.network import Network, location, network, stamp
+from tests.hub.network import Network, cdr, location, network, stamp
 from tests.ocpp.harness import wait_for
 
 START_ANSWER = {"result": "ACCEPTED", "timeout": 30}
@@ -33,6 +33,24 @@ def ad_hoc_tariff() -> dict[str, Any]:
             }
         ],
         "last_updated": stamp(),
+    }
+
+
+def ad_hoc_cdr(
+    cdr_id: str,
+    session_id: str,
+    cdr_token: dict[str, Any],
+    total_cost: dict[str, float],
+    **fields: Any,
+) -> dict[str, Any]:
+    """A CDR of the partner CPO for a session of the hub's ad hoc token (10 kWh unless told)."""
+    return {
+        **cdr(cdr_id),
+        "session_id": session_id,
+        "cdr_token": cdr_token,
+        "auth_method": "COMMAND",
+        "total_cost": total_cost,
+        **fields,
     }
 
 
@@ -146,46 +164,27 @@ async def test_ad_hoc_payment_at_a_partner_cpo(database_url: str) -> None:
         await wait_for(lambda: len(n.cpo.pushes("commands")) == 2)
         assert n.cpo.pushes("commands")[1].body["session_id"] == "S-ADHOC"
         await wait_for(state(n, "stopping"))
-        cdr = {
-            "country_code": "NL",
-            "party_id": "CPA",
-            "id": "CDR-ADHOC",
-            "start_date_time": stamp(0),
-            "end_date_time": stamp(60),
-            "session_id": "S-ADHOC",
-            "cdr_token": cdr_token,
-            "auth_method": "COMMAND",
-            "cdr_location": {
-                "id": "LOC1",
-                "name": "Location LOC1",
-                "address": "Stationsplein 1",
-                "city": "Amsterdam",
-                "country": "NLD",
-                "coordinates": {"latitude": "52.378900", "longitude": "4.900000"},
-                "evse_uid": "EVSE1",
-                "evse_id": "NL*CPA*EEVSE1",
-                "connector_id": "1",
-                "connector_standard": "IEC_62196_T2",
-                "connector_format": "SOCKET",
-                "connector_power_type": "AC_3_PHASE",
-            },
-            "currency": "EUR",
-            "tariffs": [ad_hoc_tariff()],
-            "charging_periods": [
+        cdr = ad_hoc_cdr(
+            "CDR-ADHOC",
+            "S-ADHOC",
+            cdr_token,
+            {"excl_vat": 8.5, "incl_vat": 10.29},
+            tariffs=[ad_hoc_tariff()],
+            charging_periods=[
                 {"start_date_time": stamp(0), "dimensions": [{"type": "ENERGY", "volume": 20}]},
                 {
                     "start_date_time": stamp(45),
                     "dimensions": [{"type": "PARKING_TIME", "volume": 0.25}],
                 },
             ],
-            "total_cost": {"excl_vat": 8.5, "incl_vat": 10.29},
-            "total_energy": 20,
-            "total_energy_cost": {"excl_vat": 8.0, "incl_vat": 9.68},
-            "total_time": 1,
-            "total_parking_time": 0.25,
-            "total_parking_cost": {"excl_vat": 0.5, "incl_vat": 0.61},
-            "last_updated": stamp(60),
-        }
+            total_energy=20,
+            total_energy_cost={"excl_vat": 8.0, "incl_vat": 9.68},
+            total_time=1,
+            total_parking_time=0.25,
+            total_parking_cost={"excl_vat": 0.5, "incl_vat": 0.61},
+            end_date_time=stamp(60),
+            last_updated=stamp(60),
+        )
         r = await n.http.post(n.url("receiver/cdrs"), json=cdr, headers=n.auth(n.cpo))
         assert r.json()["status_code"] == 1000, r.text
         await wait_for(state(n, "captured"))
@@ -329,37 +328,7 @@ async def test_the_hub_stops_at_the_hold_and_a_free_session_releases_it(
         await wait_for(state(n, "stopping"))
         assert "reached the amount held" in ((await payment(n)).note or "")
         # The CPO's CDR says the session was free after all: the hold is released.
-        cdr = {
-            "country_code": "NL",
-            "party_id": "CPA",
-            "id": "CDR-FREE",
-            "start_date_time": stamp(0),
-            "end_date_time": stamp(20),
-            "session_id": "S-HOLD",
-            "cdr_token": cdr_token,
-            "auth_method": "COMMAND",
-            "cdr_location": {
-                "id": "LOC1",
-                "address": "Stationsplein 1",
-                "city": "Amsterdam",
-                "country": "NLD",
-                "coordinates": {"latitude": "52.378900", "longitude": "4.900000"},
-                "evse_uid": "EVSE1",
-                "evse_id": "NL*CPA*EEVSE1",
-                "connector_id": "1",
-                "connector_standard": "IEC_62196_T2",
-                "connector_format": "SOCKET",
-                "connector_power_type": "AC_3_PHASE",
-            },
-            "currency": "EUR",
-            "charging_periods": [
-                {"start_date_time": stamp(0), "dimensions": [{"type": "ENERGY", "volume": 10}]}
-            ],
-            "total_cost": {"excl_vat": 0, "incl_vat": 0},
-            "total_energy": 10,
-            "total_time": 0.33,
-            "last_updated": stamp(20),
-        }
+        cdr = ad_hoc_cdr("CDR-FREE", "S-HOLD", cdr_token, {"excl_vat": 0, "incl_vat": 0})
         r = await n.http.post(n.url("receiver/cdrs"), json=cdr, headers=n.auth(n.cpo))
         assert r.json()["status_code"] == 1000
         await wait_for(state(n, "canceled"))

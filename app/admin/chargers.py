@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, Request
 from ocpp.exceptions import OCPPError
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.admin.auth import require_admin
@@ -59,6 +59,11 @@ class ChargerIn(BaseModel):
 
 
 class AttachIn(BaseModel):
+    # Attach the charger to the own CPO's Location LOC1, as two EVSEs.
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"location_id": "LOC1", "evse_count": 2}]}
+    )
+
     location_id: str | None = Field(default=None, max_length=36)
     evse_count: int | None = Field(default=None, ge=1, le=32)
 

@@ -281,7 +281,7 @@ async def _local_intent(request: Request, checkout_id: str) -> LocalIntent | Non
 async def test_checkout_submit(
     request: Request,
     checkout_id: Annotated[str, Path(max_length=64)],
-    action: Annotated[str, Form(pattern="^(authorize|cancel)$")],
+    action: Annotated[str, Form(pattern="^(authorize|cancel)$", examples=["authorize", "cancel"])],
 ) -> Response:
     provider = service.local_provider(_payments(request).provider)
     intent = await _local_intent(request, checkout_id)
@@ -402,8 +402,8 @@ async def evse_status(request: Request, evse_uid: EvseUid, cpo: CpoQuery = None)
 async def start(
     request: Request,
     evse_uid: EvseUid,
-    connector_id: Annotated[str, Form(min_length=1, max_length=36)],
-    cpo: Annotated[str | None, Form(max_length=8)] = None,
+    connector_id: Annotated[str, Form(min_length=1, max_length=36, examples=["1"])],
+    cpo: Annotated[str | None, Form(max_length=8, examples=["BE*BEC"])] = None,
 ) -> Response:
     found = await _choices(request, evse_uid, cpo)
     if isinstance(found, HTMLResponse):

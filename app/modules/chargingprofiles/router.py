@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Request
+from fastapi.openapi.models import Example
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sqlmodel import col, select
@@ -47,7 +48,7 @@ from app.ocpi.schemas.chargingprofiles import (
     ClearProfileResult,
     SetChargingProfile,
 )
-from app.ocpi.schemas.common import OcpiModel
+from app.ocpi.schemas.common import OcpiModel, examples_of
 from app.ocpi.schemas.versions import InterfaceRole
 from app.ocpi.status import OcpiStatus
 from app.ocpp import own_cpo
@@ -71,6 +72,13 @@ RESULT_MODELS: dict[str, type[OcpiModel]] = {
     "GET": ActiveChargingProfileResult,
     "PUT": ChargingProfileResult,
     "DELETE": ClearProfileResult,
+}
+# One request example per result type, from the examples of its model.
+RESULT_EXAMPLES: dict[str, Example] = {
+    model.__name__: Example(
+        summary=f"{model.__name__} (answers a {method})", value=examples_of(model)[0]
+    )
+    for method, model in RESULT_MODELS.items()
 }
 
 ResponseUrl = Annotated[
@@ -257,7 +265,8 @@ async def post_charging_profile_result(
     body: Annotated[
         dict[str, Any],
         Body(
-            description="ActiveChargingProfileResult, ChargingProfileResult or ClearProfileResult"
+            description="ActiveChargingProfileResult, ChargingProfileResult or ClearProfileResult",
+            openapi_examples=RESULT_EXAMPLES,
         ),
     ],
     caller: CallerDep,

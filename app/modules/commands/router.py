@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Request
+from fastapi.openapi.models import Example
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -33,6 +34,7 @@ from app.ocpi.schemas.commands import (
     CommandResult,
     CommandType,
 )
+from app.ocpi.schemas.common import examples_of
 from app.ocpi.schemas.versions import InterfaceRole
 from app.ocpi.status import OcpiStatus
 from app.ocpp import own_cpo
@@ -46,6 +48,14 @@ receiver = APIRouter(prefix=f"{VERSION_PREFIX}/receiver/commands", tags=["OCPI c
 sender = APIRouter(prefix=f"{VERSION_PREFIX}/sender/commands", tags=["OCPI commands"])
 
 BY_LOCATION = (CommandType.START_SESSION, CommandType.RESERVE_NOW, CommandType.UNLOCK_CONNECTOR)
+
+# One request example per {command}, from the examples of its body model.
+COMMAND_EXAMPLES: dict[str, Example] = {
+    command.value: Example(
+        summary=f"{command.value}: {model.__name__}", value=examples_of(model)[0]
+    )
+    for command, model in COMMAND_REQUEST_MODELS.items()
+}
 
 
 def _subject(command: CommandType, request: dict[str, Any]) -> str | None:
@@ -108,7 +118,13 @@ async def _receiver(
 )
 async def post_command(
     command: CommandType,
-    body: Annotated[dict[str, Any], Body(description="StartSession, StopSession, ReserveNow, ...")],
+    body: Annotated[
+        dict[str, Any],
+        Body(
+            description="StartSession, StopSession, ReserveNow, ...",
+            openapi_examples=COMMAND_EXAMPLES,
+        ),
+    ],
     request: Request,
     caller: CallerDep,
     ctx: ContextDep,

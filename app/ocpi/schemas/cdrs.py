@@ -14,7 +14,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Self
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from app.ocpi.schemas.common import (
     CiString32,
@@ -162,6 +162,79 @@ class CDR(OcpiModel):
     and the field credit_reference_id needs to be set as well" (enforced).
     ``total_charging_time = total_time - total_parking_time``.
     """
+
+    # cdr_example.json (mod_cdrs.asciidoc), with the swapped latitude and longitude of its
+    # cdr_location put right.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "country_code": "BE",
+                    "party_id": "BEC",
+                    "id": "12345",
+                    "start_date_time": "2015-06-29T21:39:09Z",
+                    "end_date_time": "2015-06-29T23:37:32Z",
+                    "cdr_token": {
+                        "country_code": "DE",
+                        "party_id": "TNM",
+                        "uid": "012345678",
+                        "type": "RFID",
+                        "contract_id": "DE8ACC12E46L89",
+                    },
+                    "auth_method": "WHITELIST",
+                    "cdr_location": {
+                        "id": "LOC1",
+                        "name": "Gent Zuid",
+                        "address": "F.Rooseveltlaan 3A",
+                        "city": "Gent",
+                        "postal_code": "9000",
+                        "country": "BEL",
+                        "coordinates": {"latitude": "51.047599", "longitude": "3.729944"},
+                        "evse_uid": "3256",
+                        "evse_id": "BE*BEC*E041503003",
+                        "connector_id": "1",
+                        "connector_standard": "IEC_62196_T2",
+                        "connector_format": "SOCKET",
+                        "connector_power_type": "AC_1_PHASE",
+                    },
+                    "currency": "EUR",
+                    "tariffs": [
+                        {
+                            "country_code": "BE",
+                            "party_id": "BEC",
+                            "id": "12",
+                            "currency": "EUR",
+                            "elements": [
+                                {
+                                    "price_components": [
+                                        {
+                                            "type": "TIME",
+                                            "price": 2.0,
+                                            "vat": 10.0,
+                                            "step_size": 300,
+                                        }
+                                    ]
+                                }
+                            ],
+                            "last_updated": "2015-02-02T14:15:01Z",
+                        }
+                    ],
+                    "charging_periods": [
+                        {
+                            "start_date_time": "2015-06-29T21:39:09Z",
+                            "dimensions": [{"type": "TIME", "volume": 1.973}],
+                            "tariff_id": "12",
+                        }
+                    ],
+                    "total_cost": {"excl_vat": 4.0, "incl_vat": 4.4},
+                    "total_energy": 15.342,
+                    "total_time": 1.973,
+                    "total_time_cost": {"excl_vat": 4.0, "incl_vat": 4.4},
+                    "last_updated": "2015-06-29T22:01:13Z",
+                }
+            ]
+        }
+    )
 
     country_code: CountryCode
     party_id: PartyId

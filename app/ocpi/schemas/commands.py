@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Self
 
-from pydantic import Field, NonNegativeInt, model_validator
+from pydantic import ConfigDict, Field, NonNegativeInt, model_validator
 
 from app.ocpi.schemas.common import (
     URL,
@@ -19,7 +19,7 @@ from app.ocpi.schemas.common import (
     NullAsEmpty,
     OcpiModel,
 )
-from app.ocpi.schemas.tokens import Token
+from app.ocpi.schemas.tokens import TOKEN_EXAMPLE, Token
 
 __all__ = (
     "COMMAND_REQUEST_MODELS",
@@ -71,7 +71,22 @@ class CommandType(StrEnum):
     UNLOCK_CONNECTOR = "UNLOCK_CONNECTOR"
 
 
+# Where the eMSP wants the asynchronous CommandResult; the hub swaps in its own URL.
+_RESPONSE_URL = "https://www.server.com/ocpi/emsp/2.2.1/commands/{}/c3f6a1e2"
+
+
 class CancelReservation(OcpiModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "response_url": _RESPONSE_URL.format("CANCEL_RESERVATION"),
+                    "reservation_id": "R1001",
+                }
+            ]
+        }
+    )
+
     response_url: URL
     reservation_id: CiString36
 
@@ -85,6 +100,18 @@ class CommandResponse(OcpiModel):
 
 
 class CommandResult(OcpiModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"result": "ACCEPTED"},
+                {
+                    "result": "EVSE_OCCUPIED",
+                    "message": [{"language": "en", "text": "Another vehicle is charging at 3256"}],
+                },
+            ]
+        }
+    )
+
     result: CommandResultType
     message: Annotated[list[DisplayText], NullAsEmpty] = Field(default_factory=list)
 
@@ -93,6 +120,21 @@ class ReserveNow(OcpiModel):
     """ "A reservation can be replaced/updated by sending a RESERVE_NOW request with the same
     Location (Charge Point) and the same reservation_id." ``evse_uid`` is optional: without it
     the Charge Point keeps one EVSE available."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "response_url": _RESPONSE_URL.format("RESERVE_NOW"),
+                    "token": TOKEN_EXAMPLE,
+                    "expiry_date": "2020-03-09T10:45:00Z",
+                    "reservation_id": "R1001",
+                    "location_id": "LOC1",
+                    "evse_uid": "3257",
+                }
+            ]
+        }
+    )
 
     response_url: URL
     token: Token
@@ -107,6 +149,21 @@ class StartSession(OcpiModel):
     """``evse_uid``: "Optional EVSE.uid [...] Required when connector_id is set." (enforced).
     ``connector_id`` is required when the EVSE has START_SESSION_CONNECTOR_REQUIRED (checked by
     the receiver, which knows the EVSE)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "response_url": _RESPONSE_URL.format("START_SESSION"),
+                    "token": TOKEN_EXAMPLE,
+                    "location_id": "LOC1",
+                    "evse_uid": "3256",
+                    "connector_id": "1",
+                    "authorization_reference": "AUTH-6f2e1c9b",
+                }
+            ]
+        }
+    )
 
     response_url: URL
     token: Token
@@ -123,11 +180,32 @@ class StartSession(OcpiModel):
 
 
 class StopSession(OcpiModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"response_url": _RESPONSE_URL.format("STOP_SESSION"), "session_id": "101"}
+            ]
+        }
+    )
+
     response_url: URL
     session_id: CiString36
 
 
 class UnlockConnector(OcpiModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "response_url": _RESPONSE_URL.format("UNLOCK_CONNECTOR"),
+                    "location_id": "LOC1",
+                    "evse_uid": "3256",
+                    "connector_id": "1",
+                }
+            ]
+        }
+    )
+
     response_url: URL
     location_id: CiString36
     evse_uid: CiString36

@@ -185,6 +185,20 @@ class OcpiModel(BaseModel):
         return self.model_dump(mode="json", exclude_none=True)
 
 
+def examples_of(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """The request examples a model documents in its OpenAPI schema.
+
+    Set on a subclass with ``model_config = ConfigDict(json_schema_extra={"examples": [...]})``;
+    pydantic merges that with the base class's configuration, so :class:`OcpiModel`'s settings
+    still apply. Routers whose body is a plain dict reuse them as ``Body(openapi_examples=...)``.
+    """
+    extra = model.model_config.get("json_schema_extra")
+    examples = extra.get("examples") if isinstance(extra, dict) else None
+    if not isinstance(examples, list):
+        return []
+    return [example for example in examples if isinstance(example, dict)]
+
+
 class Role(StrEnum):
     CPO = "CPO"
     EMSP = "EMSP"

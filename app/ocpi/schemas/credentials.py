@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, field_validator
 
 from app.ocpi.schemas.common import URL, CiString2, OcpiModel, PartyId, Role
 from app.ocpi.schemas.locations import BusinessDetails
@@ -30,6 +30,45 @@ class CredentialsRole(OcpiModel):
 
 
 class Credentials(OcpiModel):
+    # credentials_example.json and credentials_example2.json (credentials.asciidoc): a CPO, and a
+    # platform that is both CPO and eMSP.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "token": "ebf3b399-779f-4497-9b9d-ac6ad3cc44d2",
+                    "url": "https://example.com/ocpi/versions",
+                    "roles": [
+                        {
+                            "role": "CPO",
+                            "party_id": "EXA",
+                            "country_code": "NL",
+                            "business_details": {"name": "Example Operator"},
+                        }
+                    ],
+                },
+                {
+                    "token": "9e80a9c4-28be-11e9-b210-d663bd873d93",
+                    "url": "https://ocpi.example.com/versions",
+                    "roles": [
+                        {
+                            "role": "CPO",
+                            "party_id": "EXA",
+                            "country_code": "NL",
+                            "business_details": {"name": "Example Operator"},
+                        },
+                        {
+                            "role": "EMSP",
+                            "party_id": "EXA",
+                            "country_code": "NL",
+                            "business_details": {"name": "Example Provider"},
+                        },
+                    ],
+                },
+            ]
+        }
+    )
+
     token: CredentialsToken
     url: URL
     roles: list[CredentialsRole] = Field(min_length=1)

@@ -10,7 +10,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Self
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
+from pydantic.json_schema import JsonDict
 
 from app.ocpi.schemas.common import (
     URL,
@@ -343,7 +344,108 @@ class StatusSchedule(OcpiModel):
     status: Status
 
 
+# --- Request examples (OpenAPI), after the spec's examples (mod_locations.asciidoc) -----------
+
+_CONNECTOR_EXAMPLE: JsonDict = {
+    "id": "1",
+    "standard": "IEC_62196_T2",
+    "format": "CABLE",
+    "power_type": "AC_3_PHASE",
+    "max_voltage": 220,
+    "max_amperage": 16,
+    "tariff_ids": ["11"],
+    "last_updated": "2015-03-16T10:10:02Z",
+}
+# location_put_example_add_evse.json, completed for 2.2.1 (floor_level, a string
+# physical_reference and every required Connector field).
+_EVSE_EXAMPLE: JsonDict = {
+    "uid": "3258",
+    "evse_id": "BE*BEC*E041503003",
+    "status": "AVAILABLE",
+    "capabilities": ["RESERVABLE"],
+    "connectors": [
+        {
+            "id": "1",
+            "standard": "IEC_62196_T2",
+            "format": "SOCKET",
+            "power_type": "AC_3_PHASE",
+            "max_voltage": 220,
+            "max_amperage": 16,
+            "tariff_ids": ["14"],
+            "last_updated": "2019-06-24T12:39:09Z",
+        }
+    ],
+    "floor_level": "-1",
+    "physical_reference": "3",
+    "last_updated": "2019-06-24T12:39:09Z",
+}
+# location_example.json
+_LOCATION_EXAMPLE: JsonDict = {
+    "country_code": "BE",
+    "party_id": "BEC",
+    "id": "LOC1",
+    "publish": True,
+    "name": "Gent Zuid",
+    "address": "F.Rooseveltlaan 3A",
+    "city": "Gent",
+    "postal_code": "9000",
+    "country": "BEL",
+    "coordinates": {"latitude": "51.047599", "longitude": "3.729944"},
+    "parking_type": "ON_STREET",
+    "evses": [
+        {
+            "uid": "3256",
+            "evse_id": "BE*BEC*E041503001",
+            "status": "AVAILABLE",
+            "capabilities": ["RESERVABLE"],
+            "connectors": [
+                _CONNECTOR_EXAMPLE,
+                {
+                    "id": "2",
+                    "standard": "IEC_62196_T2",
+                    "format": "SOCKET",
+                    "power_type": "AC_3_PHASE",
+                    "max_voltage": 220,
+                    "max_amperage": 16,
+                    "tariff_ids": ["13"],
+                    "last_updated": "2015-03-18T08:12:01Z",
+                },
+            ],
+            "physical_reference": "1",
+            "floor_level": "-1",
+            "last_updated": "2015-06-28T08:12:01Z",
+        },
+        {
+            "uid": "3257",
+            "evse_id": "BE*BEC*E041503002",
+            "status": "RESERVED",
+            "capabilities": ["RESERVABLE"],
+            "connectors": [
+                {
+                    "id": "1",
+                    "standard": "IEC_62196_T2",
+                    "format": "SOCKET",
+                    "power_type": "AC_3_PHASE",
+                    "max_voltage": 220,
+                    "max_amperage": 16,
+                    "tariff_ids": ["12"],
+                    "last_updated": "2015-06-29T20:39:09Z",
+                }
+            ],
+            "physical_reference": "2",
+            "floor_level": "-2",
+            "last_updated": "2015-06-29T20:39:09Z",
+        },
+    ],
+    "operator": {"name": "BeCharged"},
+    "time_zone": "Europe/Brussels",
+    "last_updated": "2015-06-29T20:39:09Z",
+}
+
+
 class Connector(OcpiModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_CONNECTOR_EXAMPLE]})
+
     id: CiString36
     standard: ConnectorType
     format: ConnectorFormat
@@ -357,6 +459,8 @@ class Connector(OcpiModel):
 
 
 class EVSE(OcpiModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_EVSE_EXAMPLE]})
+
     uid: CiString36
     evse_id: CiString48 | None = None
     status: Status
@@ -377,6 +481,8 @@ class EVSE(OcpiModel):
 class Location(OcpiModel):
     """A Location. ``publish_allowed_to`` "may only be used when the publish field is set to
     false"; ``charging_when_closed`` defaults to *true* when omitted (kept as ``None`` here)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_LOCATION_EXAMPLE]})
 
     country_code: CountryCode
     party_id: PartyId
@@ -415,6 +521,13 @@ class Location(OcpiModel):
 
 
 class ConnectorPatch(OcpiModel):
+    # location_patch_example_tariff.json: switch the Connector to another Tariff.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"tariff_ids": ["15"], "last_updated": "2019-06-24T12:39:09Z"}]
+        }
+    )
+
     id: CiString36 | None = None
     standard: ConnectorType | None = None
     format: ConnectorFormat | None = None
@@ -428,6 +541,13 @@ class ConnectorPatch(OcpiModel):
 
 
 class EvsePatch(OcpiModel):
+    # location_patch_example_status.json: the EVSE started charging.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"status": "CHARGING", "last_updated": "2019-06-24T12:39:09Z"}]
+        }
+    )
+
     uid: CiString36 | None = None
     evse_id: CiString48 | None = None
     status: Status | None = None
@@ -444,6 +564,13 @@ class EvsePatch(OcpiModel):
 
 
 class LocationPatch(OcpiModel):
+    # location_patch_example_location.json: rename the Location.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"name": "Interparking Gent Zuid", "last_updated": "2019-06-24T12:39:09Z"}]
+        }
+    )
+
     country_code: CountryCode | None = None
     party_id: PartyId | None = None
     id: CiString36 | None = None

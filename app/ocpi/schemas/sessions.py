@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from app.ocpi.schemas.cdrs import AuthMethod, CdrToken, ChargingPeriod
 from app.ocpi.schemas.common import (
@@ -64,6 +64,20 @@ class ChargingPreferences(OcpiModel):
     ``discharge_allowed``: "Default if omitted: false" (kept as ``None`` when omitted).
     """
 
+    # The driver wants 20 kWh by 17:30 at the cheapest price and allows no discharging.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "profile_type": "CHEAP",
+                    "departure_time": "2020-03-09T17:30:00Z",
+                    "energy_need": 20.0,
+                    "discharge_allowed": False,
+                }
+            ]
+        }
+    )
+
     profile_type: ProfileType
     departure_time: DateTime | None = None
     energy_need: Number | None = None
@@ -78,6 +92,36 @@ class Session(OcpiModel):
     EVSE/connector. ``total_cost``: "When omitted [...] it does not imply the session is/was free
     of charge."
     """
+
+    # session_example_1_simple_start.json (mod_sessions.asciidoc)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "country_code": "NL",
+                    "party_id": "STK",
+                    "id": "101",
+                    "start_date_time": "2020-03-09T10:17:09Z",
+                    "kwh": 0.0,
+                    "cdr_token": {
+                        "country_code": "NL",
+                        "party_id": "TST",
+                        "uid": "123abc",
+                        "type": "RFID",
+                        "contract_id": "NL-TST-C12345678-S",
+                    },
+                    "auth_method": "WHITELIST",
+                    "location_id": "LOC1",
+                    "evse_uid": "3256",
+                    "connector_id": "1",
+                    "currency": "EUR",
+                    "total_cost": {"excl_vat": 2.5},
+                    "status": "PENDING",
+                    "last_updated": "2020-03-09T10:17:09Z",
+                }
+            ]
+        }
+    )
 
     country_code: CountryCode
     party_id: PartyId
@@ -106,6 +150,27 @@ class SessionPatch(OcpiModel):
     request to add all the ChargingPeriod objects to the existing Session object. If the request
     charging_periods list is omitted (or contains an empty list), no changes SHALL be made".
     """
+
+    # After session_patch_example_charging_period.json: add a ChargingPeriod (2.2 kWh) and update
+    # the totals (EUR 0.30/kWh, 21% VAT).
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kwh": 15.0,
+                    "charging_periods": [
+                        {
+                            "start_date_time": "2019-06-23T08:16:02Z",
+                            "dimensions": [{"type": "ENERGY", "volume": 2.2}],
+                            "tariff_id": "12",
+                        }
+                    ],
+                    "total_cost": {"excl_vat": 4.5, "incl_vat": 5.45},
+                    "last_updated": "2019-06-23T08:16:02Z",
+                }
+            ]
+        }
+    )
 
     country_code: CountryCode | None = None
     party_id: PartyId | None = None

@@ -19,7 +19,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field, NonNegativeInt
+from pydantic import ConfigDict, Field, NonNegativeInt
 
 from app.ocpi.schemas.common import (
     URL,
@@ -142,6 +142,50 @@ class Tariff(OcpiModel):
     ``min_price``/``max_price``: the excl. and incl. VAT bounds both apply independently.
     ``type``: "When omitted, this tariff is valid for all sessions."
     """
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                # tariff_put_example.json, with the last_updated it needs: EUR 2.00/hour charging.
+                {
+                    "country_code": "DE",
+                    "party_id": "ALL",
+                    "id": "12",
+                    "currency": "EUR",
+                    "elements": [
+                        {
+                            "price_components": [
+                                {"type": "TIME", "price": 2.0, "vat": 10.0, "step_size": 300}
+                            ]
+                        }
+                    ],
+                    "last_updated": "2018-12-05T12:01:09Z",
+                },
+                # tariff_10_025kwh_parking_start.json: start fee, energy and parking time.
+                {
+                    "country_code": "DE",
+                    "party_id": "ALL",
+                    "id": "18",
+                    "currency": "EUR",
+                    "elements": [
+                        {
+                            "price_components": [
+                                {"type": "FLAT", "price": 0.5, "vat": 20.0, "step_size": 1},
+                                {"type": "ENERGY", "price": 0.25, "vat": 10.0, "step_size": 1},
+                                {
+                                    "type": "PARKING_TIME",
+                                    "price": 2.0,
+                                    "vat": 20.0,
+                                    "step_size": 900,
+                                },
+                            ]
+                        }
+                    ],
+                    "last_updated": "2018-12-17T11:44:10Z",
+                },
+            ]
+        }
+    )
 
     country_code: CountryCode
     party_id: PartyId

@@ -11,7 +11,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
+from pydantic.json_schema import JsonDict
 
 from app.ocpi.schemas.common import (
     CiString36,
@@ -26,6 +27,7 @@ from app.ocpi.schemas.common import (
 )
 
 __all__ = (
+    "TOKEN_EXAMPLE",
     "AllowedType",
     "AuthorizationInfo",
     "EnergyContract",
@@ -79,8 +81,29 @@ class EnergyContract(OcpiModel):
     contract_id: String64 | None = None
 
 
+# token_put_example.json (mod_tokens.asciidoc): an RFID card of the eMSP NL*TNM.
+TOKEN_EXAMPLE: JsonDict = {
+    "country_code": "NL",
+    "party_id": "TNM",
+    "uid": "012345678",
+    "type": "RFID",
+    "contract_id": "NL8ACC12E46L89",
+    "visual_number": "DF000-2001-8999-1",
+    "issuer": "TheNewMotion",
+    "group_id": "DF000-2001-8999",
+    "valid": True,
+    "whitelist": "ALWAYS",
+    "last_updated": "2015-06-29T22:39:09Z",
+}
+
+
 class LocationReferences(OcpiModel):
     """Body of the real-time authorization POST (``?`` there) and part of AuthorizationInfo."""
+
+    # The driver presents the token at EVSE 3256 of Location LOC1.
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"location_id": "LOC1", "evse_uids": ["3256"]}]}
+    )
 
     location_id: CiString36
     evse_uids: Annotated[list[CiString36], NullAsEmpty] = Field(default_factory=list)
@@ -89,6 +112,8 @@ class LocationReferences(OcpiModel):
 class Token(OcpiModel):
     """A Token. "The combination of uid and type should be unique for every token within the
     eMSP's system." (mod_tokens, Token Object)"""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [TOKEN_EXAMPLE]})
 
     country_code: CountryCode
     party_id: PartyId
@@ -109,6 +134,11 @@ class Token(OcpiModel):
 class TokenPatch(OcpiModel):
     """Body of a Token PATCH: only the fields to change, but "Any request to the PATCH method SHALL
     contain the last_updated field." (mod_tokens, PATCH Method)"""
+
+    # token_patch_example.json: invalidate the Token.
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"valid": False, "last_updated": "2019-06-19T02:11:11Z"}]}
+    )
 
     country_code: CountryCode | None = None
     party_id: PartyId | None = None

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import secrets
+from decimal import Decimal, InvalidOperation
 from functools import cached_property
 from pathlib import Path
 
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -107,6 +109,22 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
+    @field_validator("payment_hold")
+    @classmethod
+    def _holds_parse(cls, value: str) -> str:
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            code, _, amount = part.partition("=")
+            if len(code.strip()) != 3 or not _positive(amount):
+                raise ValueError(f"PAYMENT_HOLD: {part!r} is not CUR=amount (EUR=50)")
+        return value
+
+    @field_validator("payment_hold_default")
+    @classmethod
+    def _default_hold_parses(cls, value: str) -> str:
+        if not _positive(value):
+            raise ValueError(f"PAYMENT_HOLD_DEFAULT: {value!r} is not a positive amount")
+        return value
+
     @property
     def payment_provider_name(self) -> str:
         """ "stripe" or "local", from PAYMENTS_PROVIDER and whether a Stripe key is set."""
@@ -154,6 +172,13 @@ class Settings(BaseSettings):
     @property
     def resolved_admin_jwt_secret(self) -> str:
         return self.admin_jwt_secret or "admin-jwt:" + self.resolved_secret_key
+
+
+def _positive(text: str) -> bool:
+    try:
+        return Decimal(text.strip()) > 0
+    except InvalidOperation:
+        return False
 
 
 def to_async_url(url: str) -> str:

@@ -64,6 +64,15 @@ def test_pay_url_escapes_the_uid() -> None:
     assert pay_url("https://h", "E1", "NL*CPA") == "https://h/pay/E1?cpo=NL*CPA"
 
 
+def test_hold_amounts_are_checked_when_the_settings_load() -> None:
+    assert Settings(payment_hold="EUR=25, SEK=300").payment_hold == "EUR=25, SEK=300"
+    for bad in ("EUR=abc", "EUR", "EURO=5", "EUR=-1"):
+        with pytest.raises(ValueError, match="PAYMENT_HOLD"):
+            Settings(payment_hold=bad)
+    with pytest.raises(ValueError, match="PAYMENT_HOLD_DEFAULT"):
+        Settings(payment_hold_default="x")
+
+
 def test_provider_choice_and_the_live_key_rule() -> None:
     assert Settings().payment_provider_name == "local"
     assert Settings(stripe_secret_key="sk_test_x").payment_provider_name == "stripe"

@@ -9,7 +9,6 @@ Session COMPLETED and a CDR priced by the hub's own tariff engine).
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import secrets
 from dataclasses import dataclass, field
@@ -21,8 +20,11 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from app.ocpi.auth import encode_token, token_candidates
+from app.ocpi.envelope import ocpi_response
 from app.ocpi.schemas.cdrs import CDR
 from app.ocpi.schemas.common import format_datetime
+from app.ocpi.status import OcpiStatus
 from app.tariffs import apply_to_cdr, price_session
 
 VERSION = "2.2.1"
@@ -32,24 +34,8 @@ def now() -> str:
     return format_datetime(datetime.now(UTC))
 
 
-def envelope(data: Any = None, status_code: int = 1000, http_status: int = 200) -> JSONResponse:
-    body = {"data": data, "status_code": status_code, "timestamp": now()}
-    return JSONResponse(body, status_code=http_status)
-
-
 def token_header(token: str) -> dict[str, str]:
-    return {"Authorization": "Token " + base64.b64encode(token.encode()).decode()}
-
-
-def _presented(request: Request) -> str | None:
-    value = request.headers.get("authorization", "")
-    if not value.startswith("Token "):
-        return None
-    raw = value[6:].strip()
-    try:
-        return base64.b64decode(raw, validate=True).decode()
-    except ValueError:
-        return raw
+    return {"Authorization": encode_token(token)}
 
 
 @dataclass
@@ -294,13 +280,13 @@ class DemoParty:
 
         @app.middleware("http")
         async def authenticate(request: Request, call_next: Any) -> Any:
-            if _presented(request) != self._token_b:
-                return envelope(None, 2000, http_status=401)
+            if self._token_b not in token_candidates(request.headers.get("authorization")):
+                return ocpi_response(None, OcpiStatus.CLIENT_ERROR, http_status=401)
             return await call_next(request)
 
         @app.get("/versions")
         async def versions() -> JSONResponse:
-            return envelope([{"version": VERSION, "url": f"{self.base_url}/{VERSION}"}])
+            return ocpi_response([{"version": VERSION, "url": f"{self.base_url}/{VERSION}"}])
 
         @app.get(f"/{VERSION}")
         async def details() -> JSONResponse:
@@ -308,12 +294,12 @@ class DemoParty:
                 {"identifier": name, "role": role, "url": f"{self.base_url}/{VERSION}/{name}"}
                 for name, role in [*self.endpoints(), ("credentials", "SENDER")]
             ]
-            return envelope({"version": VERSION, "endpoints": endpoints})
+            return ocpi_response({"version": VERSION, "endpoints": endpoints})
 
         @app.get(f"/{VERSION}/{{module}}")
         async def get_all(module: str, offset: int = 0, limit: int = 50) -> JSONResponse:
             items = self.objects.get(module, [])
-            response = envelope(items[offset : offset + limit])
+            response = ocpi_response(items[offset : offset + limit])
             response.headers["X-Total-Count"] = str(len(items))
             response.headers["X-Limit"] = str(limit)
             return response
@@ -322,8 +308,8 @@ class DemoParty:
         async def authorize(uid: str) -> JSONResponse:
             token = next((t for t in self.objects.get("tokens", []) if t["uid"] == uid), None)
             if token is None:
-                return envelope(None, 2004)
-            return envelope({"allowed": "ALLOWED", "token": token})
+                return ocpi_response(None, OcpiStatus.UNKNOWN_TOKEN)
+            return ocpi_response({"allowed": "ALLOWED", "token": token})
 
         @app.post(f"/{VERSION}/commands/{{command}}")
         async def command(command: str, request: Request) -> JSONResponse:
@@ -331,14 +317,14 @@ class DemoParty:
             self.received.append(Received("POST", "commands", command, body))
             self.changed.set()
             if self.role != "CPO":
-                return envelope()  # a CommandResult at the eMSP's response_url
+                return ocpi_response()  # a CommandResult at the eMSP's response_url
             if command == "START_SESSION":
                 self._spawn(self._simulate_start(body))
             elif command == "STOP_SESSION":
                 self._spawn(self._simulate_stop(body))
             else:
-                return envelope({"result": "NOT_SUPPORTED", "timeout": 0})
-            return envelope({"result": "ACCEPTED", "timeout": 30})
+                return ocpi_response({"result": "NOT_SUPPORTED", "timeout": 0})
+            return ocpi_response({"result": "ACCEPTED", "timeout": 30})
 
         @app.api_route(f"/{VERSION}/{{module}}/{{rest:path}}", methods=["PUT", "PATCH", "POST"])
         @app.api_route(f"/{VERSION}/{{module}}", methods=["POST"])
@@ -347,6 +333,6 @@ class DemoParty:
             body = await request.json() if raw else None
             self.received.append(Received(request.method, module, rest, body))
             self.changed.set()
-            return envelope()
+            return ocpi_response()
 
         return app

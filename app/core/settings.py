@@ -112,10 +112,7 @@ class Settings(BaseSettings):
     @field_validator("payment_hold")
     @classmethod
     def _holds_parse(cls, value: str) -> str:
-        for part in filter(None, (p.strip() for p in value.split(","))):
-            code, _, amount = part.partition("=")
-            if len(code.strip()) != 3 or not _positive(amount):
-                raise ValueError(f"PAYMENT_HOLD: {part!r} is not CUR=amount (EUR=50)")
+        parse_holds(value)
         return value
 
     @field_validator("payment_hold_default")
@@ -124,6 +121,11 @@ class Settings(BaseSettings):
         if not _positive(value):
             raise ValueError(f"PAYMENT_HOLD_DEFAULT: {value!r} is not a positive amount")
         return value
+
+    @cached_property
+    def payment_holds(self) -> dict[str, Decimal]:
+        """PAYMENT_HOLD by currency code (major units)."""
+        return parse_holds(self.payment_hold)
 
     @property
     def payment_provider_name(self) -> str:
@@ -172,6 +174,17 @@ class Settings(BaseSettings):
     @property
     def resolved_admin_jwt_secret(self) -> str:
         return self.admin_jwt_secret or "admin-jwt:" + self.resolved_secret_key
+
+
+def parse_holds(text: str) -> dict[str, Decimal]:
+    """ "EUR=50,GBP=45" -> {"EUR": 50, "GBP": 45}; ValueError naming PAYMENT_HOLD otherwise."""
+    holds = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        code, _, amount = part.partition("=")
+        if len(code.strip()) != 3 or not _positive(amount):
+            raise ValueError(f"PAYMENT_HOLD: {part!r} is not CUR=amount (EUR=50)")
+        holds[code.strip().upper()] = Decimal(amount.strip())
+    return holds
 
 
 def _positive(text: str) -> bool:

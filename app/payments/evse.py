@@ -98,13 +98,8 @@ async def ad_hoc_tariff(
 
 def hold_amount(settings: Settings, currency: str) -> int:
     """The amount held on the card, in minor units (PAYMENT_HOLD, PAYMENT_HOLD_DEFAULT)."""
-    holds: dict[str, str] = {}
-    for part in settings.payment_hold.split(","):
-        if "=" in part:
-            code, value = part.split("=", 1)
-            holds[code.strip().upper()] = value.strip()
-    value = holds.get(currency.upper(), settings.payment_hold_default)
-    return to_minor_units(Decimal(value), currency)
+    value = settings.payment_holds.get(currency.upper(), Decimal(settings.payment_hold_default))
+    return to_minor_units(value, currency)
 
 
 def money(amount: Decimal | float | int | str, currency: str) -> str:

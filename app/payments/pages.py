@@ -262,14 +262,7 @@ async def test_checkout(
 
 async def _local_intent(request: Request, checkout_id: str) -> LocalIntent | None:
     provider = service.local_provider(_payments(request).provider)
-    if provider is None:
-        return None
-    async with _ctx(request).sessions() as session:
-        from sqlmodel import select
-
-        return (
-            await session.exec(select(LocalIntent).where(LocalIntent.checkout_id == checkout_id))
-        ).first()
+    return None if provider is None else await provider.find_checkout(checkout_id)
 
 
 @router.post(

@@ -7,7 +7,9 @@ key; asked twice with the same key, a provider does the work once.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -116,6 +118,15 @@ def _error(exc: stripe.StripeError) -> ProviderError:
     return ProviderError(f"Stripe: {code or type(exc).__name__}: {text}"[:500], retryable=retryable)
 
 
+@contextlib.contextmanager
+def _stripe_errors() -> Iterator[None]:
+    """Every Stripe call: the library's errors become ProviderErrors."""
+    try:
+        yield
+    except stripe.StripeError as exc:
+        raise _error(exc) from None
+
+
 class StripeProvider:
     """Stripe through the official library: StripeClient, its httpx client, async methods."""
 
@@ -157,60 +168,48 @@ class StripeProvider:
             "success_url": request.success_url,
             "cancel_url": request.cancel_url,
         }
-        try:
+        with _stripe_errors():
             session = await self.client.v1.checkout.sessions.create_async(
                 params,  # type: ignore[arg-type]
                 {"idempotency_key": request.idempotency_key},
             )
-        except stripe.StripeError as exc:
-            raise _error(exc) from None
         obj = _plain(session)
         return Checkout(id=str(obj["id"]), url=str(obj["url"]))
 
     async def checkout_intent(self, checkout_id: str) -> str | None:
-        try:
+        with _stripe_errors():
             session = await self.client.v1.checkout.sessions.retrieve_async(checkout_id)
-        except stripe.StripeError as exc:
-            raise _error(exc) from None
         intent = _plain(session).get("payment_intent")
         if isinstance(intent, dict):
             intent = intent.get("id")
         return str(intent) if intent else None
 
     async def get_intent(self, intent_id: str) -> Intent:
-        try:
+        with _stripe_errors():
             return _intent(await self.client.v1.payment_intents.retrieve_async(intent_id))
-        except stripe.StripeError as exc:
-            raise _error(exc) from None
 
     async def capture(self, intent_id: str, amount: int, idempotency_key: str) -> Intent:
-        try:
+        with _stripe_errors():
             obj = await self.client.v1.payment_intents.capture_async(
                 intent_id,
                 {"amount_to_capture": amount},
                 {"idempotency_key": idempotency_key},
             )
-        except stripe.StripeError as exc:
-            raise _error(exc) from None
         return _intent(obj)
 
     async def cancel(self, intent_id: str, idempotency_key: str) -> Intent:
-        try:
+        with _stripe_errors():
             obj = await self.client.v1.payment_intents.cancel_async(
                 intent_id, None, {"idempotency_key": idempotency_key}
             )
-        except stripe.StripeError as exc:
-            raise _error(exc) from None
         return _intent(obj)
 
     async def refund(self, intent_id: str, amount: int, idempotency_key: str) -> str:
-        try:
+        with _stripe_errors():
             obj = await self.client.v1.refunds.create_async(
                 {"payment_intent": intent_id, "amount": amount},
                 {"idempotency_key": idempotency_key},
             )
-        except stripe.StripeError as exc:
-            raise _error(exc) from None
         return str(_plain(obj)["id"])
 
 
@@ -234,6 +233,11 @@ class LocalIntent(SQLModel, table=True):
     # Idempotency keys already answered, with the answer (as Stripe remembers them).
     keys: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONDoc, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+async def _by_checkout(session: AsyncSession, checkout_id: str) -> LocalIntent | None:
+    stmt = select(LocalIntent).where(LocalIntent.checkout_id == checkout_id)
+    return (await session.exec(stmt)).first()
 
 
 def _local_intent(row: LocalIntent) -> Intent:
@@ -287,25 +291,20 @@ class LocalProvider:
             checkout_id, f"{self.ctx.settings.base_url}/pay/test-checkout/{checkout_id}"
         )
 
-    async def checkout_intent(self, checkout_id: str) -> str | None:
+    async def find_checkout(self, checkout_id: str) -> LocalIntent | None:
         async with self.ctx.sessions() as session:
-            row = (
-                await session.exec(
-                    select(LocalIntent).where(LocalIntent.checkout_id == checkout_id)
-                )
-            ).first()
-            if row is None or row.status == "requires_payment_method":
-                return None
-            return row.id
+            return await _by_checkout(session, checkout_id)
+
+    async def checkout_intent(self, checkout_id: str) -> str | None:
+        row = await self.find_checkout(checkout_id)
+        if row is None or row.status == "requires_payment_method":
+            return None
+        return row.id
 
     async def authorize(self, checkout_id: str) -> LocalIntent | None:
         """The driver pressed "Authorize" on the test checkout page: the hold is in place."""
         async with self.ctx.sessions() as session:
-            row = (
-                await session.exec(
-                    select(LocalIntent).where(LocalIntent.checkout_id == checkout_id)
-                )
-            ).first()
+            row = await _by_checkout(session, checkout_id)
             if row is None:
                 return None
             if row.status == "requires_payment_method":

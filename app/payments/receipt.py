@@ -107,11 +107,9 @@ class Receipt:
     shortfall: str | None = None
 
 
-def _amount(cost: dict[str, Any] | None, currency: str) -> Decimal:
-    if not cost:
-        return Decimal(0)
-    value = cost.get("excl_vat", 0)
-    return Decimal(str(value))
+def _excl_vat(cost: dict[str, Any] | None) -> Decimal:
+    """A CDR cost line excl. VAT (the receipt's lines are; VAT follows per rate)."""
+    return Decimal(str((cost or {}).get("excl_vat", 0)))
 
 
 def _vat_by_rate(cdr: CDR, total_vat: Decimal) -> list[tuple[str, Decimal]]:
@@ -172,9 +170,9 @@ def build_receipt(payment: Payment, data: dict[str, Any], time_zone: str | None 
         cost = data.get(key)
         # Energy and charging time always; the other lines only when they cost something.
         always = key in ("total_energy_cost", "total_time_cost")
-        if not always and (cost is None or not _amount(cost, currency)):
+        if not always and (cost is None or not _excl_vat(cost)):
             continue
-        receipt.lines.append(ReceiptLine(label, quantity, money(_amount(cost, currency), currency)))
+        receipt.lines.append(ReceiptLine(label, quantity, money(_excl_vat(cost), currency)))
     total = data.get("total_cost") or {}
     excl = Decimal(str(total.get("excl_vat", 0)))
     incl = Decimal(str(total.get("incl_vat", excl)))

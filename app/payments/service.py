@@ -21,6 +21,7 @@ import asyncio
 import logging
 import random
 import secrets
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -49,7 +50,13 @@ from app.ocpi.schemas.common import format_datetime
 from app.payments.evse import EvseChoice, ad_hoc_tariff, hold_amount
 from app.payments.models import JobKind, JobStatus, Payment, PaymentEvent, PaymentJob
 from app.payments.models import PaymentStatus as S
-from app.payments.provider import CheckoutRequest, LocalProvider, PaymentProvider, ProviderError
+from app.payments.provider import (
+    CheckoutRequest,
+    Intent,
+    LocalProvider,
+    PaymentProvider,
+    ProviderError,
+)
 from app.tariffs.money import to_minor_units
 
 log = logging.getLogger("voltroam.payments")
@@ -622,6 +629,20 @@ async def _stop(
     return {"command": answer.result}
 
 
+async def _settled(
+    provider: PaymentProvider, intent_id: str, outcome: str, call: Awaitable[Intent]
+) -> Intent:
+    """Capture or cancel; when the provider refuses, read the PaymentIntent: already in
+    ``outcome`` (a replay after the provider forgot the idempotency key) counts as done."""
+    try:
+        return await call
+    except ProviderError as exc:
+        intent = await provider.get_intent(intent_id)
+        if intent.status != outcome:
+            raise exc from None
+        return intent
+
+
 async def _capture(
     ctx: HubContext, provider: PaymentProvider, job: PaymentJob, payment: Payment
 ) -> dict[str, Any]:
@@ -632,13 +653,12 @@ async def _capture(
     price = job.amount or 0
     capturable = payment.amount_capturable or payment.hold_amount
     amount = min(price, capturable)
-    try:
-        intent = await provider.capture(payment.payment_intent_id, amount, job.idempotency_key)
-    except ProviderError as exc:
-        # Already captured (a replay after the provider forgot the key): read what happened.
-        intent = await provider.get_intent(payment.payment_intent_id)
-        if intent.status != "succeeded":
-            raise exc from None
+    intent = await _settled(
+        provider,
+        payment.payment_intent_id,
+        "succeeded",
+        provider.capture(payment.payment_intent_id, amount, job.idempotency_key),
+    )
     captured = intent.amount_received or amount
     payment.amount_captured = captured
     payment.amount_capturable = 0
@@ -662,12 +682,12 @@ async def _cancel(
     if payment.status in (S.CANCELED, S.CAPTURED):
         return {"skipped": payment.status}
     if payment.payment_intent_id:
-        try:
-            await provider.cancel(payment.payment_intent_id, job.idempotency_key)
-        except ProviderError as exc:
-            intent = await provider.get_intent(payment.payment_intent_id)
-            if intent.status != "canceled":
-                raise exc from None
+        await _settled(
+            provider,
+            payment.payment_intent_id,
+            "canceled",
+            provider.cancel(payment.payment_intent_id, job.idempotency_key),
+        )
     payment.amount_capturable = 0
     _touch(payment, S.CANCELED)
     ctx.metrics.payments.labels("canceled").inc()
@@ -754,15 +774,13 @@ async def observe(
         log.info("%s for unknown ad hoc token %s ignored", module, uid)
         return
     if module == "sessions":
-        await _session_update(session, ctx, payment, data)
+        await _session_update(session, payment, data)
     else:
         await _cdr(session, ctx, payment, data)
     session.add(payment)
 
 
-async def _session_update(
-    session: AsyncSession, ctx: HubContext, payment: Payment, data: dict[str, Any]
-) -> None:
+async def _session_update(session: AsyncSession, payment: Payment, data: dict[str, Any]) -> None:
     payment.session_id = str(data.get("id"))
     status = data.get("status")
     if payment.status in (S.AUTHORIZED, S.STARTING) and status in ("PENDING", "ACTIVE"):

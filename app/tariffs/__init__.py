@@ -6,6 +6,7 @@ Pure functions, no I/O. Entry points:
 * :func:`price_cdr` / :func:`apply_to_cdr` - recompute the totals of a CDR;
 * :func:`running_cost` - the cost so far of a live session;
 * :func:`compile_tariff` - validate a tariff once and reuse it for many sessions;
+* :func:`select_tariff` - which of a connector's tariffs applies to a token (TariffType);
 * :mod:`app.tariffs.money` - amounts in a currency's minor units for payments.
 """
 
@@ -28,8 +29,10 @@ from app.tariffs.model import (
 )
 from app.tariffs.money import Cost, currency_exponent, from_minor_units, to_minor_units
 from app.tariffs.restrictions import Reservation
+from app.tariffs.selection import AD_HOC_TOKEN_TYPE, select_tariff, tariff_type_for
 
 __all__ = [
+    "AD_HOC_TOKEN_TYPE",
     "CompiledTariff",
     "Context",
     "Cost",
@@ -47,5 +50,7 @@ __all__ = [
     "price_session",
     "resolve_time_zone",
     "running_cost",
+    "select_tariff",
+    "tariff_type_for",
     "to_minor_units",
 ]

@@ -494,6 +494,9 @@ async def test_a_partner_cdr_priced_with_regular_is_captured_at_the_shown_price_
         assert flag["public_id"] == p.public_id
         assert "€6.05" in flag["note"] and "€8.47" in flag["note"]
         assert "REG" in flag["note"] and "ADHOC" in flag["note"]
+        assert (flag["tariff_id"], flag["price"], flag["cpo_price"]) == ("ADHOC", 847, 605)
+        detail = await n.http.get(f"{n.hub.base_url}/admin/payments/{p.public_id}", headers=n.admin)
+        assert detail.json()["tariff"]["type"] == "AD_HOC_PAYMENT"
         receipt = re.sub(r"\s+", " ", (await n.http.get(status_url + "/receipt")).text)
         assert '<span id="tariff">ADHOC</span>' in receipt
         assert 'id="total">€8.47' in receipt and 'id="charged">€8.47' in receipt

@@ -25,6 +25,7 @@ from app.tariffs.model import (
     PricingInputError,
     SessionDataError,
     TariffError,
+    TariffTerms,
     compile_tariff,
 )
 from app.tariffs.money import Cost, currency_exponent, from_minor_units, to_minor_units
@@ -42,6 +43,7 @@ __all__ = [
     "Reservation",
     "SessionDataError",
     "TariffError",
+    "TariffTerms",
     "apply_to_cdr",
     "compile_tariff",
     "currency_exponent",

@@ -31,7 +31,10 @@ from app.tariffs import PricedSession, PricingInputError, price_session, running
 from app.tariffs.money import to_minor_units
 
 __all__ = [
+    "NOTE_SEPARATOR",
+    "PRICE_CHECK",
     "Settlement",
+    "driver_note",
     "location_time_zone",
     "price_minor",
     "priced_minor",
@@ -41,6 +44,19 @@ __all__ = [
     "shown_price",
     "shown_tariff",
 ]
+
+# A price check is for the admins (it flags the payment); the driver's pages leave it out.
+PRICE_CHECK = "Price check:"
+NOTE_SEPARATOR = " | "
+
+
+def driver_note(note: str | None) -> str | None:
+    """The payment's note without the lines meant for the admins only."""
+    if not note:
+        return None
+    parts = [p for p in note.split(NOTE_SEPARATOR) if not p.startswith(PRICE_CHECK)]
+    return NOTE_SEPARATOR.join(parts) or None
+
 
 # What pricing may raise on data it cannot use: the engine's own errors (both ValueError),
 # pydantic's on periods or a snapshot that do not validate, KeyError / TypeError on missing keys.
@@ -176,7 +192,7 @@ def settle_cdr(payment: Payment, cdr: dict[str, Any], time_zone: str) -> Settlem
             cpo_price,
             cpo_price,
             None,
-            f"Price check: CDR {cdr_id} could not be priced with the {shown} shown to the "
+            f"{PRICE_CHECK} CDR {cdr_id} could not be priced with the {shown} shown to the "
             f"driver; its own total {minor(cpo_price, currency)} is charged",
         )
     price = priced_minor(priced, currency)
@@ -194,7 +210,7 @@ def settle_cdr(payment: Payment, cdr: dict[str, Any], time_zone: str) -> Settlem
         price,
         cpo_price,
         priced,
-        f"Price check: the CPO's CDR {cdr_id} {_cdr_tariff_words(tariffs)}{same} totals "
+        f"{PRICE_CHECK} the CPO's CDR {cdr_id} {_cdr_tariff_words(tariffs)}{same} totals "
         f"{cpo_words}; the driver was shown {shown} and pays its price, "
         f"{minor(price, currency)}",
     )

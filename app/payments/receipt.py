@@ -16,7 +16,7 @@ from app.ocpi.schemas.common import parse_datetime
 from app.payments.evse import describe_tariff, minor, money
 from app.payments.models import Payment
 from app.payments.models import PaymentStatus as S
-from app.payments.pricing import price_minor, running_price, shown_price
+from app.payments.pricing import driver_note, price_minor, running_price, shown_price
 from app.tariffs import CostLine, PricedSession, TariffError, price_cdr
 from app.tariffs.money import round_to_currency
 
@@ -57,7 +57,7 @@ def live_figures(
     figures: dict[str, Any] = {
         "status": payment.status,
         "status_text": STATUS_WORDS.get(payment.status, payment.status),
-        "note": payment.note,
+        "note": driver_note(payment.note),
         "hold": minor(payment.hold_amount, payment.currency),
         "energy_kwh": None,
         "duration": None,

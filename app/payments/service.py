@@ -51,6 +51,7 @@ from app.payments.evse import EvseChoice, ad_hoc_tariff, hold_amount
 from app.payments.models import JobKind, JobStatus, Payment, PaymentEvent, PaymentJob
 from app.payments.models import PaymentStatus as S
 from app.payments.pricing import (
+    NOTE_SEPARATOR,
     location_time_zone,
     price_minor,
     remember_tariff,
@@ -105,7 +106,7 @@ def _flag(payment: Payment, note: str) -> None:
     """Add a line for the admins (a note flags the payment: GET /admin/payments?flagged=true)
     without losing the one already there."""
     if payment.note and note not in payment.note:
-        note = f"{payment.note} | {note}"
+        note = f"{payment.note}{NOTE_SEPARATOR}{note}"
     _touch(payment, note=note)
 
 

@@ -497,6 +497,9 @@ async def test_a_partner_cdr_priced_with_regular_is_captured_at_the_shown_price_
         assert (flag["tariff_id"], flag["price"], flag["cpo_price"]) == ("ADHOC", 847, 605)
         detail = await n.http.get(f"{n.hub.base_url}/admin/payments/{p.public_id}", headers=n.admin)
         assert detail.json()["tariff"]["type"] == "AD_HOC_PAYMENT"
+        # The price check is for the admins; the driver's page shows the price, no warning.
+        live = (await n.http.get(status_url + "/status.json")).json()
+        assert live["note"] is None and live["price"] == "€8.47"
         receipt = re.sub(r"\s+", " ", (await n.http.get(status_url + "/receipt")).text)
         assert '<span id="tariff">ADHOC</span>' in receipt
         assert 'id="total">€8.47' in receipt and 'id="charged">€8.47' in receipt

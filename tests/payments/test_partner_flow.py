@@ -549,3 +549,35 @@ async def test_a_tariff_update_after_payment_does_not_change_the_price_agreed(
         assert p.note and "€13.31" in p.note and "€8.47" in p.note
         receipt = re.sub(r"\s+", " ", (await n.http.get(status_url + "/receipt")).text)
         assert "€0.363 per kWh" in receipt and 'id="charged">€8.47' in receipt
+
+
+async def test_connectors_at_different_prices_each_show_theirs_and_charge_it(
+    database_url: str,
+) -> None:
+    async with network(database_url) as n:
+        fast = issue_tariff("FAST-ADHOC", "AD_HOC_PAYMENT", energy=0.50)
+        loc = location()
+        first = loc["evses"][0]["connectors"][0]
+        first["tariff_ids"] = ["REG", "ADHOC"]
+        second = {
+            **first,
+            "id": "2",
+            "standard": "IEC_62196_T2_COMBO",
+            "tariff_ids": ["FAST-ADHOC"],
+        }
+        loc["evses"][0]["connectors"].append(second)
+        for path, body in (
+            ("receiver/tariffs/NL/CPA/REG", REG),
+            ("receiver/tariffs/NL/CPA/ADHOC", ADHOC),
+            ("receiver/tariffs/NL/CPA/FAST-ADHOC", fast),
+            ("receiver/locations/NL/CPA/LOC1", loc),
+        ):
+            r = await n.http.put(n.url(path), json=body, headers=n.auth(n.cpo))
+            assert r.json()["status_code"] == 1000, r.text
+        page = re.sub(r"\s+", " ", (await n.http.get(f"{n.hub.base_url}/pay/EVSE1")).text)
+        assert 'Connector 1 (Type 2 socket)</h3> <ul class="price"> <li>€0.363 per kWh' in page
+        assert 'Connector 2 (CCS (Combo 2))</h3> <ul class="price"> <li>€0.605 per kWh' in page
+        started = await n.http.post(f"{n.hub.base_url}/pay/EVSE1/start", data={"connector_id": "2"})
+        assert started.status_code == 303
+        p = await payment(n)
+        assert (p.connector_id, p.tariff_id) == ("2", "FAST-ADHOC")

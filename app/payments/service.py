@@ -830,7 +830,8 @@ async def _cdr(
     payment.session_id = payment.session_id or data.get("session_id")
     payment.price = price
     payment.cpo_price = settlement.cpo_price
-    if settlement.flag is not None:
+    if settlement.flag is not None and settlement.flag not in (payment.note or ""):
+        # (Not again when the CPO sends the same CDR twice.)
         _flag(payment, settlement.flag)
         ctx.metrics.payments.labels("price_differs").inc()
         log.warning("payment %s: %s", payment.public_id, settlement.flag)

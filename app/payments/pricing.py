@@ -31,6 +31,7 @@ from app.tariffs import PricedSession, PricingInputError, price_session, running
 from app.tariffs.money import to_minor_units
 
 __all__ = [
+    "MAX_MINOR_UNITS",
     "NOTE_SEPARATOR",
     "PRICE_CHECK",
     "Settlement",
@@ -44,6 +45,9 @@ __all__ = [
     "shown_price",
     "shown_tariff",
 ]
+
+# The largest amount a payment's INTEGER columns hold (PostgreSQL integer).
+MAX_MINOR_UNITS = 2**31 - 1
 
 # A price check is for the admins (it flags the payment); the driver's pages leave it out.
 PRICE_CHECK = "Price check:"
@@ -196,6 +200,16 @@ def settle_cdr(payment: Payment, cdr: dict[str, Any], time_zone: str) -> Settlem
             f"driver; its own total {minor(cpo_price, currency)} is charged",
         )
     price = priced_minor(priced, currency)
+    if price > MAX_MINOR_UNITS:
+        # The payment's amounts are INTEGER columns, and no ad hoc session costs 21 million
+        # euros: charging periods like these are the CPO's error, for the admins to look at.
+        return Settlement(
+            cpo_price,
+            cpo_price,
+            None,
+            f"{PRICE_CHECK} CDR {cdr_id} at the {shown} shown to the driver would cost more "
+            f"than a payment can take; its own total {minor(cpo_price, currency)} is charged",
+        )
     cdr_currency = str(cdr.get("currency") or currency).upper()
     if price == cpo_price and cdr_currency == currency.upper():
         # Agrees to the cent: the CDR's own total, whichever tariff it names.

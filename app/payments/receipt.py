@@ -16,7 +16,13 @@ from app.ocpi.schemas.common import parse_datetime
 from app.payments.evse import describe_tariff, minor, money
 from app.payments.models import Payment
 from app.payments.models import PaymentStatus as S
-from app.payments.pricing import driver_note, price_minor, running_price, shown_price
+from app.payments.pricing import (
+    driver_note,
+    price_minor,
+    priced_minor,
+    running_price,
+    shown_price,
+)
 from app.tariffs import CostLine, PricedSession, TariffError, price_cdr
 from app.tariffs.money import round_to_currency
 
@@ -201,6 +207,13 @@ def build_receipt(payment: Payment, data: dict[str, Any], time_zone: str | None 
         currency=currency,
     )
     priced = shown_price(payment, data, time_zone or "UTC")
+    charged_differently = (
+        priced is not None
+        and payment.price is not None
+        and priced_minor(priced, currency) != payment.price
+    )
+    if charged_differently:
+        priced = None  # the CDR's own total was charged (see pricing.settle_cdr)
     figures = _priced_figures(priced) if priced is not None else data
     if payment.tariff_id is not None:
         receipt.tariff_id = payment.tariff_id

@@ -581,3 +581,26 @@ async def test_connectors_at_different_prices_each_show_theirs_and_charge_it(
         assert started.status_code == 303
         p = await payment(n)
         assert (p.connector_id, p.tariff_id) == ("2", "FAST-ADHOC")
+
+
+async def test_a_cdr_the_shown_tariff_cannot_price_is_charged_its_own_total_and_flagged(
+    database_url: str,
+) -> None:
+    async with network(
+        database_url, extra_cpo_endpoints=[("commands", "RECEIVER")], payment_jobs_poll_seconds=0.05
+    ) as n:
+        n.cpo.answers["commands"] = START_ANSWER
+        await put_issue_site(n)
+        status_url, cdr_token = await pay_and_start(n)
+        # Ten billion kWh: at the shown tariff more than any payment can hold.
+        cdr = twenty_kwh_cdr(cdr_token, ADHOC, {"excl_vat": 7.0, "incl_vat": 8.47})
+        cdr["charging_periods"] = [charging_period(0, 10_000_000_000)]
+        r = await n.http.post(n.url("receiver/cdrs"), json=cdr, headers=n.auth(n.cpo))
+        assert r.json()["status_code"] == 1000, r.text
+        await wait_for(state(n, "captured"))
+        p = await payment(n)
+        assert (p.price, p.cpo_price, p.amount_captured) == (847, 847, 847)
+        [flag] = await flagged(n)
+        assert "more than a payment can take" in flag["note"]
+        receipt = re.sub(r"\s+", " ", (await n.http.get(status_url + "/receipt")).text)
+        assert 'id="total">€8.47' in receipt and 'id="charged">€8.47' in receipt

@@ -49,7 +49,7 @@ from app.ocpp.models import (
 )
 from app.ocpp.own_cpo import own_caller, own_ref
 from app.ocpp.settings import OcppSettings
-from app.tariffs import TariffError, apply_to_cdr, price_session, running_cost
+from app.tariffs import TariffError, apply_to_cdr, price_session, running_cost, select_tariff
 
 log = logging.getLogger("voltroam.ocpp.bridge")
 
@@ -537,22 +537,31 @@ class Bridge:
         return bool(tx.cdr_token and tx.location_id)
 
     async def _tariff(
-        self, session: AsyncSession, location_id: str
+        self, session: AsyncSession, tx: OcppTransaction
     ) -> tuple[dict[str, Any] | None, str]:
-        """The Location's (first) tariff and its time zone."""
-        own = await session.get(OwnLocation, location_id)
-        loc = await store.get(session, "locations", self.ref, location_id)
+        """The tariff that prices the transaction, and the Location's time zone.
+
+        Of the Location's tariffs (every connector lists them, in this order), the one for the
+        token's type (mod_tariffs, TariffType): AD_HOC_PAYMENT for the single-use AD_HOC_USER
+        tokens of the hub's payments eMSP, REGULAR for an RFID card, and so on
+        (:func:`app.tariffs.select_tariff`). The own chargers take no charging preferences, so
+        no profile is known.
+        """
+        own = await session.get(OwnLocation, tx.location_id)
+        loc = await store.get(session, "locations", self.ref, tx.location_id)
         tz = str(loc.data.get("time_zone", "UTC")) if loc else "UTC"
+        tariffs = []
         for tariff_id in own.tariff_ids if own else []:
             row = await store.get(session, "tariffs", self.ref, tariff_id)
             if row is not None:
-                return row.data, tz
-        return None, tz
+                tariffs.append(row.data)
+        token_type = (tx.cdr_token or {}).get("type")
+        return select_tariff(tariffs, token_type, at=tx.started_at), tz
 
     async def _session_document(
         self, session: AsyncSession, tx: OcppTransaction, status: str
     ) -> dict[str, Any]:
-        tariff, _tz = await self._tariff(session, tx.location_id)
+        tariff, _tz = await self._tariff(session, tx)
         document: dict[str, Any] = {
             "country_code": self.ref.country_code,
             "party_id": self.ref.party_id,
@@ -699,7 +708,7 @@ class Bridge:
         ):
             await session.commit()
             return
-        tariff, tz = await self._tariff(session, tx.location_id)
+        tariff, tz = await self._tariff(session, tx)
         patch: dict[str, Any] = {
             "kwh": self._kwh(tx),
             "charging_periods": tx.periods[tx.periods_sent :],
@@ -753,7 +762,7 @@ class Bridge:
             self.ctx.notify_outbox()
             return
         tx.cdr_id = tx.session_id
-        tariff, tz = await self._tariff(session, tx.location_id)
+        tariff, tz = await self._tariff(session, tx)
         patch: dict[str, Any] = {
             "kwh": self._kwh(tx),
             "end_date_time": format_datetime(stopped_at),
@@ -779,7 +788,7 @@ class Bridge:
         except OcpiError:
             evse = {}
         connector = {**DEFAULT_CONNECTOR, **((evse.get("connectors") or [{}])[0])}
-        tariff, tz = await self._tariff(session, tx.location_id)
+        tariff, tz = await self._tariff(session, tx)
         currency = str(tariff["currency"]) if tariff else self.settings.ocpp_default_currency
         cdr: dict[str, Any] = {
             "country_code": self.ref.country_code,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Header, HTTPException, Path, Query, Request
 from fastapi.responses import Response
@@ -30,15 +30,8 @@ PublicId = Annotated[str, Path(min_length=8, max_length=48)]
 
 _PAYMENT_FIELDS = {
     "public_id", "provider", "status", "location_id", "evse_uid", "connector_id", "currency",
-    "hold_amount", "price", "amount_captured", "amount_refunded", "shortfall", "session_id",
-    "cdr_id", "note", "created_at", "finished_at",
-}  # fmt: skip
-
-
-_PAYMENT_FIELDS = {
-    "public_id", "provider", "status", "location_id", "evse_uid", "connector_id", "currency",
-    "hold_amount", "price", "amount_captured", "amount_refunded", "shortfall", "session_id",
-    "cdr_id", "note", "created_at", "finished_at",
+    "hold_amount", "tariff_id", "tariff_last_updated", "price", "cpo_price", "amount_captured",
+    "amount_refunded", "shortfall", "session_id", "cdr_id", "note", "created_at", "finished_at",
 }  # fmt: skip
 
 
@@ -52,7 +45,16 @@ class PaymentOut(BaseModel):
     connector_id: str
     currency: str
     hold_amount: int = Field(description="Minor units")
-    price: int | None = Field(description="The CDR's total cost incl. VAT, minor units")
+    tariff_id: str | None = Field(description="The tariff shown to the driver, and charged")
+    tariff_last_updated: datetime | None = Field(description="Its version (last_updated)")
+    price: int | None = Field(
+        description="What the driver pays: the shown tariff's price of the CDR's charging "
+        "periods, incl. VAT, minor units"
+    )
+    cpo_price: int | None = Field(
+        description="The CDR's own total cost incl. VAT as the CPO sent it, minor units (a "
+        "payment where it differs from price is flagged)"
+    )
     amount_captured: int
     amount_refunded: int
     shortfall: int = Field(description="Price above what the hold allowed: not charged")
@@ -86,6 +88,9 @@ class JobOut(BaseModel):
 
 
 class PaymentDetail(PaymentOut):
+    tariff: dict[str, Any] | None = Field(
+        description="The copy of the tariff the driver was shown, as it was then"
+    )
     jobs: list[JobOut]
 
 
@@ -141,7 +146,9 @@ async def _detail(ctx: HubContext, public_id: str) -> PaymentDetail:
         ).all()
     out = PaymentOut.of(payment, ctx.settings.base_url)
     return PaymentDetail(
-        **out.model_dump(), jobs=[JobOut.model_validate(j, from_attributes=True) for j in jobs]
+        **out.model_dump(),
+        tariff=payment.tariff_snapshot,
+        jobs=[JobOut.model_validate(j, from_attributes=True) for j in jobs],
     )
 
 

@@ -10,11 +10,13 @@ from sqlalchemy import String, cast, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core.dbtypes import utcnow
 from app.core.settings import Settings
 from app.hub.store import service as store
 from app.hub.store.models import OcpiObject
 from app.ocpi.headers import PartyRef
 from app.tariffs.money import currency_exponent, from_minor_units, to_minor_units
+from app.tariffs.selection import AD_HOC_TOKEN_TYPE, select_tariff
 
 # The EVSE statuses in which a driver may start (mod_locations, Status enum).
 STARTABLE = ("AVAILABLE", "PREPARING")  # PREPARING: plugged in first, as many drivers do
@@ -79,21 +81,27 @@ async def find_evses(
     return found
 
 
-async def ad_hoc_tariff(
+async def connector_tariffs(
     session: AsyncSession, cpo: PartyRef, connector: dict[str, Any]
-) -> dict[str, Any] | None:
-    """The tariff an ad hoc payer is charged: of the connector's tariffs, the one of type
-    AD_HOC_PAYMENT, else REGULAR, else one without a type (mod_tariffs, TariffType)."""
+) -> list[dict[str, Any]]:
+    """The connector's tariffs the hub holds, in ``tariff_ids`` order."""
     tariffs = []
     for tariff_id in connector.get("tariff_ids") or []:
         row = await store.get(session, "tariffs", cpo, str(tariff_id))
         if row is not None:
             tariffs.append(row.data)
-    for wanted in ("AD_HOC_PAYMENT", "REGULAR", None):
-        for tariff in tariffs:
-            if tariff.get("type") == wanted:
-                return tariff
-    return None
+    return tariffs
+
+
+async def ad_hoc_tariff(
+    session: AsyncSession, cpo: PartyRef, connector: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The tariff an ad hoc payer is charged: of the connector's tariffs, the one that applies to
+    the single-use ``AD_HOC_USER`` token the hub's eMSP issues (``AD_HOC_PAYMENT``; see
+    :func:`app.tariffs.select_tariff` for the fallbacks). The pay page shows it, the payment
+    keeps a copy of it, and the capture and the receipt use that copy."""
+    tariffs = await connector_tariffs(session, cpo, connector)
+    return select_tariff(tariffs, AD_HOC_TOKEN_TYPE, at=utcnow())
 
 
 def hold_amount(settings: Settings, currency: str) -> int:
@@ -206,6 +214,7 @@ __all__ = [
     "EvseChoice",
     "ad_hoc_tariff",
     "address_line",
+    "connector_tariffs",
     "describe_tariff",
     "find_evses",
     "hold_amount",

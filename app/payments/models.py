@@ -56,7 +56,14 @@ class Payment(SQLModel, table=True):
     location_id: str = Field(max_length=36)
     evse_uid: str = Field(max_length=36)
     connector_id: str = Field(max_length=36)
+    # The tariff the driver was shown on the pay page and agreed to, kept as it was then: the
+    # capture and the receipt price the CDR's charging periods with this copy, so a later update
+    # of the tariff does not change the price agreed (mod_tariffs, NOTE on start_date_time).
     tariff_id: str | None = Field(default=None, max_length=36)
+    tariff_last_updated: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    tariff_snapshot: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(JSONDoc, nullable=True)
+    )
     currency: str = Field(max_length=3)
     hold_amount: int
     # Provider handles.
@@ -69,8 +76,11 @@ class Payment(SQLModel, table=True):
     # What the CPO reported.
     session_id: str | None = Field(default=None, max_length=36)
     cdr_id: str | None = Field(default=None, max_length=39)
-    # The CDR's total_cost (incl. VAT) in minor units, what was taken, what could not be taken.
+    # What the driver pays (minor units, incl. VAT): the shown tariff's price of the CDR's
+    # charging periods; the CDR's own total_cost as the CPO sent it; what was taken, what could
+    # not be taken.
     price: int | None = None
+    cpo_price: int | None = None
     amount_captured: int = 0
     amount_refunded: int = 0
     shortfall: int = 0

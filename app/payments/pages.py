@@ -30,6 +30,7 @@ from app.payments.evse import (
     minor,
 )
 from app.payments.models import Payment
+from app.payments.pricing import location_time_zone
 from app.payments.provider import LocalIntent
 from app.payments.receipt import build_receipt, live_figures
 from app.payments.runner import Payments
@@ -45,9 +46,13 @@ PLUGS = {
     "DOMESTIC_F": "Schuko",
     "TESLA_S": "Tesla",
 }
-templates.env.filters["plug"] = lambda standard: PLUGS.get(
-    str(standard), str(standard).replace("_", " ")
-)
+
+
+def _plug(standard: Any) -> str:
+    return PLUGS.get(str(standard), str(standard).replace("_", " "))
+
+
+templates.env.filters["plug"] = _plug
 
 EvseUid = Annotated[str, Path(min_length=1, max_length=36, description="EVSE.uid")]
 PublicId = Annotated[str, Path(min_length=8, max_length=48, description="The payment's id")]
@@ -131,7 +136,7 @@ async def session_page(request: Request, public_id: PublicId) -> HTMLResponse:
     found = await _payment_and_session(request, public_id)
     if isinstance(found, HTMLResponse):
         return found
-    payment, ocpi_session = found
+    payment, ocpi_session, time_zone = found
     async with _ctx(request).sessions() as session:
         location = await store.get(
             session, "locations", service.cpo_ref(payment), payment.location_id
@@ -140,7 +145,7 @@ async def session_page(request: Request, public_id: PublicId) -> HTMLResponse:
         request,
         "status.html",
         payment=payment,
-        figures=live_figures(payment, ocpi_session),
+        figures=live_figures(payment, ocpi_session, time_zone),
         location_name=(location.data.get("name") if location else None) or payment.location_id,
         refresh_ms=2000,
     )
@@ -174,13 +179,16 @@ async def session_status(request: Request, public_id: PublicId) -> Response:
     found = await _payment_and_session(request, public_id)
     if isinstance(found, HTMLResponse):
         return JSONResponse({"detail": "Unknown payment"}, status_code=404)
-    payment, ocpi_session = found
-    return JSONResponse(live_figures(payment, ocpi_session), headers={"Cache-Control": "no-store"})
+    payment, ocpi_session, time_zone = found
+    return JSONResponse(
+        live_figures(payment, ocpi_session, time_zone), headers={"Cache-Control": "no-store"}
+    )
 
 
 async def _payment_and_session(
     request: Request, public_id: str
-) -> tuple[Payment, dict[str, Any] | None] | HTMLResponse:
+) -> tuple[Payment, dict[str, Any] | None, str] | HTMLResponse:
+    """The payment, its OCPI Session when the CPO reported one, the Location's time zone."""
     async with _ctx(request).sessions() as session:
         payment = await service.by_public_id(session, public_id)
         if payment is None:
@@ -189,7 +197,7 @@ async def _payment_and_session(
         if payment.session_id:
             row = await store.get(session, "sessions", service.cpo_ref(payment), payment.session_id)
             ocpi_session = row.data if row else None
-        return payment, ocpi_session
+        return payment, ocpi_session, await location_time_zone(session, payment)
 
 
 @router.post(
@@ -333,13 +341,28 @@ async def _render_pay(
     request: Request, choice: EvseChoice, error: str | None = None, status_code: int = 200
 ) -> HTMLResponse:
     ctx = _ctx(request)
-    tariff = None
+    # The price each connector charges an ad hoc payer: the tariff start_checkout will keep.
+    per_connector: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
     async with ctx.sessions() as session:
         for connector in choice.connectors:
-            tariff = await ad_hoc_tariff(session, choice.cpo, connector)
-            if tariff is not None:
-                break
-    lines = describe_tariff(tariff) if tariff else []
+            per_connector.append((connector, await ad_hoc_tariff(session, choice.cpo, connector)))
+    priced = [(c, t) for c, t in per_connector if t is not None]
+    tariff = priced[0][1] if priced else None
+    prices: list[tuple[str | None, list[str]]] = []
+    if len({(t["id"], t.get("last_updated")) for _c, t in priced}) > 1 or (
+        priced and len(priced) < len(per_connector)
+    ):
+        # Connectors at different prices: the driver sees each one's.
+        for connector, connector_tariff in per_connector:
+            label = f"Connector {connector.get('id')} ({_plug(connector.get('standard'))})"
+            lines = (
+                describe_tariff(connector_tariff)
+                if connector_tariff
+                else ["No price for paying on the spot"]
+            )
+            prices.append((label, lines))
+    elif tariff is not None:
+        prices.append((None, describe_tariff(tariff)))
     hold = (
         minor(hold_amount(ctx.settings, str(tariff["currency"])), str(tariff["currency"]))
         if tariff
@@ -356,9 +379,9 @@ async def _render_pay(
         connectors=choice.connectors,
         cpo=str(choice.cpo),
         operator=operator,
-        tariff_lines=lines,
+        prices=prices,
         hold=hold,
-        can_start=bool(lines) and choice.startable,
+        can_start=bool(prices) and choice.startable,
         startable=list(STARTABLE),
         error=error,
     )

@@ -13,11 +13,17 @@ from pydantic import ValidationError
 from app.core.dbtypes import utcnow
 from app.ocpi.schemas.cdrs import CDR
 from app.ocpi.schemas.common import parse_datetime
-from app.payments.evse import minor, money
+from app.payments.evse import describe_tariff, minor, money
 from app.payments.models import Payment
 from app.payments.models import PaymentStatus as S
-from app.payments.service import price_minor
-from app.tariffs import TariffError, price_cdr
+from app.payments.pricing import (
+    driver_note,
+    price_minor,
+    priced_minor,
+    running_price,
+    shown_price,
+)
+from app.tariffs import CostLine, PricedSession, TariffError, price_cdr
 from app.tariffs.money import round_to_currency
 
 STATUS_WORDS = {
@@ -47,12 +53,17 @@ def hours_words(hours: Decimal | float | int | None) -> str:
     return duration_words(float(hours or 0) * 3600)
 
 
-def live_figures(payment: Payment, ocpi_session: dict[str, Any] | None) -> dict[str, Any]:
-    """The status page's figures (also its JSON, polled every few seconds)."""
+def live_figures(
+    payment: Payment, ocpi_session: dict[str, Any] | None, time_zone: str = "UTC"
+) -> dict[str, Any]:
+    """The status page's figures (also its JSON, polled every few seconds).
+
+    The running cost is the Session so far at the tariff the driver was shown (the CPO's
+    ``total_cost`` only for a payment without a copy of that tariff)."""
     figures: dict[str, Any] = {
         "status": payment.status,
         "status_text": STATUS_WORDS.get(payment.status, payment.status),
-        "note": payment.note,
+        "note": driver_note(payment.note),
         "hold": minor(payment.hold_amount, payment.currency),
         "energy_kwh": None,
         "duration": None,
@@ -74,10 +85,11 @@ def live_figures(payment: Payment, ocpi_session: dict[str, Any] | None) -> dict[
         end = ocpi_session.get("end_date_time")
         until: datetime = parse_datetime(end) if end else utcnow()
         figures["duration"] = duration_words((until - start).total_seconds())
-        if ocpi_session.get("total_cost") is not None:
-            figures["running_cost"] = minor(
-                price_minor(ocpi_session["total_cost"], payment.currency), payment.currency
-            )
+        running = running_price(payment, ocpi_session, time_zone, None if end else until)
+        if running is None and ocpi_session.get("total_cost") is not None:
+            running = price_minor(ocpi_session["total_cost"], payment.currency)
+        if running is not None:
+            figures["running_cost"] = minor(running, payment.currency)
     return figures
 
 
@@ -105,6 +117,10 @@ class Receipt:
     charged: str = ""
     refunded: str | None = None
     shortfall: str | None = None
+    # The tariff the driver was shown and is charged: its id, version and prices in words.
+    tariff_id: str | None = None
+    tariff_version: str | None = None
+    tariff_lines: list[str] = field(default_factory=list)
 
 
 def _excl_vat(cost: dict[str, Any] | None) -> Decimal:
@@ -112,17 +128,23 @@ def _excl_vat(cost: dict[str, Any] | None) -> Decimal:
     return Decimal(str((cost or {}).get("excl_vat", 0)))
 
 
-def _vat_by_rate(cdr: CDR, total_vat: Decimal) -> list[tuple[str, Decimal]]:
-    """VAT per rate from the tariff engine's lines, when they add up to the CDR's VAT."""
+def _cdr_vat_by_rate(cdr: CDR, total_vat: Decimal) -> list[tuple[str, Decimal]]:
+    """VAT per rate of a CDR priced with the first tariff it carries."""
     try:
         priced = price_cdr(cdr)
     except (TariffError, ValueError):
         return []
+    return _vat_by_rate(priced.lines, cdr.currency, total_vat)
+
+
+def _vat_by_rate(
+    lines: tuple[CostLine, ...], currency: str, total_vat: Decimal
+) -> list[tuple[str, Decimal]]:
+    """VAT per rate from the tariff engine's lines, when they add up to the total VAT."""
     rates: dict[Decimal, Decimal] = {}
-    for line in priced.lines:
+    for line in lines:
         rate = line.vat if line.vat is not None else Decimal(0)
         rates[rate] = rates.get(rate, Decimal(0)) + line.cost.vat
-    currency = cdr.currency
     split = [(rate, round_to_currency(v, currency)) for rate, v in sorted(rates.items()) if v]
     if abs(sum(v for _, v in split) - round_to_currency(total_vat, currency)) > Decimal("0.01"):
         return []
@@ -143,7 +165,34 @@ def local_time(value: Any, time_zone: str | None) -> str:
     return moment.astimezone(zone).strftime("%d %b %Y, %H:%M %Z")
 
 
+def _priced_figures(priced: PricedSession) -> dict[str, Any]:
+    """The engine's totals in the shape of a CDR's (rounded to OCPI's four decimals)."""
+
+    def price(cost: Any) -> dict[str, Decimal]:
+        rounded = cost.rounded()
+        return {"excl_vat": rounded.excl_vat, "incl_vat": rounded.incl_vat}
+
+    return {
+        "total_energy": priced.total_energy,
+        "total_time": priced.total_time,
+        "total_parking_time": priced.total_parking_time,
+        "total_reservation_time": priced.total_reservation_time,
+        "total_cost": price(priced.total_cost),
+        "total_energy_cost": price(priced.total_energy_cost),
+        "total_time_cost": price(priced.total_time_cost),
+        "total_parking_cost": price(priced.total_parking_cost),
+        "total_fixed_cost": price(priced.total_fixed_cost),
+        "total_reservation_cost": price(priced.total_reservation_cost),
+    }
+
+
 def build_receipt(payment: Payment, data: dict[str, Any], time_zone: str | None = None) -> Receipt:
+    """The receipt of a CDR for the driver of ``payment``.
+
+    Its amounts are the price of the tariff the driver was shown (the payment's copy of it) over
+    the CDR's charging periods, which is what was captured; the CDR's own totals only for a
+    payment without that copy, or a CDR that cannot be priced with it.
+    """
     currency = payment.currency
     where = data.get("cdr_location") or {}
     parts = [where.get("address"), where.get("postal_code"), where.get("city")]
@@ -157,31 +206,54 @@ def build_receipt(payment: Payment, data: dict[str, Any], time_zone: str | None 
         end=local_time(data.get("end_date_time"), time_zone),
         currency=currency,
     )
-    total_time = Decimal(str(data.get("total_time") or 0))
-    parking = Decimal(str(data.get("total_parking_time") or 0))
+    priced = shown_price(payment, data, time_zone or "UTC")
+    charged_differently = (
+        priced is not None
+        and payment.price is not None
+        and priced_minor(priced, currency) != payment.price
+    )
+    if charged_differently:
+        priced = None  # the CDR's own total was charged (see pricing.settle_cdr)
+    figures = _priced_figures(priced) if priced is not None else data
+    if payment.tariff_id is not None:
+        receipt.tariff_id = payment.tariff_id
+        if payment.tariff_last_updated is not None:
+            receipt.tariff_version = local_time(payment.tariff_last_updated, time_zone)
+        if payment.tariff_snapshot:
+            receipt.tariff_lines = describe_tariff(payment.tariff_snapshot)
+    total_time = Decimal(str(figures.get("total_time") or 0))
+    parking = Decimal(str(figures.get("total_parking_time") or 0))
+    energy = Decimal(str(figures.get("total_energy") or 0))
     rows = [
-        ("Energy", f"{Decimal(str(data.get('total_energy') or 0)):.3f} kWh", "total_energy_cost"),
+        ("Energy", f"{energy:.3f} kWh", "total_energy_cost"),
         ("Charging time", hours_words(total_time - parking), "total_time_cost"),
         ("Parking time", hours_words(parking), "total_parking_cost"),
         ("Fixed fee", "1 session", "total_fixed_cost"),
-        ("Reservation", hours_words(data.get("total_reservation_time")), "total_reservation_cost"),
+        (
+            "Reservation",
+            hours_words(figures.get("total_reservation_time")),
+            "total_reservation_cost",
+        ),
     ]
     for label, quantity, key in rows:
-        cost = data.get(key)
+        cost = figures.get(key)
         # Energy and charging time always; the other lines only when they cost something.
         always = key in ("total_energy_cost", "total_time_cost")
         if not always and (cost is None or not _excl_vat(cost)):
             continue
         receipt.lines.append(ReceiptLine(label, quantity, money(_excl_vat(cost), currency)))
-    total = data.get("total_cost") or {}
+    total = figures.get("total_cost") or {}
     excl = Decimal(str(total.get("excl_vat", 0)))
     incl = Decimal(str(total.get("incl_vat", excl)))
     receipt.total_excl = money(round_to_currency(excl, currency), currency)
     receipt.total_incl = money(round_to_currency(incl, currency), currency)
-    try:
-        split = _vat_by_rate(CDR.model_validate(data), incl - excl)
-    except ValidationError:
-        split = []
+    if priced is not None:
+        split = _vat_by_rate(priced.lines, currency, incl - excl)
+    else:
+        try:
+            split = _cdr_vat_by_rate(CDR.model_validate(data), incl - excl)
+        except ValidationError:
+            split = []
     if split:
         receipt.vat = [(f"VAT {rate}", money(v, currency)) for rate, v in split]
     elif incl != excl:

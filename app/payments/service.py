@@ -24,7 +24,7 @@ import secrets
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import or_, update
@@ -50,6 +50,14 @@ from app.ocpi.schemas.common import format_datetime
 from app.payments.evse import EvseChoice, ad_hoc_tariff, hold_amount
 from app.payments.models import JobKind, JobStatus, Payment, PaymentEvent, PaymentJob
 from app.payments.models import PaymentStatus as S
+from app.payments.pricing import (
+    NOTE_SEPARATOR,
+    location_time_zone,
+    price_minor,
+    remember_tariff,
+    running_price,
+    settle_cdr,
+)
 from app.payments.provider import (
     CheckoutRequest,
     Intent,
@@ -57,13 +65,13 @@ from app.payments.provider import (
     PaymentProvider,
     ProviderError,
 )
-from app.tariffs.money import to_minor_units
+from app.tariffs.selection import AD_HOC_TOKEN_TYPE
 
 log = logging.getLogger("voltroam.payments")
 
 # The relay delivers the results of the hub's own commands here instead of to a partner URL.
 INTERNAL_URL = "voltroam-internal:payments/"
-TOKEN_TYPE = "AD_HOC_USER"
+TOKEN_TYPE = AD_HOC_TOKEN_TYPE
 # The hub stops a paid session when its running cost reaches this share of the hold, so that the
 # energy delivered while the stop travels to the charger still fits in it.
 STOP_AT = Decimal("0.95")
@@ -90,18 +98,16 @@ def cpo_ref(payment: Payment) -> PartyRef:
     return PartyRef(payment.cpo_country_code, payment.cpo_party_id)
 
 
-def price_minor(total: dict[str, Any] | None, currency: str) -> int:
-    """An OCPI Price in minor units, incl. VAT when the CPO gave it (what the driver pays)."""
-    if not total:
-        return 0
-    value = total.get("incl_vat")
-    if value is None:
-        value = total.get("excl_vat", 0)
-    return to_minor_units(Decimal(str(value)), currency)
-
-
 async def by_public_id(session: AsyncSession, public_id: str) -> Payment | None:
     return (await session.exec(select(Payment).where(Payment.public_id == public_id))).first()
+
+
+def _flag(payment: Payment, note: str) -> None:
+    """Add a line for the admins (a note flags the payment: GET /admin/payments?flagged=true)
+    without losing the one already there."""
+    if payment.note and note not in payment.note:
+        note = f"{payment.note}{NOTE_SEPARATOR}{note}"
+    _touch(payment, note=note)
 
 
 def _touch(payment: Payment, status: str | None = None, note: str | None = None) -> None:
@@ -140,11 +146,12 @@ async def start_checkout(
             location_id=str(choice.location["id"]),
             evse_uid=choice.uid,
             connector_id=str(connector["id"]),
-            tariff_id=str(tariff["id"]),
             currency=currency,
             hold_amount=hold_amount(ctx.settings, currency),
             token_uid=("VRP" + secrets.token_hex(8)).upper(),
         )
+        # The tariff the pay page shows is the one the driver agrees to: keep a copy.
+        remember_tariff(payment, tariff)
         session.add(payment)
         await session.commit()
         await session.refresh(payment)
@@ -670,7 +677,9 @@ async def _capture(
             f"{payment.shortfall} could not be charged"
         )
         ctx.metrics.payments.labels("shortfall").inc()
-    _touch(payment, S.CAPTURED, note)
+    _touch(payment, S.CAPTURED)
+    if note is not None:
+        _flag(payment, note)
     ctx.metrics.payments.labels("captured").inc()
     ctx.metrics.payment_amount.labels(payment.currency).inc(captured)
     return {"captured": captured, "price": price}
@@ -793,7 +802,11 @@ async def _session_update(session: AsyncSession, payment: Payment, data: dict[st
     ):
         _touch(payment, S.AWAITING_CDR)
     if payment.status in (S.STARTING, S.CHARGING):
-        cost = price_minor(data.get("total_cost"), payment.currency)
+        # What the driver would pay if the session ended now: the shown tariff's price of the
+        # Session so far (the CPO's total_cost when the hub has no copy of that tariff).
+        cost = running_price(payment, data, await location_time_zone(session, payment))
+        if cost is None:
+            cost = price_minor(data.get("total_cost"), payment.currency)
         limit = payment.amount_capturable or payment.hold_amount
         if cost >= limit * STOP_AT:
             await enqueue(
@@ -811,10 +824,17 @@ async def _cdr(
     if payment.cdr_id is not None and payment.cdr_id != str(data.get("id")):
         log.warning("second CDR %s for payment %s ignored", data.get("id"), payment.public_id)
         return
-    price = price_minor(data.get("total_cost"), payment.currency)
+    settlement = settle_cdr(payment, data, await location_time_zone(session, payment))
+    price = settlement.price
     payment.cdr_id = str(data.get("id"))
     payment.session_id = payment.session_id or data.get("session_id")
     payment.price = price
+    payment.cpo_price = settlement.cpo_price
+    if settlement.flag is not None and settlement.flag not in (payment.note or ""):
+        # (Not again when the CPO sends the same CDR twice.)
+        _flag(payment, settlement.flag)
+        ctx.metrics.payments.labels("price_differs").inc()
+        log.warning("payment %s: %s", payment.public_id, settlement.flag)
     if payment.status in S.FINAL:
         return
     _touch(payment, S.CAPTURING)
@@ -836,6 +856,11 @@ async def _credit_cdr(session: AsyncSession, data: dict[str, Any]) -> None:
         log.info("credit CDR %s references unknown CDR %s", data.get("id"), reference)
         return
     amount = abs(price_minor(data.get("total_cost"), payment.currency))
+    if payment.cpo_price and payment.price is not None and payment.cpo_price != payment.price:
+        # The driver paid the shown price, not the CPO's: credit the same share of what they
+        # paid (all of it for a credit of the whole CDR).
+        share = Decimal(amount) * payment.price / payment.cpo_price
+        amount = min(payment.price, int(share.to_integral_value(ROUND_HALF_UP)))
     if amount:
         await enqueue(
             session,

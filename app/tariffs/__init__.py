@@ -6,6 +6,7 @@ Pure functions, no I/O. Entry points:
 * :func:`price_cdr` / :func:`apply_to_cdr` - recompute the totals of a CDR;
 * :func:`running_cost` - the cost so far of a live session;
 * :func:`compile_tariff` - validate a tariff once and reuse it for many sessions;
+* :func:`select_tariff` - which of a connector's tariffs applies to a token (TariffType);
 * :mod:`app.tariffs.money` - amounts in a currency's minor units for payments.
 """
 
@@ -24,12 +25,15 @@ from app.tariffs.model import (
     PricingInputError,
     SessionDataError,
     TariffError,
+    TariffTerms,
     compile_tariff,
 )
 from app.tariffs.money import Cost, currency_exponent, from_minor_units, to_minor_units
 from app.tariffs.restrictions import Reservation
+from app.tariffs.selection import AD_HOC_TOKEN_TYPE, select_tariff, tariff_type_for
 
 __all__ = [
+    "AD_HOC_TOKEN_TYPE",
     "CompiledTariff",
     "Context",
     "Cost",
@@ -39,6 +43,7 @@ __all__ = [
     "Reservation",
     "SessionDataError",
     "TariffError",
+    "TariffTerms",
     "apply_to_cdr",
     "compile_tariff",
     "currency_exponent",
@@ -47,5 +52,7 @@ __all__ = [
     "price_session",
     "resolve_time_zone",
     "running_cost",
+    "select_tariff",
+    "tariff_type_for",
     "to_minor_units",
 ]

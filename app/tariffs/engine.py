@@ -31,11 +31,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 from decimal import ROUND_CEILING, Decimal, localcontext
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from app.ocpi.schemas.cdrs import CDR, ChargingPeriod
 from app.ocpi.schemas.common import Price
-from app.ocpi.schemas.tariffs import Tariff, TariffDimensionType
+from app.ocpi.schemas.tariffs import TariffDimensionType
 from app.tariffs.model import (
     CompiledTariff,
     Component,
@@ -45,6 +46,7 @@ from app.tariffs.model import (
     SessionDataError,
     Table,
     TariffError,
+    TariffTerms,
     compile_tariff,
     normalise_periods,
 )
@@ -56,6 +58,7 @@ __all__ = [
     "CostLine",
     "PricedSession",
     "apply_to_cdr",
+    "cdr_totals",
     "price_cdr",
     "price_session",
     "resolve_time_zone",
@@ -374,7 +377,7 @@ def _clamp(total: Cost, tariff: CompiledTariff) -> tuple[Cost, bool, bool]:
 
 
 def price_session(
-    tariff: Tariff | CompiledTariff,
+    tariff: TariffTerms | CompiledTariff,
     charging_periods: Sequence[ChargingPeriod],
     start: datetime,
     end: datetime,
@@ -515,7 +518,7 @@ def _price(
 
 
 def running_cost(
-    tariff: Tariff | CompiledTariff,
+    tariff: TariffTerms | CompiledTariff,
     charging_periods: Sequence[ChargingPeriod],
     start: datetime,
     now: datetime,
@@ -534,7 +537,7 @@ def running_cost(
 
 def price_cdr(
     cdr: CDR,
-    tariff: Tariff | CompiledTariff | None = None,
+    tariff: TariffTerms | CompiledTariff | None = None,
     time_zone: str | tzinfo = "UTC",
     reservation: Reservation | str | None = None,
 ) -> PricedSession:
@@ -557,18 +560,21 @@ def _price_model(cost: Cost) -> Price:
     return Price(excl_vat=rounded.excl_vat, incl_vat=rounded.incl_vat)
 
 
+def cdr_totals(priced: PricedSession) -> dict[str, Any]:
+    """Every CDR total of ``priced``, rounded to 4 decimals, by CDR field name."""
+    return {
+        "total_cost": _price_model(priced.total_cost),
+        "total_fixed_cost": _price_model(priced.total_fixed_cost),
+        "total_energy": ocpi_round(priced.total_energy),
+        "total_energy_cost": _price_model(priced.total_energy_cost),
+        "total_time": ocpi_round(priced.total_time),
+        "total_time_cost": _price_model(priced.total_time_cost),
+        "total_parking_time": ocpi_round(priced.total_parking_time),
+        "total_parking_cost": _price_model(priced.total_parking_cost),
+        "total_reservation_cost": _price_model(priced.total_reservation_cost),
+    }
+
+
 def apply_to_cdr(cdr: CDR, priced: PricedSession) -> CDR:
     """A copy of ``cdr`` with every total replaced by the engine's, rounded to 4 decimals."""
-    return cdr.model_copy(
-        update={
-            "total_cost": _price_model(priced.total_cost),
-            "total_fixed_cost": _price_model(priced.total_fixed_cost),
-            "total_energy": ocpi_round(priced.total_energy),
-            "total_energy_cost": _price_model(priced.total_energy_cost),
-            "total_time": ocpi_round(priced.total_time),
-            "total_time_cost": _price_model(priced.total_time_cost),
-            "total_parking_time": ocpi_round(priced.total_parking_time),
-            "total_parking_cost": _price_model(priced.total_parking_cost),
-            "total_reservation_cost": _price_model(priced.total_reservation_cost),
-        }
-    )
+    return cdr.model_copy(update=cdr_totals(priced))

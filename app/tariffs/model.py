@@ -11,10 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Protocol
 
 from app.ocpi.schemas.cdrs import CdrDimensionType, ChargingPeriod
 from app.ocpi.schemas.common import Price
-from app.ocpi.schemas.tariffs import Tariff, TariffDimensionType, TariffRestrictions
+from app.ocpi.schemas.tariffs import TariffDimensionType, TariffElement, TariffRestrictions
 from app.tariffs.restrictions import DAY_INDEX, Reservation, Restrictions, parse_date, parse_time
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "PricingInputError",
     "SessionDataError",
     "TariffError",
+    "TariffTerms",
     "compile_tariff",
     "normalise_periods",
 ]
@@ -55,6 +57,26 @@ class TariffError(PricingInputError):
 
 class SessionDataError(PricingInputError):
     """The charging periods / session times cannot be priced."""
+
+
+class TariffTerms(Protocol):
+    """What pricing reads of a Tariff: a full OCPI Tariff, or only its prices (``voltroam tariff
+    price`` takes a tariff without country_code, party_id or last_updated)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def currency(self) -> str: ...
+
+    @property
+    def elements(self) -> Sequence[TariffElement]: ...
+
+    @property
+    def min_price(self) -> Price | None: ...
+
+    @property
+    def max_price(self) -> Price | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +190,7 @@ def _compile_restrictions(r: TariffRestrictions, path: str) -> Restrictions:
     )
 
 
-def compile_tariff(tariff: Tariff) -> CompiledTariff:
+def compile_tariff(tariff: TariffTerms) -> CompiledTariff:
     """Check a Tariff and prepare it for pricing (do this once per tariff, price many times)."""
     elements: list[Element] = []
     for i, element in enumerate(tariff.elements):

@@ -13,9 +13,11 @@ import pytest
 import respx
 from sqlmodel import select
 
+from app.hub.store.models import OcpiObject
+from app.ocpi.schemas.common import parse_datetime
 from app.payments.models import Payment, PaymentEvent, PaymentJob
 from tests.conftest import RunningServer
-from tests.ocpp.harness import World, at, charger, ocpp_hub, wait_for, world
+from tests.ocpp.harness import PASSWORD, World, at, charger, ocpp_hub, wait_for, world
 from tests.payments.stripe_fake import API, FakeStripe, event, sign, stripe_settings
 
 EVSE = "CP1-1"
@@ -290,3 +292,104 @@ async def test_the_api_base_is_configurable_and_stripe_errors_are_clear(
             assert r.status_code == 503
             assert "payment service is not available" in r.text
             assert all(str(req.url).startswith(API) for req in stripe_api.requests)
+
+
+# Issue 13.1: a Location with tariff_ids ["REG", "ADHOC"]. The pay page shows AD_HOC_PAYMENT;
+# the CDR, the capture and the receipt must use it too, not the first (REGULAR) tariff.
+REGULAR_TARIFF = {
+    "currency": "EUR",
+    "type": "REGULAR",
+    "elements": [
+        {"price_components": [{"type": "ENERGY", "price": 0.25, "vat": 21, "step_size": 1}]}
+    ],
+}
+AD_HOC_TARIFF = {
+    "currency": "EUR",
+    "type": "AD_HOC_PAYMENT",
+    "elements": [
+        {
+            "price_components": [
+                {"type": "ENERGY", "price": 0.30, "vat": 21, "step_size": 1},
+                {"type": "FLAT", "price": 1.00, "vat": 21, "step_size": 1},
+            ]
+        }
+    ],
+}
+
+
+async def setup_two_tariff_site(w: World) -> dict[str, Any]:
+    """The hub's own CPO: REG and ADHOC, a Location listing ["REG", "ADHOC"], charger CP1."""
+    await w.admin_put("own-cpo/tariffs/REG", REGULAR_TARIFF)
+    ad_hoc = await w.admin_put("own-cpo/tariffs/ADHOC", AD_HOC_TARIFF)
+    await w.admin_put(
+        "own-cpo/locations/LOC1",
+        {
+            "name": "Depot",
+            "address": "Stationsplein 1",
+            "city": "Amsterdam",
+            "country": "NLD",
+            "coordinates": {"latitude": "52.378900", "longitude": "4.900000"},
+            "time_zone": "Europe/Amsterdam",
+            "tariff_ids": ["REG", "ADHOC"],
+        },
+    )
+    r = await w.admin_post(
+        "chargers", {"charge_point_id": "CP1", "password": PASSWORD, "location_id": "LOC1"}
+    )
+    assert r.status_code == 201, r.text
+    await w.push_token("TOK1")
+    return ad_hoc
+
+
+async def test_the_ad_hoc_tariff_shown_is_the_one_charged_on_an_own_charger(
+    database_url: str, stripe_api: FakeStripe
+) -> None:
+    async with world(database_url, **stripe_settings()) as w:
+        ad_hoc = await setup_two_tariff_site(w)
+        async with charger(w, "CP1") as cp:
+            await cp.boot()
+            page = re.sub(r"\s+", " ", (await w.http.get(f"{w.hub.base_url}/pay/{EVSE}")).text)
+            # The AD_HOC_PAYMENT price, incl. VAT: 0.30 x 1.21 per kWh, 1.00 x 1.21 per session.
+            assert "€0.363 per kWh, incl. 21% VAT" in page and "€1.21 per session" in page
+            assert "€0.3025" not in page  # not the REGULAR price
+            public_id, cs, paid = await checkout(w, stripe_api)
+            r = await webhook(w, "checkout.session.completed", paid)
+            assert r.status_code == 200
+            row = await payment_row(w, public_id)
+            assert row.tariff_id == "ADHOC" and row.tariff_snapshot is not None
+            assert row.tariff_snapshot["type"] == "AD_HOC_PAYMENT"
+            assert row.tariff_last_updated is not None
+            assert row.tariff_last_updated == parse_datetime(ad_hoc["last_updated"])
+            await wait_for(lambda: cp.remote_started.is_set())
+            await wait_for(_status(w, public_id, "charging"))
+            await cp.meter_values(11000, at(30))
+            await cp.stop_tx(21000, at(60))
+            # 20 kWh x 0.30 + 1.00 = 7.00 excl. VAT, 8.47 incl. 21 % (REGULAR would be 6.05).
+            await wait_for(_status(w, public_id, "captured"))
+            # An RFID card at the same charger pays the REGULAR price: 10 kWh x 0.25 x 1.21.
+            await cp.start_tx("TOK1", at(70))
+            await cp.stop_tx(31000, at(100))
+            await wait_for(lambda: bool(w.pushes("cdrs")))
+        row = await payment_row(w, public_id)
+        assert (row.price, row.cpo_price, row.amount_captured) == (847, 847, 847)
+        assert row.note is None  # the own CDR agrees with the shown price: nothing to flag
+        pi = stripe_api.checkouts[cs]["payment_intent"]
+        assert stripe_api.captures() == [("capture", pi, 847)]
+        # The CDR the bridge made for the paid session is priced with, and carries, ADHOC.
+        async with w.hub.app.state.hub.sessions() as session:
+            stored = (
+                await session.exec(select(OcpiObject).where(OcpiObject.module == "cdrs"))
+            ).all()
+        paid_cdr = next(c.data for c in stored if c.data["cdr_token"]["type"] == "AD_HOC_USER")
+        assert [t["id"] for t in paid_cdr["tariffs"]] == ["ADHOC"]
+        assert paid_cdr["total_cost"] == {"excl_vat": 7, "incl_vat": 8.47}
+        rfid_cdr = w.pushes("cdrs")[0].body
+        assert [t["id"] for t in rfid_cdr["tariffs"]] == ["REG"]
+        assert rfid_cdr["total_cost"] == {"excl_vat": 2.5, "incl_vat": 3.025}
+        # The receipt names the tariff shown and adds up to what was captured.
+        receipt = await w.http.get(f"{w.hub.base_url}/pay/sessions/{public_id}/receipt")
+        text = re.sub(r"\s+", " ", receipt.text)
+        assert '<span id="tariff">ADHOC</span>' in text
+        assert "€0.363 per kWh, incl. 21% VAT" in text
+        assert "20.000 kWh" in text and "VAT 21%" in text
+        assert 'id="total">€8.47' in text and 'id="charged">€8.47' in text

@@ -9,9 +9,10 @@ from typing import Any
 
 from sqlmodel import select
 
+from app.ocpi.schemas.common import parse_datetime
 from app.payments.models import Payment
 from tests.conftest import token_header
-from tests.hub.network import Network, cdr, location, network, stamp
+from tests.hub.network import Network, cdr, charging_period, location, network, session, stamp
 from tests.ocpp.harness import wait_for
 
 START_ANSWER = {"result": "ACCEPTED", "timeout": 30}
@@ -327,10 +328,279 @@ async def test_the_hub_stops_at_the_hold_and_a_free_session_releases_it(
         assert stop.path.endswith("/STOP_SESSION") and stop.body["session_id"] == "S-HOLD"
         await wait_for(state(n, "stopping"))
         assert "reached the amount held" in ((await payment(n)).note or "")
-        # The CPO's CDR says the session was free after all: the hold is released.
-        cdr = ad_hoc_cdr("CDR-FREE", "S-HOLD", cdr_token, {"excl_vat": 0, "incl_vat": 0})
+        # The CPO's CDR says no energy went to the car after all: at the tariff the driver was
+        # shown that costs nothing, and the hold is released.
+        cdr = ad_hoc_cdr(
+            "CDR-FREE",
+            "S-HOLD",
+            cdr_token,
+            {"excl_vat": 0, "incl_vat": 0},
+            charging_periods=[charging_period(0, 0)],
+            total_energy=0,
+        )
         r = await n.http.post(n.url("receiver/cdrs"), json=cdr, headers=n.auth(n.cpo))
         assert r.json()["status_code"] == 1000
         await wait_for(state(n, "canceled"))
         p = await payment(n)
         assert (p.price, p.amount_captured) == (0, 0)
+
+
+# Issue 13.1 at a partner CPO: a Location with tariff_ids ["REG", "ADHOC"] (REGULAR 0.25/kWh;
+# AD_HOC_PAYMENT 0.30/kWh + 1.00, VAT 21 %). The driver is shown and pays AD_HOC_PAYMENT, whatever
+# the CPO's CDR says.
+def issue_tariff(
+    tariff_id: str, kind: str, minutes: int = 0, energy: float = 0.30
+) -> dict[str, Any]:
+    components: list[dict[str, Any]] = [
+        {"type": "ENERGY", "price": energy, "vat": 21, "step_size": 1}
+    ]
+    if kind == "AD_HOC_PAYMENT":
+        components.append({"type": "FLAT", "price": 1.00, "vat": 21, "step_size": 1})
+    return {
+        "country_code": "NL",
+        "party_id": "CPA",
+        "id": tariff_id,
+        "currency": "EUR",
+        "type": kind,
+        "elements": [{"price_components": components}],
+        "last_updated": stamp(minutes),
+    }
+
+
+REG = issue_tariff("REG", "REGULAR", energy=0.25)
+ADHOC = issue_tariff("ADHOC", "AD_HOC_PAYMENT")
+
+
+async def put_issue_site(n: Network) -> None:
+    loc = location()
+    loc["evses"][0]["connectors"][0]["tariff_ids"] = ["REG", "ADHOC"]
+    for path, body in (
+        ("receiver/tariffs/NL/CPA/REG", REG),
+        ("receiver/tariffs/NL/CPA/ADHOC", ADHOC),
+        ("receiver/locations/NL/CPA/LOC1", loc),
+    ):
+        r = await n.http.put(n.url(path), json=body, headers=n.auth(n.cpo))
+        assert r.json()["status_code"] == 1000, r.text
+
+
+async def pay_and_start(n: Network) -> tuple[str, dict[str, Any]]:
+    """The driver opens the pay page (AD_HOC_PAYMENT shown), pays, the CPO starts: the status
+    page's URL and the cdr_token of the hub's AD_HOC_USER token."""
+    base = n.hub.base_url
+    page = re.sub(r"\s+", " ", (await n.http.get(f"{base}/pay/EVSE1")).text)
+    assert "€0.363 per kWh, incl. 21% VAT" in page and "€1.21 per session" in page
+    assert "€0.3025" not in page
+    started = await n.http.post(f"{base}/pay/EVSE1/start", data={"connector_id": "1"})
+    done = await n.http.post(started.headers["location"], data={"action": "authorize"})
+    assert done.status_code == 303
+    await wait_for(lambda: bool(n.cpo.pushes("commands")))
+    call = n.cpo.pushes("commands")[0]
+    result = await n.http.post(
+        call.body["response_url"],
+        json={"result": "ACCEPTED"},
+        headers=token_header(n.cpo.hub_token or ""),
+    )
+    assert result.json()["status_code"] == 1000
+    token = call.body["token"]
+    return base + done.headers["location"], {
+        k: token[k] for k in ("country_code", "party_id", "uid", "type", "contract_id")
+    }
+
+
+def twenty_kwh_cdr(
+    cdr_token: dict[str, Any], tariff: dict[str, Any], total: dict[str, float]
+) -> dict[str, Any]:
+    """The CPO's CDR: 20 kWh in an hour, priced (by the CPO) with ``tariff``."""
+    return ad_hoc_cdr(
+        "CDR-20",
+        "S-20",
+        cdr_token,
+        total,
+        tariffs=[tariff],
+        charging_periods=[charging_period(0, 20)],
+        total_energy=20,
+        total_energy_cost=total,
+    )
+
+
+async def flagged(n: Network) -> list[dict[str, Any]]:
+    r = await n.http.get(
+        f"{n.hub.base_url}/admin/payments", params={"flagged": "true"}, headers=n.admin
+    )
+    assert r.status_code == 200, r.text
+    return list(r.json())
+
+
+async def test_a_partner_cdr_with_the_shown_tariff_is_captured_and_the_receipt_names_it(
+    database_url: str,
+) -> None:
+    async with network(
+        database_url, extra_cpo_endpoints=[("commands", "RECEIVER")], payment_jobs_poll_seconds=0.05
+    ) as n:
+        n.cpo.answers["commands"] = START_ANSWER
+        await put_issue_site(n)
+        status_url, cdr_token = await pay_and_start(n)
+        p = await payment(n)
+        assert (p.tariff_id, p.tariff_last_updated) == ("ADHOC", parse_datetime(stamp(0)))
+        cdr = twenty_kwh_cdr(cdr_token, ADHOC, {"excl_vat": 7.0, "incl_vat": 8.47})
+        r = await n.http.post(n.url("receiver/cdrs"), json=cdr, headers=n.auth(n.cpo))
+        assert r.json()["status_code"] == 1000, r.text
+        await wait_for(state(n, "captured"))
+        p = await payment(n)
+        assert (p.price, p.cpo_price, p.amount_captured) == (847, 847, 847)
+        assert await flagged(n) == []
+        receipt = re.sub(r"\s+", " ", (await n.http.get(status_url + "/receipt")).text)
+        assert '<span id="tariff">ADHOC</span>' in receipt
+        assert "€0.363 per kWh, incl. 21% VAT" in receipt
+        assert 'id="total">€8.47' in receipt and 'id="charged">€8.47' in receipt
+        assert "VAT 21%" in receipt and "€1.47" in receipt
+
+
+async def test_a_partner_cdr_priced_with_regular_is_captured_at_the_shown_price_and_flagged(
+    database_url: str,
+) -> None:
+    async with network(
+        database_url, extra_cpo_endpoints=[("commands", "RECEIVER")], payment_jobs_poll_seconds=0.05
+    ) as n:
+        n.cpo.answers["commands"] = START_ANSWER
+        await put_issue_site(n)
+        status_url, cdr_token = await pay_and_start(n)
+        # The CPO's Session runs at its REGULAR price (5 kWh: 1.51); the driver is shown the
+        # running cost at the price agreed: (5 x 0.30 + 1.00) x 1.21 = 3.025.
+        ocpi_session = {
+            **session("S-20", owner=("NL", "VRP")),
+            "cdr_token": cdr_token,
+            "auth_method": "COMMAND",
+            "kwh": 5,
+            "total_cost": {"excl_vat": 1.25, "incl_vat": 1.51},
+            "last_updated": stamp(15),
+        }
+        r = await n.http.put(
+            n.url("receiver/sessions/NL/CPA/S-20"), json=ocpi_session, headers=n.auth(n.cpo)
+        )
+        assert r.json()["status_code"] == 1000, r.text
+        await wait_for(state(n, "charging"))
+        live = (await n.http.get(status_url + "/status.json")).json()
+        assert live["running_cost"] == "€3.03"
+        # The CDR: 20 kWh at REGULAR, 6.05.
+        cdr = twenty_kwh_cdr(cdr_token, REG, {"excl_vat": 5.0, "incl_vat": 6.05})
+        r = await n.http.post(n.url("receiver/cdrs"), json=cdr, headers=n.auth(n.cpo))
+        assert r.json()["status_code"] == 1000, r.text
+        await wait_for(state(n, "captured"))
+        p = await payment(n)
+        assert (p.price, p.cpo_price, p.amount_captured) == (847, 605, 847)
+        # Flagged for the admins, with both figures.
+        [flag] = await flagged(n)
+        assert flag["public_id"] == p.public_id
+        assert "€6.05" in flag["note"] and "€8.47" in flag["note"]
+        assert "REG" in flag["note"] and "ADHOC" in flag["note"]
+        assert (flag["tariff_id"], flag["price"], flag["cpo_price"]) == ("ADHOC", 847, 605)
+        detail = await n.http.get(f"{n.hub.base_url}/admin/payments/{p.public_id}", headers=n.admin)
+        assert detail.json()["tariff"]["type"] == "AD_HOC_PAYMENT"
+        # The price check is for the admins; the driver's page shows the price, no warning.
+        live = (await n.http.get(status_url + "/status.json")).json()
+        assert live["note"] is None and live["price"] == "€8.47"
+        receipt = re.sub(r"\s+", " ", (await n.http.get(status_url + "/receipt")).text)
+        assert '<span id="tariff">ADHOC</span>' in receipt
+        assert 'id="total">€8.47' in receipt and 'id="charged">€8.47' in receipt
+        # The energy line is the shown price of the CDR's 20 kWh, not the CPO's.
+        assert "€6.00" in receipt and "€5.00" not in receipt
+        # A credit of the whole CDR refunds all the driver paid.
+        credit = {
+            **cdr,
+            "id": "CDR-20-C",
+            "credit": True,
+            "credit_reference_id": "CDR-20",
+            "total_cost": {"excl_vat": -5.0, "incl_vat": -6.05},
+        }
+        r = await n.http.post(n.url("receiver/cdrs"), json=credit, headers=n.auth(n.cpo))
+        assert r.json()["status_code"] == 1000, r.text
+
+        async def refunded() -> bool:
+            return (await payment(n)).amount_refunded == 847
+
+        await wait_for(refunded)
+
+
+async def test_a_tariff_update_after_payment_does_not_change_the_price_agreed(
+    database_url: str,
+) -> None:
+    async with network(
+        database_url, extra_cpo_endpoints=[("commands", "RECEIVER")], payment_jobs_poll_seconds=0.05
+    ) as n:
+        n.cpo.answers["commands"] = START_ANSWER
+        await put_issue_site(n)
+        status_url, cdr_token = await pay_and_start(n)
+        # While the driver charges, the CPO raises its ad hoc price to 0.50/kWh.
+        dearer = issue_tariff("ADHOC", "AD_HOC_PAYMENT", minutes=10, energy=0.50)
+        r = await n.http.put(
+            n.url("receiver/tariffs/NL/CPA/ADHOC"), json=dearer, headers=n.auth(n.cpo)
+        )
+        assert r.json()["status_code"] == 1000
+        page = re.sub(r"\s+", " ", (await n.http.get(f"{n.hub.base_url}/pay/EVSE1")).text)
+        assert "€0.605 per kWh" in page  # new drivers see the new price
+        # The CPO prices the CDR with the new version: (20 x 0.50 + 1.00) x 1.21 = 13.31.
+        cdr = twenty_kwh_cdr(cdr_token, dearer, {"excl_vat": 11.0, "incl_vat": 13.31})
+        r = await n.http.post(n.url("receiver/cdrs"), json=cdr, headers=n.auth(n.cpo))
+        assert r.json()["status_code"] == 1000, r.text
+        await wait_for(state(n, "captured"))
+        p = await payment(n)
+        assert (p.price, p.cpo_price, p.amount_captured) == (847, 1331, 847)
+        assert p.note and "€13.31" in p.note and "€8.47" in p.note
+        receipt = re.sub(r"\s+", " ", (await n.http.get(status_url + "/receipt")).text)
+        assert "€0.363 per kWh" in receipt and 'id="charged">€8.47' in receipt
+
+
+async def test_connectors_at_different_prices_each_show_theirs_and_charge_it(
+    database_url: str,
+) -> None:
+    async with network(database_url) as n:
+        fast = issue_tariff("FAST-ADHOC", "AD_HOC_PAYMENT", energy=0.50)
+        loc = location()
+        first = loc["evses"][0]["connectors"][0]
+        first["tariff_ids"] = ["REG", "ADHOC"]
+        second = {
+            **first,
+            "id": "2",
+            "standard": "IEC_62196_T2_COMBO",
+            "tariff_ids": ["FAST-ADHOC"],
+        }
+        loc["evses"][0]["connectors"].append(second)
+        for path, body in (
+            ("receiver/tariffs/NL/CPA/REG", REG),
+            ("receiver/tariffs/NL/CPA/ADHOC", ADHOC),
+            ("receiver/tariffs/NL/CPA/FAST-ADHOC", fast),
+            ("receiver/locations/NL/CPA/LOC1", loc),
+        ):
+            r = await n.http.put(n.url(path), json=body, headers=n.auth(n.cpo))
+            assert r.json()["status_code"] == 1000, r.text
+        page = re.sub(r"\s+", " ", (await n.http.get(f"{n.hub.base_url}/pay/EVSE1")).text)
+        assert 'Connector 1 (Type 2 socket)</h3> <ul class="price"> <li>€0.363 per kWh' in page
+        assert 'Connector 2 (CCS (Combo 2))</h3> <ul class="price"> <li>€0.605 per kWh' in page
+        started = await n.http.post(f"{n.hub.base_url}/pay/EVSE1/start", data={"connector_id": "2"})
+        assert started.status_code == 303
+        p = await payment(n)
+        assert (p.connector_id, p.tariff_id) == ("2", "FAST-ADHOC")
+
+
+async def test_a_cdr_the_shown_tariff_cannot_price_is_charged_its_own_total_and_flagged(
+    database_url: str,
+) -> None:
+    async with network(
+        database_url, extra_cpo_endpoints=[("commands", "RECEIVER")], payment_jobs_poll_seconds=0.05
+    ) as n:
+        n.cpo.answers["commands"] = START_ANSWER
+        await put_issue_site(n)
+        status_url, cdr_token = await pay_and_start(n)
+        # Ten billion kWh: at the shown tariff more than any payment can hold.
+        cdr = twenty_kwh_cdr(cdr_token, ADHOC, {"excl_vat": 7.0, "incl_vat": 8.47})
+        cdr["charging_periods"] = [charging_period(0, 10_000_000_000)]
+        r = await n.http.post(n.url("receiver/cdrs"), json=cdr, headers=n.auth(n.cpo))
+        assert r.json()["status_code"] == 1000, r.text
+        await wait_for(state(n, "captured"))
+        p = await payment(n)
+        assert (p.price, p.cpo_price, p.amount_captured) == (847, 847, 847)
+        [flag] = await flagged(n)
+        assert "more than a payment can take" in flag["note"]
+        receipt = re.sub(r"\s+", " ", (await n.http.get(status_url + "/receipt")).text)
+        assert 'id="total">€8.47' in receipt and 'id="charged">€8.47' in receipt

@@ -66,7 +66,8 @@ def test_time_zone_option(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("mutate", "expected"),
     [
-        (lambda t: t.pop("last_updated"), "invalid tariff: last_updated: Field required"),
+        (lambda t: t.pop("currency"), "invalid tariff: currency: Field required"),
+        (lambda t: t.update(currency="EURO"), "invalid tariff: currency:"),
         (
             lambda t: t["elements"][0]["price_components"][0].update(price="two"),
             "elements[0].price_components[0].price",
@@ -114,6 +115,22 @@ def test_invalid_tariff_exits_2_naming_the_field(
             "invalid CDR: charging_periods[1].start_date_time: earlier than the start",
         ),
         (lambda c: c.update(currency="USD"), "invalid CDR: currency: 'USD' differs"),
+        (lambda c: c.pop("currency"), "invalid CDR: currency: Field required"),
+        (lambda c: c.pop("start_date_time"), "invalid CDR: start_date_time: Field required"),
+        (lambda c: c.pop("end_date_time"), "invalid CDR: end_date_time: Field required"),
+        (lambda c: c.update(charging_periods=[]), "invalid CDR: charging_periods:"),
+        (
+            lambda c: c.update(start_date_time="29 June 2015"),
+            "invalid CDR: start_date_time: Value error, not an RFC 3339 date-time",
+        ),
+        (
+            lambda c: c.update(end_date_time="2015-02-30T10:00:00Z"),
+            "invalid CDR: end_date_time:",
+        ),
+        (
+            lambda c: c["charging_periods"][0].update(start_date_time="yesterday"),
+            "invalid CDR: charging_periods[0].start_date_time:",
+        ),
     ],
 )
 def test_invalid_cdr_exits_2_naming_the_field(tmp_path: Path, mutate: Any, expected: str) -> None:
@@ -166,3 +183,158 @@ def test_help_lists_price() -> None:
     result = runner.invoke(tariff_app, ["--help"])
     assert result.exit_code == 0
     assert "price" in result.output
+
+
+# Issue 13.6: the command prices what pricing needs and carries the rest.
+TARIFF_ONLY_PRICES = {
+    # No country_code, party_id, id or last_updated: a tariff being drafted, or copied from a
+    # partner's documentation.
+    "currency": "EUR",
+    "elements": [
+        {
+            "price_components": [
+                {"type": "ENERGY", "price": 0.30, "vat": 21, "step_size": 1},
+                {"type": "FLAT", "price": 1.00, "vat": 21, "step_size": 1},
+            ]
+        }
+    ],
+}
+PERIODS = [
+    {"start_date_time": "2026-01-01T12:00:00Z", "dimensions": [{"type": "ENERGY", "volume": 12}]},
+    {"start_date_time": "2026-01-01T12:30:00Z", "dimensions": [{"type": "ENERGY", "volume": 8}]},
+]
+
+
+def price(tmp_path: Path, document: Any, *options: str, tariff: Any = None) -> Any:
+    tariff_file = write(tmp_path, "tariff.json", tariff or TARIFF_ONLY_PRICES)
+    return runner.invoke(
+        tariff_app, ["price", tariff_file, write(tmp_path, "doc.json", document), *options]
+    )
+
+
+def test_a_minimal_cdr_is_priced_and_what_it_carries_is_kept(tmp_path: Path) -> None:
+    cdr = {
+        "start_date_time": "2026-01-01T12:00:00Z",
+        "end_date_time": "2026-01-01T13:00:00Z",
+        "currency": "EUR",
+        "charging_periods": PERIODS,
+        # Not needed for pricing, incomplete, or unknown: carried as they are.
+        "id": "CDR-MIN",
+        "cdr_location": {"id": "LOC1"},
+        "x_vendor": {"note": "kept"},
+    }
+    result = price(tmp_path, cdr)
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    # 20 kWh x 0.30 + 1.00 = 7.00, 8.47 incl. 21 % VAT.
+    assert out["total_cost"] == {"excl_vat": 7, "incl_vat": 8.47}
+    assert out["total_energy"] == 20 and out["total_time"] == 1
+    assert out["total_energy_cost"] == {"excl_vat": 6, "incl_vat": 7.26}
+    assert out["total_fixed_cost"] == {"excl_vat": 1, "incl_vat": 1.21}
+    assert out["id"] == "CDR-MIN" and out["cdr_location"] == {"id": "LOC1"}
+    assert out["x_vendor"] == {"note": "kept"}
+    assert out["charging_periods"] == PERIODS
+
+
+def test_a_tariff_without_country_code_party_id_or_last_updated_prices_the_spec_cdr(
+    tmp_path: Path,
+) -> None:
+    tariff = example("cdr_example.json")["tariffs"][0]
+    for name in ("country_code", "party_id", "id", "last_updated"):
+        tariff.pop(name)
+    result = runner.invoke(tariff_app, ["price", write(tmp_path, "tariff.json", tariff), CDR_FILE])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["total_cost"] == {"excl_vat": 4, "incl_vat": 4.4}
+
+
+def session_document(**fields: Any) -> dict[str, Any]:
+    return {
+        "country_code": "NL",
+        "party_id": "CPA",
+        "id": "S1",
+        "start_date_time": "2026-01-01T12:00:00Z",
+        "kwh": 20,
+        "auth_method": "WHITELIST",
+        "currency": "EUR",
+        "charging_periods": PERIODS,
+        "status": "COMPLETED",
+        "end_date_time": "2026-01-01T13:00:00Z",
+        "last_updated": "2026-01-01T13:00:05Z",
+        **fields,
+    }
+
+
+def test_a_session_is_priced_into_its_total_cost(tmp_path: Path) -> None:
+    document = session_document(total_cost={"excl_vat": 1, "incl_vat": 1.21})
+    result = price(tmp_path, document)
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["total_cost"] == {"excl_vat": 7, "incl_vat": 8.47}
+    # A Session keeps its own fields: no CDR totals are added to it.
+    assert "total_energy" not in out and "total_time" not in out
+    assert {k: v for k, v in out.items() if k != "total_cost"} == {
+        k: v for k, v in document.items() if k != "total_cost"
+    }
+
+
+def test_a_running_session_is_priced_until_its_last_updated(tmp_path: Path) -> None:
+    # No end_date_time yet: the figures describe the session at last_updated.
+    time_tariff = {
+        "currency": "EUR",
+        "elements": [{"price_components": [{"type": "TIME", "price": 2.0, "step_size": 1}]}],
+    }
+    running = session_document(status="ACTIVE", last_updated="2026-01-01T12:45:00Z")
+    running.pop("end_date_time")
+    result = price(tmp_path, running, tariff=time_tariff)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["total_cost"] == {"excl_vat": 1.5, "incl_vat": 1.5}
+    running.pop("last_updated")
+    result = price(tmp_path, running, tariff=time_tariff)
+    assert result.exit_code == 2
+    assert "invalid Session: end_date_time:" in result.stderr
+    # last_updated before the last period started cannot end the session.
+    running["last_updated"] = "2026-01-01T12:10:00Z"
+    result = price(tmp_path, running, tariff=time_tariff)
+    assert result.exit_code == 2
+    assert "invalid Session: last_updated: before the start of the last charging period" in (
+        result.stderr
+    )
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (lambda s: s.pop("currency"), "invalid Session: currency: Field required"),
+        (lambda s: s.pop("charging_periods"), "invalid Session: charging_periods: Field required"),
+        (
+            lambda s: s.update(end_date_time="2026-13-01T00:00:00Z"),
+            "invalid Session: end_date_time:",
+        ),
+        (lambda s: s.update(currency="GBP"), "invalid Session: currency: 'GBP' differs"),
+    ],
+)
+def test_an_invalid_session_exits_2_naming_the_field(
+    tmp_path: Path, mutate: Any, expected: str
+) -> None:
+    document = session_document()
+    mutate(document)
+    result = price(tmp_path, document)
+    assert result.exit_code == 2
+    assert expected in result.stderr
+
+
+def test_the_session_option_prices_a_minimal_document_as_a_session(tmp_path: Path) -> None:
+    document = {
+        "start_date_time": "2026-01-01T12:00:00Z",
+        "end_date_time": "2026-01-01T13:00:00Z",
+        "currency": "EUR",
+        "charging_periods": PERIODS,
+    }
+    as_cdr = json.loads(price(tmp_path, document).stdout)
+    assert as_cdr["total_energy"] == 20
+    result = price(tmp_path, document, "--session")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {
+        **document,
+        "total_cost": {"excl_vat": 7, "incl_vat": 8.47},
+    }

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import AsyncExitStack
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
+from app.hub import clientinfo
+from app.hub.parties.models import Platform
 from tests.conftest import invite, running_party, token_header
 from tests.hub.network import (
     CPO_ENDPOINTS,
@@ -203,6 +206,16 @@ async def test_sessions_and_cdrs_follow_the_role_not_only_the_party_id(
             assert listed.json()["data"] == [], (path, listed.text)
         refused = await net.http.get(location_url, headers=net.auth(cpx))
         assert refused.status_code == 404
+        # Nor are they resent to it when it comes back from OFFLINE.
+        [cpx_id] = [p["id"] for p in await platforms(net) if ("CPO", "NL", "CPX") in roles_of(p)]
+        async with net.ctx.sessions() as db:
+            platform = await db.get(Platform, cpx_id)
+            assert platform is not None
+            assert (
+                await clientinfo.resync(db, net.ctx, platform, datetime(2000, 1, 1, tzinfo=UTC))
+                == 0
+            )
+            await db.rollback()
 
         # The CDR by its Location: the CPO that posted it and the eMSP it was routed to.
         posted = await net.http.post(

@@ -47,9 +47,12 @@ def _run(factory: Callable[[Settings], Coroutine[Any, Any, T]]) -> T:
 async def _with_context(settings: Settings, work: Callable[..., Awaitable[T]]) -> T:
     from app.core.context import HubContext
     from app.core.migrate import upgrade_to_head_async
+    from app.ocpp.own_cpo import reserve
+    from app.ocpp.settings import OcppSettings
 
     await upgrade_to_head_async(settings)
     ctx = HubContext.create(settings)
+    reserve(ctx, OcppSettings())
     try:
         async with ctx.sessions() as session:
             return await work(ctx, session)

@@ -2,7 +2,7 @@
 
 from app.hub.cluster.models import HubInstance, HubLease
 from app.hub.outbox.models import Delivery
-from app.hub.parties.models import Platform, PlatformRole
+from app.hub.parties.models import Platform, PlatformParty, PlatformRole
 from app.hub.relay.models import Callback
 from app.hub.store.models import OcpiObject
 from app.ocpp.models import Charger, OcppTransaction, OwnLocation, RemoteRequest
@@ -23,6 +23,7 @@ __all__ = [
     "PaymentEvent",
     "PaymentJob",
     "Platform",
+    "PlatformParty",
     "PlatformRole",
     "RemoteRequest",
 ]

@@ -37,12 +37,30 @@ class HubContext:
     # This running instance (several may share the database) and its line to the others.
     instance_id: str = field(default_factory=new_instance_id)
     broker: Broker = field(init=False)
+    # The hub's own parties, which no partner may register under any role:
+    # (country_code, party_id), upper-case -> what it is (said in the refusal).
+    reserved_parties: dict[tuple[str, str], str] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
+        settings = self.settings
+        self.reserve_party(
+            settings.hub_country_code,
+            settings.hub_party_id,
+            "the hub's own party (HUB_COUNTRY_CODE/HUB_PARTY_ID)",
+        )
+        self.reserve_party(
+            settings.payments_emsp_country_code,
+            settings.payments_emsp_party_id,
+            "the hub's own payments eMSP (PAYMENTS_EMSP_COUNTRY_CODE/PAYMENTS_EMSP_PARTY_ID)",
+        )
         self.broker = make_broker(self.settings.redis_url, self.instance_id)
         self.ocpi = OcpiClient(
             self.http, timeout=self.settings.ocpi_timeout_seconds, metrics=self.metrics
         )
+
+    def reserve_party(self, country_code: str, party_id: str, what: str) -> None:
+        """Keep a party id of the hub's own from partners (the own CPO adds its own at start)."""
+        self.reserved_parties[(country_code.upper(), party_id.upper())] = what
 
     @classmethod
     def create(cls, settings: Settings, metrics: HubMetrics | None = None) -> HubContext:

@@ -12,6 +12,7 @@ from app.core.context import HubContext
 from app.core.security import hash_token
 from app.hub.parties import service as parties
 from app.hub.parties.models import Platform, PlatformRole
+from app.hub.routing import BROADCAST_TO, OWNERS
 from app.ocpi.auth import token_candidates
 from app.ocpi.errors import OcpiError, Unauthorized
 from app.ocpi.headers import PartyRef, RoutingHeaders
@@ -52,6 +53,17 @@ class Caller:
             for r in self.roles
             if allowed_roles is None or r.role in allowed_roles
         ]
+
+    def readable_owners(self, module: str) -> list[PartyRef] | None:
+        """Whose objects of a broadcast module (Locations, Tariffs, Tokens) the caller may pull:
+        everyone's (None) when it plays a role they are pushed to, else only its own."""
+        if self.parties(BROADCAST_TO[module]):
+            return None
+        return self.parties(OWNERS[module])
+
+    def may_read(self, module: str, owner: PartyRef) -> bool:
+        readable = self.readable_owners(module)
+        return readable is None or owner in readable
 
     def sender_party(self, allowed_roles: frozenset[str]) -> PartyRef:
         """Who is asking: the OCPI-from headers, else the platform's only matching role."""

@@ -20,7 +20,7 @@ from app.core.context import HubContext
 from app.core.dbtypes import utcnow
 from app.hub.outbox.service import Push, drop_open_for_platform, enqueue
 from app.hub.parties.models import ConnectionStatus, Platform, PlatformRole, endpoint_url
-from app.hub.routing import BROADCAST_TO, hub_ref
+from app.hub.routing import BROADCAST_TO, PUSHED_TO, hub_ref
 from app.hub.store import service as store
 from app.ocpi.headers import PartyRef
 
@@ -146,7 +146,6 @@ async def resync(
         await session.exec(select(PlatformRole).where(PlatformRole.platform_id == platform.id))
     ).all()
     role_names = {r.role for r in roles}
-    parties = {PartyRef(r.country_code, r.party_id) for r in roles}
     modules = [m for m, to in BROADCAST_TO.items() if role_names & to]
     pushes: list[Push] = []
     for obj in await store.changed_since(session, [*modules, "sessions", "cdrs"], since):
@@ -154,8 +153,13 @@ async def resync(
         if obj.owner_platform_id == platform.id:
             continue
         if obj.module in ("sessions", "cdrs"):
+            # Only to the token owner's eMSP-like role, as when it was first routed.
             recipient = PartyRef(obj.recipient_country_code or "", obj.recipient_party_id or "")
-            if recipient not in parties:
+            if not any(
+                r.role in PUSHED_TO[obj.module]
+                and PartyRef(r.country_code, r.party_id) == recipient
+                for r in roles
+            ):
                 continue
             to_party: PartyRef | None = recipient
             from_party = owner

@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.core.context import HubContext
 from app.hub.outbox.service import Push, enqueue
 from app.hub.parties.models import ConnectionStatus, endpoint_url
-from app.hub.routing import Party, broadcast_receivers, find_party, hub_ref
+from app.hub.routing import PUSHED_TO, Party, broadcast_receivers, find_party, hub_ref
 from app.ocpi.client import OcpiReply, PeerError, join_url
 from app.ocpi.envelope import ocpi_response
 from app.ocpi.errors import OcpiError
@@ -23,11 +23,13 @@ from app.ocpi.status import OcpiStatus
 log = logging.getLogger("voltroam.forward")
 
 
-async def resolve_receiver(session: AsyncSession, ref: PartyRef) -> Party:
-    """The party a directed request names: 4001 when unknown, 4003 when not connected."""
-    party = await find_party(session, ref)
+async def resolve_receiver(session: AsyncSession, ref: PartyRef, roles: frozenset[str]) -> Party:
+    """The party a directed request names, in a role that takes it: 4001 when unknown (or it
+    plays no such role), 4003 when not connected."""
+    party = await find_party(session, ref, roles)
     if party is None or not party.platform.registered:
-        raise OcpiError(OcpiStatus.UNKNOWN_RECEIVER, f"Unknown receiver {ref}")
+        kinds = "/".join(sorted(roles))
+        raise OcpiError(OcpiStatus.UNKNOWN_RECEIVER, f"Unknown receiver {ref} (as {kinds})")
     if party.platform.status != ConnectionStatus.CONNECTED:
         raise OcpiError(
             OcpiStatus.RECEIVER_NOT_CONNECTED,
@@ -160,9 +162,10 @@ async def route_to(
     full: bool,
     query: str = "",
 ) -> bool:
-    """Queue a push to one party (Sessions, CDRs). Not queued when it is not connected: it will
-    be brought up to date when it is back (or pulls with date_from)."""
-    party = await find_party(session, recipient)
+    """Queue a push to one party (Sessions, CDRs: the token owner's eMSP-like role). Not queued
+    when it is not connected: it will be brought up to date when it is back (or pulls with
+    date_from)."""
+    party = await find_party(session, recipient, PUSHED_TO[module])
     if party is None or not party.platform.registered:
         log.info(
             "no connected platform for %s: %s %s kept for a later pull", recipient, method, module

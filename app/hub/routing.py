@@ -5,6 +5,10 @@
   Push from a CPO is also sent to Other. Messages from Other are only sent to CPOs".
 - Directed requests name their receiver in the OCPI-to-* headers.
 - Sessions and CDRs go to the eMSP that owns the token.
+
+A (country_code, party_id) belongs to one platform (PlatformParty), and every lookup by party also
+names the role the message is for: a Session goes to the token owner's eMSP-like role, a command
+to a CPO role, never to whatever role of the platform happens to carry the party id.
 """
 
 from __future__ import annotations
@@ -34,6 +38,12 @@ BROADCAST_TO: dict[str, frozenset[str]] = {
     "tariffs": EMSP_LIKE,
     "tokens": CPO_ONLY,
 }
+# module -> roles that receive a push of it (broadcast or directed): its Receiver interface.
+PUSHED_TO: dict[str, frozenset[str]] = {
+    **BROADCAST_TO,
+    "sessions": EMSP_LIKE,
+    "cdrs": EMSP_LIKE,
+}
 
 
 @dataclass(frozen=True)
@@ -54,8 +64,8 @@ def is_hub(settings: Settings, ref: PartyRef | None) -> bool:
     return ref is None or ref == hub_ref(settings)
 
 
-async def find_party(session: AsyncSession, ref: PartyRef) -> Party | None:
-    """The registered platform that has a role with this country_code/party_id."""
+async def find_party(session: AsyncSession, ref: PartyRef, roles: frozenset[str]) -> Party | None:
+    """The platform that holds this country_code/party_id, in one of ``roles`` there."""
     rows = (
         await session.exec(
             select(PlatformRole, Platform)
@@ -63,6 +73,7 @@ async def find_party(session: AsyncSession, ref: PartyRef) -> Party | None:
             .where(
                 PlatformRole.country_code == ref.country_code,
                 PlatformRole.party_id == ref.party_id,
+                col(PlatformRole.role).in_(roles),
             )
             .order_by(col(Platform.registered).desc(), col(PlatformRole.id))
         )

@@ -27,6 +27,7 @@ from app.core.dbtypes import utcnow
 from app.hub.auth import Caller
 from app.hub.forward import call_party, resolve_receiver
 from app.hub.relay import service as relay
+from app.hub.routing import EMSP_LIKE
 from app.hub.store import push
 from app.hub.store import service as store
 from app.hub.store.models import OcpiObject
@@ -366,7 +367,7 @@ class Bridge:
             if evse:
                 body["evse_uids"] = [evse_uid(charger.charge_point_id, evse)]
         try:
-            party = await resolve_receiver(session, owner)
+            party = await resolve_receiver(session, owner, EMSP_LIKE)
             reply = await call_party(
                 self.ctx,
                 party,

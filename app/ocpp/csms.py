@@ -113,6 +113,7 @@ class Csms:
     def __init__(self, ctx: HubContext, settings: OcppSettings | None = None) -> None:
         self.ctx = ctx
         self.settings = settings or OcppSettings()
+        own_cpo.reserve(ctx, self.settings)
         self.bridge = Bridge(ctx, self.settings)
         self.connections: dict[str, Link] = {}
         # Read when Prometheus scrapes: never out of step with the connections held.

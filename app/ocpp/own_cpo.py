@@ -15,11 +15,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.core.context import HubContext
 from app.core.dbtypes import utcnow
 from app.hub.auth import Caller
+from app.hub.parties import service as parties
 from app.hub.parties.models import ConnectionStatus, Platform, PlatformRole
 from app.hub.relay.models import Callback
 from app.hub.routing import Party, hub_ref
+from app.ocpi.errors import OcpiError
 from app.ocpi.headers import PartyRef, RoutingHeaders
 from app.ocpi.schemas.commands import CommandResponse
+from app.ocpi.schemas.common import Role
+from app.ocpi.schemas.credentials import BusinessDetails, CredentialsRole
 from app.ocpp.settings import OcppSettings
 
 OWN = "own"
@@ -27,6 +31,16 @@ OWN = "own"
 
 def own_ref(settings: OcppSettings) -> PartyRef:
     return PartyRef.of(settings.own_cpo_country_code, settings.own_cpo_party_id)
+
+
+def reserve(ctx: HubContext, settings: OcppSettings) -> None:
+    """No partner may register the own CPO's party id, in any role, even before it exists."""
+    ref = own_ref(settings)
+    ctx.reserve_party(
+        ref.country_code,
+        ref.party_id,
+        "the hub's own CPO (OWN_CPO_COUNTRY_CODE/OWN_CPO_PARTY_ID)",
+    )
 
 
 async def ensure_own_cpo(ctx: HubContext, settings: OcppSettings) -> int:
@@ -53,17 +67,19 @@ async def ensure_own_cpo(ctx: HubContext, settings: OcppSettings) -> int:
             await session.exec(select(PlatformRole).where(PlatformRole.platform_id == platform.id))
         ).all()
         if not any(r.role == "CPO" and PartyRef(r.country_code, r.party_id) == ref for r in roles):
-            for role in roles:
-                await session.delete(role)
-            session.add(
-                PlatformRole(
-                    platform_id=platform.id,
-                    role="CPO",
-                    country_code=ref.country_code,
-                    party_id=ref.party_id,
-                    business_details={"name": settings.own_cpo_name},
-                )
+            role = CredentialsRole(
+                role=Role.CPO,
+                country_code=ref.country_code,
+                party_id=ref.party_id,
+                business_details=BusinessDetails(name=settings.own_cpo_name),
             )
+            try:
+                await parties.store_roles(session, platform.id, [role])
+            except OcpiError as exc:
+                # A partner registered this party id before the hub reserved it.
+                raise ValueError(
+                    f"OWN_CPO_COUNTRY_CODE/OWN_CPO_PARTY_ID ({ref}): {exc.message}"
+                ) from None
         platform_id = platform.id
         await session.commit()
         return platform_id

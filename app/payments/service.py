@@ -38,6 +38,7 @@ from app.core.settings import Settings
 from app.hub.forward import resolve_receiver
 from app.hub.relay import service as relay
 from app.hub.relay.models import Callback
+from app.hub.routing import CPO_ONLY
 from app.hub.store import service as store
 from app.ocpi.errors import OcpiError
 from app.ocpi.headers import PartyRef
@@ -547,7 +548,7 @@ async def _command(
     asynchronous result comes back to ``command_result``."""
     from app.ocpp import own_cpo
 
-    party = await resolve_receiver(session, cpo_ref(payment))
+    party = await resolve_receiver(session, cpo_ref(payment), CPO_ONLY)
     callback = await relay.open_callback(
         session,
         kind="command",

@@ -100,14 +100,15 @@ async def test_set_charging_profile_round_trip(database_url: str) -> None:
         assert result.headers["ocpi-to-party-id"] == "EM1"
         assert net.emsp2.pushes("chargingprofiles") == []
 
-        # Another party asks for the ActiveChargingProfile afterwards; the CPO's later updates
-        # still go to the party that set the profile.
+        # Another eMSP asking about the Session is answered as if there were none; the CPO's
+        # later updates go to the party that set the profile.
         asked = await net.http.get(
             net.url("receiver/chargingprofiles/S1"),
             params={"duration": 900, "response_url": f"{net.emsp2.base_url}/2.2.1/x"},
             headers=net.auth(net.emsp2),
         )
-        assert asked.json()["status_code"] == 1000
+        assert asked.json()["data"] == {"result": "UNKNOWN_SESSION", "timeout": 0}
+        assert len([c for c in net.cpo.calls if "chargingprofiles" in c.path]) == 1
         update = active_charging_profile(minutes=5, limit=7.5)
         response = await net.http.put(
             net.url("sender/chargingprofiles/S1"), json=update, headers=net.auth(net.cpo)
@@ -218,16 +219,15 @@ async def test_routing_and_bad_input(database_url: str) -> None:
         )
         assert response.json()["data"] == {"result": "UNKNOWN_SESSION", "timeout": 0}
         assert response.headers["OCPI-from-party-id"] == "VRH"
-        # Named in the OCPI-to headers, the CPO is asked even without a stored Session.
+        # Named in the OCPI-to headers, the CPO is not asked about a Session the hub does not
+        # know to be the eMSP's (the hub's answer must not tell another's Session from none).
         response = await net.http.put(
             net.url("receiver/chargingprofiles/ELSEWHERE"),
             json=set_charging_profile(url),
             headers=net.auth(net.emsp1, to_country_code="BE", to_party_id="CPB"),
         )
-        assert response.json()["data"] == ACCEPTED
-        assert [c.path for c in net.cpo2.pushes("chargingprofiles", "PUT")] == [
-            "/2.2.1/chargingprofiles/ELSEWHERE"
-        ]
+        assert response.json()["data"] == {"result": "UNKNOWN_SESSION", "timeout": 0}
+        assert net.cpo2.pushes("chargingprofiles", "PUT") == []
 
         bad_puts = [
             {"response_url": url},
@@ -300,6 +300,12 @@ async def test_result_after_hub_restart_reaches_the_requester(database_url: str)
         original = f"{parties.emsp1.base_url}/2.2.1/chargingprofiles/results/after-restart"
         async with running_hub(database_url, **FAST) as hub:
             await join(http, hub, parties)
+            pushed = await http.put(
+                f"{hub.base_url}/ocpi/2.2.1/receiver/sessions/NL/CPA/S9",
+                json=session("S9"),
+                headers=token_header(parties.cpo.hub_token or ""),
+            )
+            assert pushed.json()["status_code"] == 1000, pushed.text
             response = await http.put(
                 f"{hub.base_url}/ocpi/2.2.1/receiver/chargingprofiles/S9",
                 json=set_charging_profile(original),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, ForeignKey, Integer, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, ForeignKeyConstraint, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.core.dbtypes import JSONDoc, UTCDateTime, utcnow
@@ -52,12 +52,49 @@ class Platform(SQLModel, table=True):
     offline_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
+class PlatformParty(SQLModel, table=True):
+    """A (country_code, party_id) and the one platform that holds it, whatever its roles there.
+
+    "The combination of country_code and party_id should always be unique" (credentials.asciidoc,
+    Credentials object): the hub routes by it, so it must name one platform. The unique key makes
+    it hold in the database (of two registrations racing for one party id, one fails), and every
+    PlatformRole points here with its own platform id, so no role can name a party id another
+    platform holds. One platform may hold CPO and eMSP roles under the same party id.
+    """
+
+    __tablename__ = "platform_party"
+    __table_args__ = (
+        UniqueConstraint("country_code", "party_id", name="uq_platform_party"),
+        # The target of PlatformRole's foreign key (platform, party id).
+        UniqueConstraint(
+            "platform_id", "country_code", "party_id", name="uq_platform_party_platform"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("platform.id", ondelete="CASCADE"), nullable=False)
+    )
+    country_code: str = Field(max_length=2)
+    party_id: str = Field(max_length=3)
+
+
 class PlatformRole(SQLModel, table=True):
     """A CredentialsRole of a platform. country_code/party_id are stored upper-case (CiString)."""
 
     __tablename__ = "platform_role"
     __table_args__ = (
         UniqueConstraint("role", "country_code", "party_id", name="uq_platform_role_party"),
+        ForeignKeyConstraint(
+            ["platform_id", "country_code", "party_id"],
+            [
+                "platform_party.platform_id",
+                "platform_party.country_code",
+                "platform_party.party_id",
+            ],
+            name="fk_platform_role_party",
+            ondelete="CASCADE",
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -25,7 +26,13 @@ from app.core.context import HubContext
 from app.core.dbtypes import utcnow
 from app.core.security import hash_token, new_token
 from app.hub import clientinfo
-from app.hub.parties.models import ConnectionStatus, Platform, PlatformRole, endpoint_url
+from app.hub.parties.models import (
+    ConnectionStatus,
+    Platform,
+    PlatformParty,
+    PlatformRole,
+    endpoint_url,
+)
 from app.ocpi.client import PeerError
 from app.ocpi.errors import MethodNotAllowed, OcpiError
 from app.ocpi.schemas.common import Role
@@ -216,47 +223,107 @@ def _first_error(exc: ValueError) -> str:
 
 
 # --- roles ------------------------------------------------------------------------------------
+#
+# "The combination of country_code and party_id should always be unique" (credentials.asciidoc,
+# Credentials object): a party id belongs to one platform, whatever the role it plays there, or
+# the hub could not tell whose a Session, a CDR or a command is. PlatformParty holds it in the
+# database; the checks below only give the clear answer first.
+
+_ONE_PLATFORM = "a country_code/party_id belongs to one platform, whatever the role"
+
+
+def _key(role: CredentialsRole) -> tuple[str, str]:
+    return role.country_code.upper(), role.party_id.upper()
+
+
+async def _other_holder(
+    session: AsyncSession, platform_id: int | None, key: tuple[str, str]
+) -> tuple[PlatformParty, Platform] | None:
+    cc, pid = key
+    return (
+        await session.exec(
+            select(PlatformParty, Platform)
+            .join(Platform, col(Platform.id) == col(PlatformParty.platform_id))
+            .where(
+                PlatformParty.country_code == cc,
+                PlatformParty.party_id == pid,
+                PlatformParty.platform_id != (platform_id or -1),
+            )
+        )
+    ).first()
+
+
+def _taken(key: tuple[str, str]) -> OcpiError:
+    return OcpiError(
+        OcpiStatus.INVALID_PARAMETERS,
+        f"{key[0]}*{key[1]} is already registered by another platform: {_ONE_PLATFORM}",
+    )
 
 
 async def _check_roles(
     session: AsyncSession, ctx: HubContext, platform_id: int | None, roles: list[CredentialsRole]
 ) -> None:
-    """Refuse roles the hub itself or another registered platform already has.
+    """Refuse party ids of the hub itself or of another registered platform, in any role.
 
-    Roles left behind by a platform that unregistered are released to the newcomer.
+    Party ids left behind by a platform that unregistered are released to the newcomer (when its
+    roles are stored).
     """
-    own = (ctx.settings.hub_country_code.upper(), ctx.settings.hub_party_id.upper())
-    for role in roles:
-        cc, pid = role.country_code.upper(), role.party_id.upper()
-        if (cc, pid) == own:
-            raise OcpiError(OcpiStatus.INVALID_PARAMETERS, f"{cc}*{pid} is the hub's own party id")
-        existing = (
-            await session.exec(
-                select(PlatformRole, Platform)
-                .join(Platform, col(Platform.id) == col(PlatformRole.platform_id))
-                .where(
-                    PlatformRole.role == role.role.value,
-                    PlatformRole.country_code == cc,
-                    PlatformRole.party_id == pid,
-                    PlatformRole.platform_id != (platform_id or -1),
-                )
-            )
-        ).first()
-        if existing is None:
-            continue
-        other_role, other = existing
-        if other.registered:
+    for key in dict.fromkeys(_key(role) for role in roles):
+        reserved = ctx.reserved_parties.get(key)
+        if reserved is not None:
             raise OcpiError(
                 OcpiStatus.INVALID_PARAMETERS,
-                f"Role {role.role.value} {cc}*{pid} is already registered by another platform",
+                f"{key[0]}*{key[1]} is {reserved}: {_ONE_PLATFORM}",
             )
-        await session.delete(other_role)
+        held = await _other_holder(session, platform_id, key)
+        if held is not None and held[1].registered:
+            raise _taken(key)
 
 
 async def _replace_roles(
-    session: AsyncSession, platform_id: int, roles: list[CredentialsRole]
+    session: AsyncSession, platform_id: int, roles: Sequence[CredentialsRole]
 ) -> None:
+    """Store the platform's roles and the party ids they need (flushed, not committed).
+
+    The party ids are claimed in the database first: when another registration took one since
+    the checks, its unique key refuses this one (2001), and the transaction is rolled back.
+    """
+    wanted = list(dict.fromkeys(_key(role) for role in roles))
     await session.exec(delete(PlatformRole).where(col(PlatformRole.platform_id) == platform_id))
+    held = (
+        await session.exec(select(PlatformParty).where(PlatformParty.platform_id == platform_id))
+    ).all()
+    for row in held:
+        if (row.country_code, row.party_id) not in wanted:
+            await session.delete(row)
+    for key in wanted:
+        if any((row.country_code, row.party_id) == key for row in held):
+            continue
+        other = await _other_holder(session, platform_id, key)
+        if other is not None:
+            if other[1].registered:
+                await session.rollback()
+                raise _taken(key)
+            # Left behind by a platform that unregistered: released to this one.
+            await session.exec(
+                delete(PlatformRole).where(
+                    col(PlatformRole.platform_id) == other[0].platform_id,
+                    col(PlatformRole.country_code) == key[0],
+                    col(PlatformRole.party_id) == key[1],
+                )
+            )
+            await session.delete(other[0])
+            await session.flush()
+        session.add(PlatformParty(platform_id=platform_id, country_code=key[0], party_id=key[1]))
+    try:
+        await session.flush()
+    except IntegrityError:
+        await session.rollback()
+        raise OcpiError(
+            OcpiStatus.INVALID_PARAMETERS,
+            f"{_roles_text(roles)}: a party id was registered by another platform meanwhile;"
+            f" {_ONE_PLATFORM}",
+        ) from None
     for role in roles:
         session.add(
             PlatformRole(
@@ -267,6 +334,14 @@ async def _replace_roles(
                 business_details=role.business_details.to_json(),
             )
         )
+    await session.flush()
+
+
+async def store_roles(
+    session: AsyncSession, platform_id: int, roles: Sequence[CredentialsRole]
+) -> None:
+    """Set the roles of one of the hub's own platforms (its own CPO); the caller commits."""
+    await _replace_roles(session, platform_id, roles)
 
 
 # --- party-initiated: the hub is the Receiver of the credentials module -----------------------
@@ -416,6 +491,7 @@ async def connect_to_party(
             ) from None
         try:
             await _check_roles(session, ctx, platform_id, theirs.roles)
+            await _replace_roles(session, platform_id, theirs.roles)
         except OcpiError:
             # Registered on their side but unacceptable on ours: undo it there.
             await _safe_delete(ctx, credentials_url, theirs.token)
@@ -431,7 +507,6 @@ async def connect_to_party(
     platform.status = ConnectionStatus.CONNECTED
     platform.updated_at = utcnow()
     session.add(platform)
-    await _replace_roles(session, platform_id, theirs.roles)
     await clientinfo.status_changed(session, ctx, platform, None)
     await session.commit()
     ctx.notify_outbox()

@@ -93,11 +93,18 @@ async def find(session: AsyncSession, kind: str, public_id: str) -> Callback | N
 
 
 async def latest_for_subject(
-    session: AsyncSession, kind: str, subject: str, action: str | None = None
+    session: AsyncSession,
+    kind: str,
+    subject: str,
+    action: str | None = None,
+    *,
+    requester_platform_id: int | None = None,
 ) -> Callback | None:
     stmt = select(Callback).where(Callback.kind == kind, Callback.subject == subject)
     if action is not None:
         stmt = stmt.where(Callback.action == action)
+    if requester_platform_id is not None:
+        stmt = stmt.where(Callback.requester_platform_id == requester_platform_id)
     return (await session.exec(stmt.order_by(col(Callback.id).desc()))).first()
 
 

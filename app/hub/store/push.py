@@ -20,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.core.context import HubContext
 from app.hub.auth import Caller
 from app.hub.forward import broadcast, call_party, relay_reply, resolve_receiver, route_to
-from app.hub.routing import BROADCAST_TO, OWNERS, hub_ref, is_hub
+from app.hub.routing import BROADCAST_TO, OWNERS, PUSHED_TO, hub_ref, is_hub
 from app.hub.store import service as store
 from app.hub.store.models import OcpiObject
 from app.ocpi.envelope import ocpi_response
@@ -82,7 +82,7 @@ async def forward_push(
     receiver accepted it."""
     to = directed_to(ctx, caller)
     assert to is not None
-    party = await resolve_receiver(session, to)
+    party = await resolve_receiver(session, to, PUSHED_TO[module])
     reply = await call_party(
         ctx,
         party,
@@ -198,7 +198,7 @@ async def get_one(
     if to is not None:
         row = await store.get(session, module, to, key, subtype)
         if row is None:
-            party = await resolve_receiver(session, to)
+            party = await resolve_receiver(session, to, OWNERS[module])
             reply = await call_party(
                 ctx,
                 party,

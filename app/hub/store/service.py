@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_
+from sqlalchemy import ColumnElement, and_, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -36,11 +36,39 @@ async def get(
     return (await session.exec(stmt.order_by(col(OcpiObject.id)))).first()
 
 
-async def find_by_key(session: AsyncSession, module: str, key: str) -> list[OcpiObject]:
-    """Objects of any owner with this id (GET on a Sender interface has no owner in the URL)."""
+def _of_parties(
+    country_code: Any, party_id: Any, parties: Sequence[PartyRef]
+) -> ColumnElement[bool]:
+    return or_(*(and_(country_code == p.country_code, party_id == p.party_id) for p in parties))
+
+
+async def find_by_key(
+    session: AsyncSession,
+    module: str,
+    key: str,
+    *,
+    owner: PartyRef | None = None,
+    recipients: Sequence[PartyRef] | None = None,
+) -> list[OcpiObject]:
+    """Objects of any owner with this id (GET on a Sender interface has no owner in the URL);
+    ``owner`` and ``recipients`` narrow it down to one owner, to objects addressed to them."""
     stmt = select(OcpiObject).where(
         OcpiObject.module == module, OcpiObject.object_key == ci_key(key)
     )
+    if owner is not None:
+        stmt = stmt.where(
+            OcpiObject.country_code == owner.country_code, OcpiObject.party_id == owner.party_id
+        )
+    if recipients is not None:
+        if not recipients:
+            return []
+        stmt = stmt.where(
+            _of_parties(
+                col(OcpiObject.recipient_country_code),
+                col(OcpiObject.recipient_party_id),
+                recipients,
+            )
+        )
     return list((await session.exec(stmt.order_by(col(OcpiObject.id)).limit(10))).all())
 
 
@@ -86,22 +114,26 @@ async def page(
     module: str,
     params: PageParams,
     recipients: Sequence[PartyRef] | None = None,
+    owners: Sequence[PartyRef] | None = None,
 ) -> tuple[list[OcpiObject], int]:
-    """One page of a GET-all; ``recipients`` limits Sessions/CDRs to the caller's own."""
+    """One page of a GET-all; ``recipients`` limits it to objects addressed to these parties
+    (Sessions/CDRs of their tokens), ``owners`` to objects of these parties."""
     stmt = select(OcpiObject).where(OcpiObject.module == module)
     if recipients is not None:
         if not recipients:
             return [], 0
         stmt = stmt.where(
-            or_(
-                *(
-                    and_(
-                        col(OcpiObject.recipient_country_code) == r.country_code,
-                        col(OcpiObject.recipient_party_id) == r.party_id,
-                    )
-                    for r in recipients
-                )
+            _of_parties(
+                col(OcpiObject.recipient_country_code),
+                col(OcpiObject.recipient_party_id),
+                recipients,
             )
+        )
+    if owners is not None:
+        if not owners:
+            return [], 0
+        stmt = stmt.where(
+            _of_parties(col(OcpiObject.country_code), col(OcpiObject.party_id), owners)
         )
     rows, total = await fetch_page(
         session,

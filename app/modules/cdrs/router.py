@@ -8,6 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 
+from app.hub.auth import Caller
+from app.hub.routing import CPO_ONLY, EMSP_LIKE
 from app.hub.store import push
 from app.hub.store import service as store
 from app.hub.store.models import OcpiObject
@@ -16,6 +18,7 @@ from app.modules.sessions.router import token_owner
 from app.modules.versions.service import VERSION_PREFIX, ServedEndpoint, register
 from app.ocpi.envelope import Envelope, ocpi_response
 from app.ocpi.errors import InvalidParameters, NotFound
+from app.ocpi.headers import PartyRef
 from app.ocpi.pagination import paginated_response
 from app.ocpi.schemas.cdrs import CDR
 from app.ocpi.schemas.common import parse_datetime
@@ -95,21 +98,20 @@ async def get_cdr(
     cdr_ref: Annotated[int, Path(ge=1, le=2**62)], caller: CallerDep, session: SessionDep
 ) -> JSONResponse:
     row = await session.get(OcpiObject, cdr_ref)
-    mine = caller.parties()
-    if (
-        row is None
-        or row.module != MODULE
-        or not any(
-            (p.country_code, p.party_id)
-            in {
-                (row.country_code, row.party_id),
-                (row.recipient_country_code, row.recipient_party_id),
-            }
-            for p in mine
-        )
-    ):
+    if row is None or row.module != MODULE or not _may_read(caller, row):
         raise NotFound("Unknown CDR")
     return ocpi_response(row.data)
+
+
+def _may_read(caller: Caller, row: OcpiObject) -> bool:
+    """The CPO platform that posted the CDR, and the eMSP it was routed to (its token's)."""
+    posted = row.owner_platform_id == caller.platform.id and PartyRef(
+        row.country_code, row.party_id
+    ) in caller.parties(CPO_ONLY)
+    routed = row.recipient_country_code is not None and PartyRef(
+        row.recipient_country_code, row.recipient_party_id or ""
+    ) in caller.parties(EMSP_LIKE)
+    return posted or routed
 
 
 @sender.get(
@@ -120,5 +122,5 @@ async def get_cdr(
 async def list_cdrs(
     request: Request, caller: CallerDep, session: SessionDep, params: PageDep
 ) -> JSONResponse:
-    rows, total = await store.page(session, MODULE, params, recipients=caller.parties())
+    rows, total = await store.page(session, MODULE, params, recipients=caller.parties(EMSP_LIKE))
     return paginated_response(request, [r.data for r in rows], total, params)

@@ -1,7 +1,8 @@
 """ChargingProfiles (mod_charging_profiles.asciidoc): SCSP/eMSP -> hub -> CPO, and back.
 
-Built like the Commands relay. The receiving CPO is the one the OCPI-to headers name or, when they
-are absent, the owner of the stored Session. The hub replaces every ``response_url`` with its own
+Built like the Commands relay. An eMSP's request is relayed only for a Session of its own tokens,
+to the Session's CPO (or the one the OCPI-to headers name); an SCSP's only to the CPO it names
+(see ``_cpo_of``). Anything else is answered UNKNOWN_SESSION by the hub. The hub replaces every ``response_url`` with its own
 URL carrying an unguessable id and relays the CPO's asynchronous result (ActiveChargingProfileResult,
 ChargingProfileResult or ClearProfileResult) to the original URL through the durable outbox.
 
@@ -35,6 +36,7 @@ from app.hub.store import push
 from app.hub.store import service as store
 from app.hub.store.models import OcpiObject
 from app.modules.common import CallerDep, ContextDep, ObjectId, SessionDep
+from app.modules.sessions import service as sessions
 from app.modules.versions.service import VERSION_PREFIX, ServedEndpoint, register
 from app.ocpi.envelope import Envelope, ocpi_response
 from app.ocpi.errors import InvalidParameters, NotFound, OcpiError
@@ -56,6 +58,7 @@ from app.ocpp import own_cpo
 MODULE = "chargingprofiles"
 KIND = "chargingprofile"  # Callback.kind (relay.RESULT_PATHS)
 SESSIONS = "sessions"
+SCSP = frozenset({"SCSP"})
 register(
     ServedEndpoint(MODULE, InterfaceRole.RECEIVER, "/receiver/chargingprofiles"),
     ServedEndpoint(MODULE, InterfaceRole.SENDER, "/sender/chargingprofiles"),
@@ -106,19 +109,33 @@ def _validated(model: type[OcpiModel], body: dict[str, Any]) -> dict[str, Any]:
 
 async def _cpo_of(
     session: AsyncSession, ctx: HubContext, caller: Caller, session_id: str
-) -> Party | None:
-    """The CPO a request goes to; None when the hub can answer UNKNOWN_SESSION itself."""
-    to = push.directed_to(ctx, caller)
-    if to is not None:
-        return await resolve_receiver(session, to)
-    rows = await store.find_by_key(session, SESSIONS, session_id)
-    if len(rows) > 1:
-        raise InvalidParameters(
-            f"Several CPOs have a Session {session_id}: name the CPO in the OCPI-to headers"
-        )
-    if not rows:
+) -> tuple[Party, PartyRef] | None:
+    """The CPO a request goes to and who asks; None when the hub answers UNKNOWN_SESSION itself.
+
+    "ChargingProfile can be created by the owner of a Token on Sessions that belong to that
+    token": an eMSP's request is relayed only for a Session of its own tokens; for any other
+    Session, and one the hub does not know, the hub answers UNKNOWN_SESSION, OCPI-to headers or
+    not, so the answer does not tell whether the Session exists.
+
+    An SCSP owns no tokens and the hub routes no Sessions to it, so the hub looks none up for it.
+    Its requests are relayed only to the CPO its OCPI-to headers name, which decides: "These SCSPs
+    then depend on the CPO sending session information to them" (its own contract, topology "The
+    CPO delegated Smart Charging to SCSP", where "the eMSP is not aware"), and "If another party
+    sends a ChargingProfile and the CPO has no contract that allows that party to set profiles on
+    sessions, the CPO is allowed to reject such profiles." The hub's own CPO has no contract with
+    any SCSP: it answers UNKNOWN_SESSION to SCSPs.
+    """
+    route = await sessions.route(session, ctx, caller, session_id)
+    if route is not None:
+        return route
+    named = await sessions.named_cpo(session, ctx, caller)
+    scsp = caller.parties(SCSP)
+    asking = caller.routing.from_party
+    if named is None or own_cpo.is_own(named) or not scsp:
         return None
-    return await resolve_receiver(session, PartyRef(rows[0].country_code, rows[0].party_id))
+    if asking is not None and asking not in scsp:
+        return None
+    return named, asking or scsp[0]
 
 
 async def _relay_request(
@@ -134,13 +151,14 @@ async def _relay_request(
     body: dict[str, Any] | None = None,
 ) -> JSONResponse:
     """Forward one Receiver-interface request to the CPO with the hub's own response_url."""
-    requester = caller.sender_party(EMSP_LIKE)
-    party = await _cpo_of(session, ctx, caller, session_id)
-    if party is None:
+    receiver = await _cpo_of(session, ctx, caller, session_id)
+    if receiver is None:
         answer = ChargingProfileResponse(
             result=ChargingProfileResponseType.UNKNOWN_SESSION, timeout=0
         )
+        requester = caller.sender_party(EMSP_LIKE)
         return ocpi_response(answer, headers=push.answer_headers(ctx, requester))
+    party, requester = receiver
     callback = await relay.open_callback(
         session,
         kind=KIND,
@@ -334,7 +352,7 @@ async def put_active_charging_profile(
     to = push.directed_to(ctx, caller)
     if to is not None:
         # A directed request: forwarded at once, its answer relayed.
-        named = await resolve_receiver(session, to)
+        named = await resolve_receiver(session, to, EMSP_LIKE)
         reply = await call_party(
             ctx,
             named,
@@ -356,7 +374,7 @@ async def put_active_charging_profile(
             f"No party asked for the charging profiles of Session {session_id} through the hub:"
             " name the receiver in the OCPI-to headers"
         )
-    party = await find_party(session, target)
+    party = await find_party(session, target, EMSP_LIKE)
     if party is None or not party.platform.registered:
         raise OcpiError(OcpiStatus.UNKNOWN_RECEIVER, f"Unknown receiver {target}")
     if party.platform.status == ConnectionStatus.SUSPENDED:

@@ -2,7 +2,9 @@
 
 The receiving CPO is the one the OCPI-to headers name or, when they are absent, the owner of the
 Location (START_SESSION, RESERVE_NOW, UNLOCK_CONNECTOR), of the Session (STOP_SESSION) or of the
-reservation (CANCEL_RESERVATION, from the RESERVE_NOW the hub relayed).
+reservation (CANCEL_RESERVATION, from the RESERVE_NOW the same platform sent through the hub).
+STOP_SESSION is relayed only for the eMSP of the Session's token, START_SESSION and RESERVE_NOW
+only with the caller's own tokens.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ from app.core.context import HubContext
 from app.hub.auth import Caller
 from app.hub.forward import relay_reply, resolve_receiver
 from app.hub.relay import service as relay
-from app.hub.routing import EMSP_LIKE, Party
+from app.hub.routing import CPO_ONLY, EMSP_LIKE, Party
 from app.hub.store import push
 from app.hub.store import service as store
 from app.modules.common import CallerDep, ContextDep, SessionDep
+from app.modules.sessions import service as sessions
 from app.modules.versions.service import VERSION_PREFIX, ServedEndpoint, register
 from app.ocpi.envelope import Envelope, ocpi_response
 from app.ocpi.errors import InvalidParameters, NotFound, OcpiError
@@ -83,24 +86,35 @@ async def _receiver(
     caller: Caller,
     command: CommandType,
     request: dict[str, Any],
-) -> Party | None:
-    """The CPO a command goes to; None when the hub can answer UNKNOWN_SESSION itself."""
+) -> tuple[Party, PartyRef] | None:
+    """The CPO a command goes to and who asks; None when the hub answers UNKNOWN_SESSION itself.
+
+    STOP_SESSION only for the eMSP of the Session's token (the hub knows it from the Session the
+    CPO pushed); for anybody else the hub answers as for a Session it does not know, OCPI-to
+    headers or not, and nothing reaches the CPO.
+    """
+    requester = caller.sender_party(EMSP_LIKE)
+    if command == CommandType.STOP_SESSION:
+        return await sessions.route(session, ctx, caller, request["session_id"])
+    if command in (CommandType.START_SESSION, CommandType.RESERVE_NOW):
+        _check_token_is_callers(caller, command, request["token"])
     to = push.directed_to(ctx, caller)
     if to is not None:
-        return await resolve_receiver(session, to)
+        return await resolve_receiver(session, to, CPO_ONLY), requester
     if command in BY_LOCATION:
         owner = await _owner_of(session, "locations", request["location_id"], "Location")
         if owner is None:
             raise OcpiError(
                 OcpiStatus.UNKNOWN_LOCATION, f"Unknown Location {request['location_id']}"
             )
-    elif command == CommandType.STOP_SESSION:
-        owner = await _owner_of(session, "sessions", request["session_id"], "Session")
-        if owner is None:
-            return None
     else:
+        # CANCEL_RESERVATION: the CPO of a RESERVE_NOW this platform sent through the hub.
         reservation = await relay.latest_for_subject(
-            session, "command", str(request["reservation_id"]).upper(), CommandType.RESERVE_NOW
+            session,
+            "command",
+            str(request["reservation_id"]).upper(),
+            CommandType.RESERVE_NOW,
+            requester_platform_id=caller.platform.id,
         )
         if reservation is None:
             raise InvalidParameters(
@@ -108,7 +122,19 @@ async def _receiver(
                 " headers"
             )
         owner = PartyRef(reservation.receiver_country_code, reservation.receiver_party_id)
-    return await resolve_receiver(session, owner)
+    return await resolve_receiver(session, owner, CPO_ONLY), requester
+
+
+def _check_token_is_callers(caller: Caller, command: CommandType, token: dict[str, Any]) -> None:
+    """ "An eMSP sending a StartSession SHALL only use Token that are owned by this eMSP, using
+    Tokens of other eMSPs is not allowed" (likewise ReserveNow): the Session and CDR of another
+    eMSP's token would be routed, and billed, to that eMSP."""
+    owner = PartyRef.of(str(token.get("country_code", "")), str(token.get("party_id", "")))
+    if owner not in caller.parties(EMSP_LIKE):
+        raise InvalidParameters(
+            f"{command.value}: the token belongs to {owner}, not to an eMSP role of your"
+            " platform: only your own tokens may be used"
+        )
 
 
 @receiver.post(
@@ -136,15 +162,16 @@ async def post_command(
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise InvalidParameters(f"{command.value}: {where}: {first['msg']}") from None
-    requester = caller.sender_party(EMSP_LIKE)
-    party = await _receiver(session, ctx, caller, command, parsed)
-    if party is None:
+    receiver = await _receiver(session, ctx, caller, command, parsed)
+    if receiver is None:
+        requester = caller.sender_party(EMSP_LIKE)
         answer = CommandResponse(
             result=CommandResponseType.UNKNOWN_SESSION,
             timeout=0,
             message=[{"language": "en", "text": "The hub knows no such Session"}],
         )
         return ocpi_response(answer, headers=push.answer_headers(ctx, requester))
+    party, requester = receiver
     callback = await relay.open_callback(
         session,
         kind="command",

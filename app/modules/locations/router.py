@@ -358,7 +358,7 @@ async def get_own_connector(
 
 @sender.get(
     "",
-    summary="All Locations the hub holds, from every CPO (paginated, oldest first)",
+    summary="All Locations the hub holds, from every CPO, for eMSP-like roles (a CPO gets its own)",
     response_model=Envelope[list[Location]],
 )
 async def list_locations(
@@ -367,7 +367,7 @@ async def list_locations(
     session: SessionDep,
     params: PageDep,
 ) -> JSONResponse:
-    rows, total = await store.page(session, MODULE, params)
+    rows, total = await store.page(session, MODULE, params, owners=caller.readable_owners(MODULE))
     return paginated_response(request, [r.data for r in rows], total, params)
 
 
@@ -388,6 +388,7 @@ async def _get_one(
         path=push.url_path(*address.segments()),
         pick=lambda data: service.select(data, address),
         unknown=OcpiStatus.UNKNOWN_LOCATION,
+        visible=lambda row: caller.may_read(MODULE, PartyRef(row.country_code, row.party_id)),
     )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from app.hub.forward import call_party, relay_reply, resolve_receiver
+from app.hub.forward import call_party, relay_reply
 from app.hub.routing import EMSP_LIKE
 from app.hub.store import push
 from app.hub.store import service as store
@@ -22,9 +22,10 @@ from app.modules.common import (
     PartyId,
     SessionDep,
 )
+from app.modules.sessions import service as sessions
 from app.modules.versions.service import VERSION_PREFIX, ServedEndpoint, register
 from app.ocpi.envelope import Envelope
-from app.ocpi.errors import InvalidParameters, NotFound
+from app.ocpi.errors import NotFound
 from app.ocpi.headers import PartyRef
 from app.ocpi.pagination import paginated_response
 from app.ocpi.schemas.sessions import (
@@ -34,6 +35,7 @@ from app.ocpi.schemas.sessions import (
     SessionPatch,
 )
 from app.ocpi.schemas.versions import InterfaceRole
+from app.ocpi.status import OcpiStatus
 
 MODULE = "sessions"
 register(
@@ -137,7 +139,7 @@ async def get_own_session(
 async def list_sessions(
     request: Request, caller: CallerDep, session: SessionDep, params: PageDep
 ) -> JSONResponse:
-    rows, total = await store.page(session, MODULE, params, recipients=caller.parties())
+    rows, total = await store.page(session, MODULE, params, recipients=caller.parties(EMSP_LIKE))
     return paginated_response(request, [r.data for r in rows], total, params)
 
 
@@ -154,18 +156,17 @@ async def put_charging_preferences(
     ctx: ContextDep,
     session: SessionDep,
 ) -> JSONResponse:
-    """eMSP -> hub -> CPO; the CPO's ChargingPreferencesResponse comes back unchanged."""
-    owner = push.directed_to(ctx, caller)
-    if owner is None:
-        rows = await store.find_by_key(session, MODULE, session_id)
-        if len(rows) > 1:
-            raise InvalidParameters(
-                f"Several CPOs have a Session {session_id}: name the CPO in the OCPI-to headers"
-            )
-        if not rows:
-            raise NotFound(f"Unknown Session {session_id}")
-        owner = PartyRef(rows[0].country_code, rows[0].party_id)
-    party = await resolve_receiver(session, owner)
+    """eMSP -> hub -> CPO; the CPO's ChargingPreferencesResponse comes back unchanged.
+
+    Only for the eMSP of the Session's token; anybody else, and a Session the hub does not know,
+    gets HTTP 404 with OCPI 2001, what the spec prescribes when preferences cannot be set there
+    ("the receiver should respond with an HTTP status of 404 and an OCPI status code of 2001",
+    ChargingPreferencesResponse), so the answer does not tell whether the Session exists.
+    """
+    route = await sessions.route(session, ctx, caller, session_id)
+    if route is None:
+        raise NotFound(f"Unknown Session {session_id}", OcpiStatus.INVALID_PARAMETERS)
+    party, requester = route
     reply = await call_party(
         ctx,
         party,
@@ -174,6 +175,6 @@ async def put_charging_preferences(
         method="PUT",
         path=f"{session_id}/charging_preferences",
         body=body.to_json(),
-        from_party=caller.sender_party(EMSP_LIKE),
+        from_party=requester,
     )
     return relay_reply(ctx, reply, caller.routing, request.url.path)

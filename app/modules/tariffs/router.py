@@ -104,11 +104,11 @@ async def get_own_tariff(
 
 @sender.get(
     "",
-    summary="All Tariffs the hub holds, from every CPO (paginated, oldest first)",
+    summary="All Tariffs the hub holds, from every CPO, for eMSP-like roles (a CPO gets its own)",
     response_model=Envelope[list[Tariff]],
 )
 async def list_tariffs(
     request: Request, caller: CallerDep, session: SessionDep, params: PageDep
 ) -> JSONResponse:
-    rows, total = await store.page(session, MODULE, params)
+    rows, total = await store.page(session, MODULE, params, owners=caller.readable_owners(MODULE))
     return paginated_response(request, [r.data for r in rows], total, params)

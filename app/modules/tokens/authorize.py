@@ -10,7 +10,7 @@ eMSP [...] the CPO shall allow this Token to be used"); NEVER gets the routing e
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, NoReturn
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
@@ -19,7 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.core.context import HubContext
 from app.hub.auth import Caller
 from app.hub.forward import call_party, relay_reply, resolve_receiver
-from app.hub.routing import CPO_ONLY
+from app.hub.routing import CPO_ONLY, EMSP_LIKE
 from app.hub.store import push
 from app.hub.store import service as store
 from app.hub.store.models import OcpiObject
@@ -37,12 +37,27 @@ FALLBACK_WHITELISTS = ("ALWAYS", "ALLOWED", "ALLOWED_OFFLINE")
 OWNER_UNAVAILABLE = (OcpiStatus.FORWARD_TIMEOUT, OcpiStatus.RECEIVER_NOT_CONNECTED)
 
 
+def _unknown_token(uid: str) -> NoReturn:
+    # "If the token is not known, the response SHALL contain the status code: 2004". Real-time
+    # authorization is a CPO's question: a party without a CPO role asks about its own tokens
+    # at most, and learns nothing about others' (not even from the whitelist fallback).
+    raise NotFound(f"Unknown Token {uid}", OcpiStatus.UNKNOWN_TOKEN)
+
+
 async def _stored_token(
-    session: AsyncSession, uid: str, token_type: str, owner: PartyRef | None
+    session: AsyncSession,
+    uid: str,
+    token_type: str,
+    owner: PartyRef | None,
+    readable: list[PartyRef] | None,
 ) -> OcpiObject | None:
     if owner is not None:
         return await store.get(session, MODULE, owner, uid, token_type)
-    rows = [r for r in await store.find_by_key(session, MODULE, uid) if r.subtype == token_type]
+    if readable is not None:
+        found = [await store.get(session, MODULE, mine, uid, token_type) for mine in readable]
+        rows = [r for r in found if r is not None]
+    else:
+        rows = [r for r in await store.find_by_key(session, MODULE, uid) if r.subtype == token_type]
     if len(rows) > 1:
         raise InvalidParameters(
             f"Several eMSPs have a token {uid}: name the eMSP in the OCPI-to headers"
@@ -76,11 +91,13 @@ async def authorize(
     location: dict[str, Any] | None,
 ) -> JSONResponse:
     to = push.directed_to(ctx, caller)
-    token = await _stored_token(session, uid, token_type, to)
+    if to is not None and not caller.may_read(MODULE, to):
+        _unknown_token(uid)
+    readable = caller.readable_owners(MODULE)
+    token = await _stored_token(session, uid, token_type, to, readable)
     owner = to or (PartyRef(token.country_code, token.party_id) if token else None)
     if owner is None:
-        # "If the token is not known, the response SHALL contain the status code: 2004"
-        raise NotFound(f"Unknown Token {uid}", OcpiStatus.UNKNOWN_TOKEN)
+        _unknown_token(uid)
     requester = caller.sender_party(CPO_ONLY)
     if payments.is_payments_party(ctx.settings, owner):
         # A single-use token of the hub's own eMSP (ad hoc payment): the hub answers itself.
@@ -92,7 +109,7 @@ async def authorize(
             answer["location"] = location
         return ocpi_response(answer, headers=push.answer_headers(ctx, requester))
     try:
-        party = await resolve_receiver(session, owner)
+        party = await resolve_receiver(session, owner, EMSP_LIKE)
         reply = await call_party(
             ctx,
             party,

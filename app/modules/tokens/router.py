@@ -137,13 +137,15 @@ async def get_own_token(
 
 @sender.get(
     "",
-    summary="All Tokens the hub holds, from every eMSP (paginated, oldest first)",
+    summary="All Tokens the hub holds, from every eMSP, for CPOs (an eMSP gets its own)",
     response_model=Envelope[list[Token]],
 )
 async def list_tokens(
     request: Request, caller: CallerDep, session: SessionDep, params: PageDep
 ) -> JSONResponse:
-    rows, total = await store.page(session, MODULE, params)
+    # "The tokens module gives CPOs knowledge of the token information of an eMSP."
+    owners = caller.readable_owners(MODULE)
+    rows, total = await store.page(session, MODULE, params, owners=owners)
     return paginated_response(request, [r.data for r in rows], total, params)
 
 

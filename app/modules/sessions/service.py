@@ -1,0 +1,67 @@
+"""Whose a Session is: the hub knows the token that started it, so it knows its eMSP.
+
+Requests about a Session (STOP_SESSION, charging preferences, ChargingProfiles) are relayed only
+for the eMSP that owns its token. For anybody else the hub answers as it answers a Session it does
+not know, whether or not the OCPI-to headers name the CPO, so that the answer does not tell that
+the Session exists. This covers Sessions of partner CPOs, of the hub's own CPO (OCPP chargers) and
+paid ad hoc sessions (tokens of the hub's own payments eMSP, which no partner holds).
+"""
+
+from __future__ import annotations
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core.context import HubContext
+from app.hub.auth import Caller
+from app.hub.forward import resolve_receiver
+from app.hub.routing import CPO_ONLY, EMSP_LIKE, Party
+from app.hub.store import push
+from app.hub.store import service as store
+from app.hub.store.models import OcpiObject
+from app.ocpi.errors import InvalidParameters
+from app.ocpi.headers import PartyRef
+
+MODULE = "sessions"
+
+
+async def callers_session(
+    session: AsyncSession, ctx: HubContext, caller: Caller, session_id: str
+) -> OcpiObject | None:
+    """The stored Session ``session_id`` of one of the caller's own tokens (at the CPO the
+    OCPI-to headers name, if they do); None when there is none, whoever else's it may be."""
+    owners = caller.parties(EMSP_LIKE)
+    rows = await store.find_by_key(
+        session, MODULE, session_id, owner=push.directed_to(ctx, caller), recipients=owners
+    )
+    if len(rows) > 1:
+        raise InvalidParameters(
+            f"Several CPOs have a Session {session_id} of your tokens: name the CPO in the"
+            " OCPI-to headers"
+        )
+    return rows[0] if rows else None
+
+
+async def named_cpo(session: AsyncSession, ctx: HubContext, caller: Caller) -> Party | None:
+    """The CPO the OCPI-to headers name, if they do (4001 unknown, 4003 not connected: about
+    the party named, whatever the Session)."""
+    to = push.directed_to(ctx, caller)
+    return await resolve_receiver(session, to, CPO_ONLY) if to is not None else None
+
+
+async def route(
+    session: AsyncSession, ctx: HubContext, caller: Caller, session_id: str
+) -> tuple[Party, PartyRef] | None:
+    """Where a request about the caller's own Session goes, and who asks: the Session's CPO and
+    the eMSP of its token (or the OCPI-from party); None when it is not the caller's Session."""
+    named = await named_cpo(session, ctx, caller)
+    row = await callers_session(session, ctx, caller, session_id)
+    if row is None:
+        return None
+    party = named or await resolve_receiver(
+        session, PartyRef(row.country_code, row.party_id), CPO_ONLY
+    )
+    assert row.recipient_country_code and row.recipient_party_id
+    requester = caller.routing.from_party or PartyRef(
+        row.recipient_country_code, row.recipient_party_id
+    )
+    return party, requester

@@ -353,3 +353,59 @@ async def test_a_repeat_after_an_unknown_outcome_does_no_harm(database_url: str)
 
 async def _settled(net: Network) -> bool:
     return await open_deliveries(net) == 0
+
+
+async def test_a_session_patch_is_repeated_as_a_put_after_an_error_or_an_admin_retry(
+    database_url: str,
+) -> None:
+    """An error answer (a proxy's 502 after the eMSP applied the PATCH) leaves the outcome
+    unknown just as a dead worker does; so does a failed push an admin queues again."""
+    async with network(database_url) as net:
+        emsp, cpo = net.emsp1, net.auth(net.cpo)
+        url = net.url("receiver/sessions/NL/CPA/S1")
+        first = {**session(minutes=1), "kwh": 10, "charging_periods": [charging_period(0, 10)]}
+        await net.http.put(url, json=first, headers=cpo)
+        await wait_for(lambda: len(emsp.pushes("sessions")) == 1)
+
+        emsp.fail_with = 502
+        patch = {
+            "kwh": 20,
+            "charging_periods": [charging_period(10, 10)],
+            "last_updated": stamp(10),
+        }
+        r = await net.http.patch(url, json=patch, headers=cpo)
+        assert r.json()["status_code"] == 1000, r.text
+        await wait_for(lambda: len(emsp.pushes("sessions")) == 2)
+        emsp.fail_with = None
+        await wait_until(lambda: _settled(net))
+        held = session_at_emsp(emsp, "S1")
+        assert held is not None and energy(held) == held["kwh"] == 20
+        methods = [c.method for c in emsp.pushes("sessions")]
+        assert methods[:2] == ["PUT", "PATCH"] and set(methods[2:]) == {"PUT"}, methods
+
+        # The eMSP refuses a PATCH; an admin queues it again once the eMSP is fixed.
+        emsp.refuse_with = 2001
+        later = {"kwh": 25, "charging_periods": [charging_period(20, 5)], "last_updated": stamp(20)}
+        r = await net.http.patch(url, json=later, headers=cpo)
+        assert r.json()["status_code"] == 1000, r.text
+        await wait_until(lambda: _settled(net))
+        failed = (
+            await net.http.get(
+                f"{net.hub.base_url}/admin/deliveries",
+                params={"status": "failed"},
+                headers=net.admin,
+            )
+        ).json()
+        [row] = [r for r in failed if r["module"] == "sessions"]
+        assert row["method"] == "PATCH"
+        emsp.refuse_with = None
+        sent = len(emsp.pushes("sessions"))
+        r = await net.http.post(
+            f"{net.hub.base_url}/admin/deliveries/{row['id']}/retry", headers=net.admin
+        )
+        assert r.status_code == 200 and r.json()["method"] == "PUT", r.text
+        await wait_until(lambda: _settled(net))
+        [again] = emsp.pushes("sessions")[sent:]
+        assert again.method == "PUT" and again.body["kwh"] == 25
+        held = session_at_emsp(emsp, "S1")
+        assert held is not None and energy(held) == held["kwh"] == 25

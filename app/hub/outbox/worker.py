@@ -128,6 +128,7 @@ class DeliveryWorker:
             # An earlier attempt may have been applied (see outbox.prepare_repeat).
             repeat = row.attempts > 1 and outbox.repeat_needs_full_session(row)
             if repeat and not await self._prepare_repeat(row):
+                self._wake.set()
                 return
             # An attempt ends before the row's lease does: once another worker may take the row
             # again, this copy must not be on its way still (it could arrive after the repeat).
@@ -170,31 +171,30 @@ class DeliveryWorker:
         await asyncio.shield(written)
 
     async def _write_outcomes(self) -> None:
-        failures = 0
         while self._outcomes:
             batch, self._outcomes = self._outcomes, []
-            try:
-                async with self.ctx.sessions() as session:
-                    for o, _written in batch:
-                        await outbox.finish(
-                            session,
-                            o.delivery_id,
-                            o.attempt,
-                            o.status,
-                            error=o.error,
-                            retry_at=o.retry_at,
-                        )
-                    await session.commit()
-            except Exception:
-                failures += 1
-                if failures < 3:
-                    log.warning("recording %s delivery outcomes failed; again", len(batch))
-                    self._outcomes = batch + self._outcomes
-                    await asyncio.sleep(self.ctx.settings.delivery_poll_seconds)
-                    continue
-                # Given up: those rows stay 'sending' until their lease ends, then go out again,
-                # which delivery can afford (a repeat does no harm).
-                log.exception("recording %s delivery outcomes failed", len(batch))
+            for attempt in range(1, 4):
+                try:
+                    async with self.ctx.sessions() as session:
+                        for o, _written in batch:
+                            await outbox.finish(
+                                session,
+                                o.delivery_id,
+                                o.attempt,
+                                o.status,
+                                error=o.error,
+                                retry_at=o.retry_at,
+                            )
+                        await session.commit()
+                    break
+                except Exception:
+                    if attempt < 3:
+                        log.warning("recording %s delivery outcomes failed; again", len(batch))
+                        await asyncio.sleep(self.ctx.settings.delivery_poll_seconds)
+                        continue
+                    # Given up: those rows stay 'sending' until their lease ends, then go out
+                    # again, which delivery can afford (a repeat does no harm).
+                    log.exception("recording %s delivery outcomes failed", len(batch))
             for _o, written in batch:
                 if not written.done():
                     written.set_result(None)

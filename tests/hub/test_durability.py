@@ -339,8 +339,8 @@ async def test_a_repeat_after_an_unknown_outcome_does_no_harm(database_url: str)
         ]
         assert held == stored
         # The resend was the whole Session, not the PATCH again.
-        after = [(c.method, c.body.get("kwh")) for c in emsp.pushes("sessions")][2:]
-        assert after == [("PATCH", 20), ("PUT", 25)], after
+        calls = [(c.method, c.body.get("kwh")) for c in emsp.pushes("sessions")]
+        assert [c for c in calls if c[1] in (20, 25)] == [("PATCH", 20), ("PUT", 25)], calls
 
         for module in ("cdrs", "commands"):
             copies = emsp.pushes(module, "POST")

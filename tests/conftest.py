@@ -136,7 +136,13 @@ async def running_party(party: Any) -> AsyncIterator[Any]:
     port = free_port()
     party.base_url = f"http://127.0.0.1:{port}"
     async with serve(party.app, port):
-        yield party
+        try:
+            yield party
+        finally:
+            # Requests the party still holds are answered, so that its server can stop.
+            release = getattr(party, "release", None)
+            if release is not None:
+                release.set()
 
 
 async def invite(http: httpx.AsyncClient, hub: RunningServer, name: str = "Partner") -> str:

@@ -77,6 +77,12 @@ class FakeParty:
     # The `data` to answer requests on a module endpoint with, by module (e.g. a CommandResponse
     # for "commands", an AuthorizationInfo for "tokens").
     answers: dict[str, Any] = field(default_factory=dict)
+    # Hold the first push of each (module, method) named here until `release` is set: the peer
+    # has received (and applied) the request, but its answer comes late, or never reaches a hub
+    # that died meanwhile. The held calls are listed in `held`.
+    hold: set[tuple[str, str]] = field(default_factory=set)
+    held: list[Call] = field(default_factory=list)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
         self.app = self._build()
@@ -145,15 +151,15 @@ class FakeParty:
                     body = json.loads(raw)
                 except ValueError:
                     body = raw
-            self.calls.append(
-                Call(
-                    request.method,
-                    request.url.path,
-                    decode_auth(request.headers.get("authorization")),
-                    dict(request.headers),
-                    body,
-                )
+            call = Call(
+                request.method,
+                request.url.path,
+                decode_auth(request.headers.get("authorization")),
+                dict(request.headers),
+                body,
             )
+            self.calls.append(call)
+            request.state.call = call
             if decode_auth(request.headers.get("authorization")) not in self.accepted_tokens:
                 return envelope(None, 2000, http_status=401)
             return await call_next(request)
@@ -221,7 +227,13 @@ class FakeParty:
             "/{version}/{module}/{rest:path}", methods=["PUT", "PATCH", "POST", "DELETE"]
         )
         @app.api_route("/{version}/{module}", methods=["POST"])
-        async def receive(version: str, module: str, rest: str = "") -> JSONResponse:
+        async def receive(
+            version: str, module: str, request: Request, rest: str = ""
+        ) -> JSONResponse:
+            if (module, request.method) in self.hold:
+                self.hold.discard((module, request.method))
+                self.held.append(request.state.call)
+                await self.release.wait()
             if self.delay:
                 await asyncio.sleep(self.delay)
             if self.fail_with is not None:

@@ -101,10 +101,12 @@ class OcpiClient:
         headers: dict[str, str] | None = None,
         timeout: float | None = None,
         module: str = "other",
+        request_id: str | None = None,
     ) -> OcpiReply:
         out_headers: dict[str, str] = {
-            # A new X-Request-ID on every hop; the correlation id is kept across hops.
-            REQUEST_ID: new_id(),
+            # A new X-Request-ID on every hop; the correlation id is kept across hops. A resend
+            # of a stored push gives the id of its first attempt, so the receiver sees a repeat.
+            REQUEST_ID: request_id or new_id(),
             CORRELATION_ID: correlation_id_var.get() or new_id(),
         }
         if token is not None:

@@ -4,6 +4,9 @@
   and CDR reach the eMSP once. When A dies, the charger reconnects to B and is reached there.
 - A burst of pushes through both instances is delivered exactly once, in per-object order, with
   both delivery workers taking part; SIGKILL of one instance mid-burst loses nothing.
+- SIGKILL of the instance sending a Session PATCH, a CDR and a CommandResult that the eMSP has
+  received: the other instance sends them again, harmlessly (the Session as a PUT of the whole
+  Session, the CDR and the result with the X-Request-ID and X-Correlation-ID of the first copy).
 
 Skipped unless DATABASE_URL is PostgreSQL and Redis answers (CI runs the suite on PostgreSQL).
 """
@@ -28,9 +31,21 @@ import pytest
 from app.admin.auth import issue_admin_token
 from app.core.settings import Settings
 from tests.conftest import USE_POSTGRES, RunningServer, free_port, running_party, token_header
-from tests.hub.network import EMSP_ENDPOINTS, FAST, location, register
+from tests.hub.network import (
+    CPO_ENDPOINTS,
+    EMSP_ENDPOINTS,
+    FAST,
+    cdr,
+    charging_period,
+    location,
+    register,
+    session,
+    stamp,
+    token,
+)
 from tests.hub.test_broker import REDIS_URL, redis_answers
-from tests.hub.test_durability import assert_complete_and_ordered
+from tests.hub.test_durability import assert_complete_and_ordered, energy, ids, session_at_emsp
+from tests.hub.test_realtime import CPO_EXTRA, EMSP_EXTRA
 from tests.ocpp.harness import World, charger, send_command, wait_for
 from tests.peers import FakeParty
 
@@ -300,7 +315,7 @@ async def test_sigkill_of_one_instance_mid_burst_loses_nothing(
         summary: dict[str, int] = {}
 
         async def settled() -> bool:
-            # Outcomes are written after the receipt (batched per worker turn).
+            # Outcomes are written right after each answer; B writes those of A's rows it sent.
             url = f"{hub_b.base_url}/admin/deliveries/summary"
             summary.clear()
             summary.update((await http.get(url, headers=admin)).json())
@@ -308,3 +323,100 @@ async def test_sigkill_of_one_instance_mid_burst_loses_nothing(
 
         await wait_for(settled, timeout=10)
         assert summary.get("delivered", 0) >= 2 * len(ids), summary
+
+
+async def open_deliveries(http: httpx.AsyncClient, hub: RunningServer) -> int:
+    admin = {"Authorization": f"Bearer {issue_admin_token(hub.settings)}"}  # type: ignore[arg-type]
+    summary = (await http.get(f"{hub.base_url}/admin/deliveries/summary", headers=admin)).json()
+    return int(summary.get("pending", 0)) + int(summary.get("sending", 0))
+
+
+async def test_sigkill_while_sending_then_the_other_instance_repeats_harmlessly(
+    database_url: str, tmp_path: Path
+) -> None:
+    # The lease (which bounds an attempt) outlasts the time the eMSP holds the requests while B
+    # starts.
+    slow = {"delivery_lease_seconds": 12, "ocpi_timeout_seconds": 12}
+    async with (
+        httpx.AsyncClient(timeout=15) as http,
+        running_party(
+            FakeParty(roles=[("EMSP", "NL", "EM1")], endpoints=[*EMSP_ENDPOINTS, *EMSP_EXTRA])
+        ) as emsp,
+        running_party(
+            FakeParty(roles=[("CPO", "NL", "CPA")], endpoints=[*CPO_ENDPOINTS, *CPO_EXTRA])
+        ) as cpo,
+        instance(database_url, tmp_path, **slow) as (hub_a, process_a),
+    ):
+        for party in (emsp, cpo):
+            await register(http, hub_a, party)
+        assert cpo.hub_token and emsp.hub_token
+        as_cpo, as_emsp = token_header(cpo.hub_token), token_header(emsp.hub_token)
+        a = f"{hub_a.base_url}/ocpi/2.2.1"
+        r = await http.put(f"{a}/receiver/locations/NL/CPA/LOC1", json=location(), headers=as_cpo)
+        assert r.json()["status_code"] == 1000, r.text
+        r = await http.put(f"{a}/receiver/tokens/NL/EM1/TOK1", json=token(), headers=as_emsp)
+        assert r.json()["status_code"] == 1000, r.text
+        first = {**session(minutes=1), "kwh": 10, "charging_periods": [charging_period(0, 10)]}
+        r = await http.put(f"{a}/receiver/sessions/NL/CPA/S1", json=first, headers=as_cpo)
+        assert r.json()["status_code"] == 1000, r.text
+        await wait_for(lambda: (session_at_emsp(emsp, "S1") or {}).get("kwh") == 10)
+
+        # The driver stops the session by app; the CPO accepts and will send its result.
+        cpo.answers["commands"] = {"result": "ACCEPTED", "timeout": 30}
+        stop = {
+            "response_url": f"{emsp.base_url}/2.2.1/commands/STOP_SESSION/1",
+            "session_id": "S1",
+        }
+        r = await http.post(f"{a}/receiver/commands/STOP_SESSION", json=stop, headers=as_emsp)
+        assert r.json()["data"]["result"] == "ACCEPTED", r.text
+        [forwarded] = cpo.pushes("commands")
+        hub_result_url = forwarded.body["response_url"]
+
+        # The eMSP receives and applies each of these, and answers only after A is dead.
+        emsp.hold = {("sessions", "PATCH"), ("cdrs", "POST"), ("commands", "POST")}
+        patch = {
+            "kwh": 20,
+            "charging_periods": [charging_period(10, 10)],
+            "status": "COMPLETED",
+            "last_updated": stamp(10),
+        }
+        r = await http.patch(f"{a}/receiver/sessions/NL/CPA/S1", json=patch, headers=as_cpo)
+        assert r.json()["status_code"] == 1000, r.text
+        r = await http.post(hub_result_url, json={"result": "ACCEPTED"}, headers=as_cpo)
+        assert r.json()["status_code"] == 1000, r.text
+        r = await http.post(
+            f"{a}/receiver/cdrs", json={**cdr(), "total_energy": 20}, headers=as_cpo
+        )
+        assert r.json()["status_code"] == 1000, r.text
+        await wait_for(lambda: len(emsp.held) == 3, timeout=15)
+
+        async with instance(database_url, tmp_path, **slow) as (hub_b, _process_b):
+            os.kill(process_a.pid, signal.SIGKILL)
+            process_a.wait(timeout=10)
+            emsp.release.set()
+            # B takes A's rows when their lease ends, and sends them again.
+            await wait_for(lambda: len(emsp.pushes("cdrs")) == 2, timeout=40)
+            await wait_for(lambda: len(emsp.pushes("commands")) == 2, timeout=20)
+            await wait_for(lambda: _none_open(http, hub_b), timeout=20)
+
+            stored = (
+                await http.get(
+                    f"{hub_b.base_url}/ocpi/2.2.1/receiver/sessions/NL/CPA/S1", headers=as_cpo
+                )
+            ).json()["data"]
+        held = session_at_emsp(emsp, "S1")
+        assert held is not None
+        assert energy(held) == held["kwh"] == 20, held["charging_periods"]
+        assert held == stored
+        # The repeat was the whole Session, not the PATCH again.
+        assert [c.method for c in emsp.pushes("sessions")] == ["PUT", "PATCH", "PUT"]
+        for module in ("cdrs", "commands"):
+            copies = emsp.pushes(module, "POST")
+            assert len(copies) == 2, (module, copies)
+            assert copies[0].body == copies[1].body
+            assert ids(copies[0]) == ids(copies[1]), module
+            assert None not in ids(copies[0])
+
+
+async def _none_open(http: httpx.AsyncClient, hub: RunningServer) -> bool:
+    return await open_deliveries(http, hub) == 0

@@ -51,6 +51,10 @@ class Delivery(SQLModel, table=True):
     to_country_code: str | None = Field(default=None, max_length=2)
     to_party_id: str | None = Field(default=None, max_length=3)
     correlation_id: str | None = Field(default=None, max_length=64)
+    # The X-Request-ID of this push, fixed when it is queued: every attempt (by any instance)
+    # sends the same one, so the receiver can tell a repeat. None only on rows queued before
+    # migration 0008 that had left by then.
+    request_id: str | None = Field(default=None, max_length=64)
     status: str = Field(default=DeliveryStatus.PENDING, max_length=12)
     attempts: int = Field(default=0)
     next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

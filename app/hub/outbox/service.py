@@ -10,6 +10,10 @@ Rules that keep delivery correct:
 - A claimed row carries a lease; a worker that dies (even ``kill -9``) leaves rows whose lease
   expires and which are claimed again. PostgreSQL claims with ``FOR UPDATE SKIP LOCKED`` so that
   several instances share the queue.
+- Delivery is at least once, so a repeat must be harmless: every row carries the X-Request-ID and
+  X-Correlation-ID of its request from the moment it is queued (a resend, by any instance, carries
+  the same ids, so the receiver can tell a repeat), and a row whose earlier attempt may have been
+  applied is sent again in a form that cannot count twice (``prepare_repeat``).
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.core.dbtypes import utcnow
 from app.core.settings import Settings
 from app.hub.outbox.models import Delivery, DeliveryStatus
-from app.ocpi.headers import PartyRef, correlation_id_var
+from app.hub.store import service as store
+from app.ocpi.headers import PartyRef, correlation_id_var, new_id
 
 
 @dataclass(frozen=True)
@@ -53,7 +58,11 @@ class Push:
 async def enqueue(session: AsyncSession, pushes: Sequence[Push]) -> list[Delivery]:
     """Add the pushes to the session (the caller commits)."""
     rows: list[Delivery] = []
-    correlation = correlation_id_var.get()
+    # The request being handled keeps its correlation id across the hop ("the request SHALL
+    # contain the same X-Correlation-ID"); work that no request started (a TIMEOUT result, an
+    # OCPP charger's Session) gets one here, stored, so that every attempt of every push of this
+    # unit of work carries the same one.
+    correlation = correlation_id_var.get() or new_id()
     # One UPDATE per object (not per receiver) marks what the new full versions supersede.
     superseding: dict[str, set[int]] = {}
     for push in pushes:
@@ -85,6 +94,9 @@ async def enqueue(session: AsyncSession, pushes: Sequence[Push]) -> list[Deliver
             to_country_code=push.to_party.country_code if push.to_party else None,
             to_party_id=push.to_party.party_id if push.to_party else None,
             correlation_id=correlation,
+            # A new X-Request-ID for each push ("a new unique value [...] not a copy of the
+            # X-Request-ID [...] of the incoming request"), fixed now: its attempts repeat it.
+            request_id=new_id(),
         )
         session.add(row)
         rows.append(row)
@@ -161,18 +173,144 @@ def backoff(settings: Settings, attempts: int) -> timedelta:
 async def finish(
     session: AsyncSession,
     delivery_id: int,
+    attempt: int,
     status: str,
     *,
     error: str | None = None,
     retry_at: datetime | None = None,
-) -> None:
+) -> bool:
+    """Record the outcome of attempt number ``attempt`` (the caller commits).
+
+    Only while the row is still at that attempt: when this worker was too slow (its lease ran
+    out and another worker took the row again, or an admin re-queued it), the newer attempt's
+    outcome is the one that counts. Returns whether it was recorded.
+    """
     values: dict[str, Any] = {"lease_until": None, "last_error": (error or None) and error[:500]}
     if status == DeliveryStatus.PENDING:
         values["next_attempt_at"] = retry_at or utcnow()
     if status == DeliveryStatus.DELIVERED:
         values["delivered_at"] = utcnow()
     values["status"] = status
-    await session.exec(update(Delivery).where(col(Delivery.id) == delivery_id).values(**values))
+    result = await session.exec(
+        update(Delivery)
+        .where(
+            col(Delivery.id) == delivery_id,
+            col(Delivery.attempts) == attempt,
+            col(Delivery.status).in_(DeliveryStatus.OPEN),
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)
+
+
+# Why sending a push again cannot do harm, module by module. A repeat happens when the outcome of
+# an attempt is unknown to the hub: its worker died (even ``kill -9``) between sending and
+# recording, the receiver's answer never came (timeout, a dropped connection, a 5xx), or an admin
+# queued a failed push again. The receiver may or may not have applied the first copy. Later rows
+# of the same receiver and object wait until this one is closed, so a repeat always comes before
+# anything newer about its object.
+# - locations PUT (Location, EVSE, Connector), tariffs PUT, tokens PUT, sessions PUT,
+#   chargingprofiles PUT (ActiveChargingProfile), hubclientinfo PUT: "The newly received [...]
+#   object SHALL replace the existing object": the same object twice is the same object.
+# - tariffs DELETE: the Tariff is gone either way (a receiver may answer that it does not know it
+#   any more; that ends the row as failed and changes nothing).
+# - locations PATCH (Location, EVSE, Connector) and tokens PATCH: a PATCH sets the fields it
+#   carries ("Fields/objects which are not specified are considered unchanged"), lists included;
+#   none of these objects has a field a PATCH adds to, so a repeat sets the same values again.
+# - sessions PATCH is the exception: "When a PATCH request contains the charging_periods field
+#   [...] this SHALL be processed as a request to add all the ChargingPeriod objects", so a
+#   repeat would count its energy and time twice. It is sent again as a PUT of the whole Session
+#   as the hub stores it ("the Sender SHALL use the PUT method to replace the entire Session
+#   object (including all the charging_periods)"), see ``prepare_repeat``.
+# - cdrs POST: the same CDR, with the same id ("unique per country_code/party_id"), and the same
+#   X-Request-ID: the eMSP already holds a CDR with that id and can tell the copy. CDRs have no
+#   PUT; a CDR is final, so there is nothing newer to send instead.
+# - commands and chargingprofiles results POSTed to a requester's response_url (the CPO's
+#   CommandResult or ChargingProfileResult, or the hub's own TIMEOUT): the same body with the same
+#   ids; a result states an outcome, and stating it again changes nothing.
+def repeat_needs_full_session(row: Delivery) -> bool:
+    """Whether a repeat of this row must be turned into a PUT of the whole Session."""
+    return row.module == "sessions" and row.method == "PATCH"
+
+
+async def prepare_repeat(session: AsyncSession, row: Delivery) -> str | None:
+    """Turn a Session PATCH that may have reached its receiver into a PUT of the whole Session.
+
+    The PUT carries the Session as the hub stores it now, so it also holds what the rows queued
+    after this one (same receiver and Session, not sent yet: they wait for this one) would have
+    added: those are superseded and not sent. It gets a new X-Request-ID: it is another request
+    than the PATCH (a receiver that drops a repeat by X-Request-ID must not drop it), and its own
+    repeats carry that one. Same X-Correlation-ID.
+
+    Guarded like ``finish``: nothing changes unless the row is still at ``row.attempts`` in
+    ``row.status``. Returns None when the row is ready to send, else why it is not (the caller
+    then leaves it alone; when the Session is gone or now belongs to another eMSP's token, the row
+    is closed here). The caller commits.
+    """
+    ref = store.parse_object_ref(row.object_ref)
+    current = None
+    if ref is not None:
+        module, owner, key, subtype = ref
+        # Locked before anything else: no new version (and no new row for it) can be stored
+        # between reading the Session and superseding the rows it covers.
+        current = await store.get_locked(session, module, owner, key, subtype)
+    guard = (
+        col(Delivery.id) == row.id,
+        col(Delivery.status) == row.status,
+        col(Delivery.attempts) == row.attempts,
+    )
+    to_party = (
+        PartyRef(row.to_country_code, row.to_party_id)
+        if row.to_country_code and row.to_party_id
+        else None
+    )
+    recipient = (
+        PartyRef(current.recipient_country_code, current.recipient_party_id)
+        if current is not None and current.recipient_country_code and current.recipient_party_id
+        else None
+    )
+    # Not sent on a guess, and another eMSP's Session is never sent to this one.
+    ended: tuple[str, str] | None = None
+    if current is None:
+        reason = "the Session is no longer stored; its PATCH may have been applied already"
+        ended = (DeliveryStatus.FAILED, reason)
+    elif to_party is not None and recipient != to_party:
+        ended = (DeliveryStatus.SUPERSEDED, "the Session now belongs to another eMSP's token")
+    if ended is not None:
+        await session.exec(
+            update(Delivery)
+            .where(*guard)
+            .values(status=ended[0], lease_until=None, last_error=ended[1])
+            .execution_options(synchronize_session=False)
+        )
+        return ended[1]
+    assert current is not None
+    request_id = new_id()
+    taken = await session.exec(
+        update(Delivery)
+        .where(*guard)
+        .values(method="PUT", body=current.data, request_id=request_id)
+        .execution_options(synchronize_session=False)
+    )
+    if taken.rowcount != 1:
+        return "taken by another attempt"
+    await session.exec(
+        update(Delivery)
+        .where(
+            col(Delivery.platform_id) == row.platform_id,
+            col(Delivery.object_ref) == row.object_ref,
+            col(Delivery.id) > row.id,
+            col(Delivery.status) == DeliveryStatus.PENDING,
+        )
+        .values(
+            status=DeliveryStatus.SUPERSEDED,
+            last_error=f"included in the whole Session sent by delivery {row.id}",
+        )
+        .execution_options(synchronize_session=False)
+    )
+    row.method, row.body, row.request_id = "PUT", current.data, request_id
+    return None
 
 
 async def drop_open_for_platform(session: AsyncSession, platform_id: int, reason: str) -> int:
@@ -215,6 +353,15 @@ async def retry(session: AsyncSession, delivery_id: int) -> Delivery | None:
     row = await session.get(Delivery, delivery_id)
     if row is None or row.status in DeliveryStatus.OPEN or row.status == DeliveryStatus.DELIVERED:
         return row
+    # An earlier attempt may have been applied; the count of attempts restarts below, so the
+    # worker would not know this is a repeat: the Session PATCH becomes a PUT here.
+    repeat = row.attempts > 0 and repeat_needs_full_session(row)
+    if repeat and await prepare_repeat(session, row) is not None:
+        await session.commit()
+        await session.refresh(row)
+        return row
+    row.request_id = row.request_id or new_id()
+    row.correlation_id = row.correlation_id or new_id()
     row.status = DeliveryStatus.PENDING
     row.attempts = 0
     row.next_attempt_at = utcnow()

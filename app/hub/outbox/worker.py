@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from dataclasses import dataclass
 from datetime import datetime
 
 from app.core.context import HubContext
@@ -29,13 +30,24 @@ def _routing(row: Delivery) -> RoutingHeaders:
     )
 
 
+@dataclass(frozen=True)
+class _Outcome:
+    delivery_id: int
+    attempt: int
+    status: str
+    error: str | None
+    retry_at: datetime | None
+
+
 class DeliveryWorker:
     """Keeps up to DELIVERY_CONCURRENCY pushes in flight.
 
     Rows are claimed as soon as there is room, so one slow receiver holds up nothing but its own
-    row. Outcomes of finished pushes are written together in one transaction per loop turn (on
-    SQLite every commit takes the write lock incoming pushes need too); until then a finished row
-    is still 'sending', which keeps later rows of the same receiver and object waiting.
+    row. Each outcome is recorded as soon as it is known, in a short transaction of its own right
+    after the answer, not on the loop's next turn: a worker that dies later (``kill -9``) has not
+    left a delivered row 'sending', to be sent again by whoever takes it when its lease ends.
+    Outcomes that come in while one such transaction runs are written together in the next one
+    (on SQLite every commit takes the write lock that incoming pushes and claims need too).
     """
 
     def __init__(self, ctx: HubContext) -> None:
@@ -44,7 +56,8 @@ class DeliveryWorker:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._in_flight: set[asyncio.Task[None]] = set()
-        self._outcomes: list[tuple[int, str, str | None, datetime | None]] = []
+        self._outcomes: list[tuple[_Outcome, asyncio.Future[None]]] = []
+        self._recorder: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
         """Called after a commit that queued deliveries: no need to wait for the next poll."""
@@ -70,8 +83,9 @@ class DeliveryWorker:
         for task in list(self._in_flight):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        with contextlib.suppress(Exception):
-            await self._flush()
+        if self._recorder is not None:
+            with contextlib.suppress(Exception):
+                await self._recorder
 
     async def _run(self) -> None:
         poll = self.ctx.settings.delivery_poll_seconds
@@ -90,11 +104,10 @@ class DeliveryWorker:
                 await asyncio.wait_for(self._wake.wait(), timeout=poll)
 
     async def _turn(self) -> bool:
-        """Record finished pushes and start new ones; False when there was nothing to do."""
-        busy = await self._flush()
+        """Start new pushes; False when there was nothing to do."""
         room = self.ctx.settings.delivery_concurrency - len(self._in_flight)
         if room <= 0:
-            return busy
+            return False
         async with self.ctx.sessions() as session:
             rows = await outbox.claim(
                 session, self.ctx.settings, min(room, self.ctx.settings.delivery_batch)
@@ -107,31 +120,84 @@ class DeliveryWorker:
             task = asyncio.create_task(self._deliver(row, platforms.get(row.platform_id)))
             self._in_flight.add(task)
             task.add_done_callback(self._in_flight.discard)
-        return busy or bool(rows)
-
-    async def _flush(self) -> bool:
-        if not self._outcomes:
-            return False
-        outcomes, self._outcomes = self._outcomes, []
-        async with self.ctx.sessions() as session:
-            for delivery_id, status, error, retry_at in outcomes:
-                await outbox.finish(session, delivery_id, status, error=error, retry_at=retry_at)
-            await session.commit()
-        if any(status == DeliveryStatus.PENDING for _i, status, _e, _r in outcomes):
-            # Something is due later: make sure the loop looks again.
-            self._wake.set()
-        return True
+        return bool(rows)
 
     async def _deliver(self, row: Delivery, platform: Platform | None) -> None:
+        assert row.id is not None
         try:
-            status, error, retry_at = await self._attempt(row, platform)
+            # An earlier attempt may have been applied (see outbox.prepare_repeat).
+            repeat = row.attempts > 1 and outbox.repeat_needs_full_session(row)
+            if repeat and not await self._prepare_repeat(row):
+                self._wake.set()
+                return
+            # An attempt ends before the row's lease does: once another worker may take the row
+            # again, this copy must not be on its way still (it could arrive after the repeat).
+            async with asyncio.timeout(self._time_left(row)):
+                status, error, retry_at = await self._attempt(row, platform)
+        except TimeoutError:
+            status, error = DeliveryStatus.PENDING, "no answer before the row's lease ended"
+            retry_at = outbox.utcnow() + outbox.backoff(self.ctx.settings, row.attempts)
         except Exception as exc:  # a bug must not leave the row 'sending' until its lease ends
             log.exception("delivery %s failed unexpectedly", row.id)
             status, error = DeliveryStatus.PENDING, f"internal error: {type(exc).__name__}"
             retry_at = outbox.utcnow() + outbox.backoff(self.ctx.settings, row.attempts)
-        assert row.id is not None
-        self._outcomes.append((row.id, status, error, retry_at))
+        await self._record(_Outcome(row.id, row.attempts, status, error, retry_at))
+        # A slot is free, and the rows queued after this one may leave now.
         self._wake.set()
+
+    def _time_left(self, row: Delivery) -> float:
+        """Seconds until shortly before the row's lease ends."""
+        lease = self.ctx.settings.delivery_lease_seconds
+        if row.lease_until is None:
+            return lease
+        margin = min(1.0, lease / 10)
+        return max((row.lease_until - outbox.utcnow()).total_seconds() - margin, 0.0)
+
+    async def _prepare_repeat(self, row: Delivery) -> bool:
+        async with self.ctx.sessions() as session:
+            reason = await outbox.prepare_repeat(session, row)
+            await session.commit()
+        if reason is not None:
+            log.info("delivery %s not repeated: %s", row.id, reason)
+        return reason is None
+
+    async def _record(self, outcome: _Outcome) -> None:
+        """Write the outcome now, with any others that are waiting (one transaction)."""
+        written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._outcomes.append((outcome, written))
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.create_task(self._write_outcomes(), name="delivery-outcomes")
+        # Shielded: a worker stopping while this push's outcome is being written still writes it.
+        await asyncio.shield(written)
+
+    async def _write_outcomes(self) -> None:
+        while self._outcomes:
+            batch, self._outcomes = self._outcomes, []
+            for attempt in range(1, 4):
+                try:
+                    async with self.ctx.sessions() as session:
+                        for o, _written in batch:
+                            await outbox.finish(
+                                session,
+                                o.delivery_id,
+                                o.attempt,
+                                o.status,
+                                error=o.error,
+                                retry_at=o.retry_at,
+                            )
+                        await session.commit()
+                    break
+                except Exception:
+                    if attempt < 3:
+                        log.warning("recording %s delivery outcomes failed; again", len(batch))
+                        await asyncio.sleep(self.ctx.settings.delivery_poll_seconds)
+                        continue
+                    # Given up: those rows stay 'sending' until their lease ends, then go out
+                    # again, which delivery can afford (a repeat does no harm).
+                    log.exception("recording %s delivery outcomes failed", len(batch))
+            for _o, written in batch:
+                if not written.done():
+                    written.set_result(None)
 
     async def _attempt(
         self, row: Delivery, platform: Platform | None
@@ -155,7 +221,14 @@ class DeliveryWorker:
         started = time.perf_counter()
         try:
             reply = await self.ctx.ocpi.request(
-                row.method, url, token, json=row.body, routing=_routing(row), module=row.module
+                row.method,
+                url,
+                token,
+                json=row.body,
+                routing=_routing(row),
+                module=row.module,
+                # Every attempt of this row, by any instance, carries the same X-Request-ID.
+                request_id=row.request_id,
             )
             error = None
             if reply.ok:
@@ -191,6 +264,7 @@ class DeliveryWorker:
                     "attempt": row.attempts,
                     "outcome": outcome,
                     "ms": elapsed_ms,
+                    "request_id": row.request_id,
                     "correlation_id": row.correlation_id,
                     **({"error": error} if error else {}),
                 }

@@ -109,7 +109,12 @@ async def latest_for_subject(
 
 
 def _result_push(callback: Callback, module: str, body: dict[str, Any]) -> Push:
-    """The result, to the requester's own response_url, as from the receiver to the requester."""
+    """The result, to the requester's own response_url, as from the receiver to the requester.
+
+    Through the outbox like any push, so it is repeated when the hub does not know whether it
+    arrived; a repeat is the same body with the same X-Request-ID and X-Correlation-ID (fixed
+    when it is queued), and a result stated twice changes nothing at the requester.
+    """
     return Push(
         platform_id=callback.requester_platform_id or 0,
         module=module,
@@ -185,6 +190,8 @@ async def expire_due(ctx: HubContext) -> int:
             )
             if taken.rowcount != 1:
                 continue
+            # No request started this: enqueue gives the TIMEOUT its own X-Correlation-ID, kept
+            # by every attempt like its X-Request-ID.
             await _deliver(session, ctx, callback, "commands", _TIMEOUT_RESULT)
             answered += 1
         await session.commit()

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import ColumnElement, and_, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -20,6 +20,50 @@ from app.ocpi.schemas.common import ci_key
 def object_ref(module: str, owner: PartyRef, key: str, subtype: str = "") -> str:
     """The ordering key of deliveries about one object."""
     return f"{module}:{owner}:{ci_key(key)}:{subtype}"
+
+
+def parse_object_ref(ref: str) -> tuple[str, PartyRef, str, str] | None:
+    """(module, owner, key, subtype) of an ``object_ref``; None when it names no stored object.
+
+    The key may itself contain ':' (ids are printable ASCII); module, owner and subtype do not.
+    """
+    module, _, rest = ref.partition(":")
+    owner, _, rest = rest.partition(":")
+    key, sep, subtype = rest.rpartition(":")
+    country_code, star, party_id = owner.partition("*")
+    if not (module and sep and key and star and country_code and party_id):
+        return None
+    return module, PartyRef(country_code, party_id), key, subtype
+
+
+async def get_locked(
+    session: AsyncSession, module: str, owner: PartyRef, key: str, subtype: str = ""
+) -> OcpiObject | None:
+    """The stored object, read after taking its row's write lock (the caller's transaction keeps
+    it until it commits), so that no new version is stored meanwhile.
+
+    The lock is an UPDATE that changes nothing: on PostgreSQL it locks the row as SELECT ... FOR
+    UPDATE would (and waits for a writer that holds it, then sees its version); on SQLite it takes
+    the database's write lock, which pysqlite would otherwise take only at the first write, after
+    the read.
+    """
+    where = (
+        col(OcpiObject.module) == module,
+        col(OcpiObject.country_code) == owner.country_code,
+        col(OcpiObject.party_id) == owner.party_id,
+        col(OcpiObject.object_key) == ci_key(key),
+        col(OcpiObject.subtype) == subtype,
+    )
+    locked = await session.exec(
+        update(OcpiObject)
+        .where(*where)
+        .values(stored_at=OcpiObject.stored_at)
+        .execution_options(synchronize_session=False)
+    )
+    if not locked.rowcount:
+        return None
+    stmt = select(OcpiObject).where(*where).execution_options(populate_existing=True)
+    return (await session.exec(stmt)).first()
 
 
 async def get(

@@ -18,7 +18,6 @@ raises :class:`NotRepresentable` naming the field.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -26,7 +25,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from app.ocpi.ext import Ext
+from app.ocpi.ext import Ext, copy_json
 from app.ocpi.schemas import cdrs as s_cdrs
 from app.ocpi.schemas import commands as s_commands
 from app.ocpi.schemas import locations as s_locations
@@ -130,7 +129,7 @@ def from_canonical(
     if isinstance(data, BaseModel):
         data = _normalise(CANONICAL[kind], data)
     assert spec.outbound is not None
-    result = spec.outbound(copy.deepcopy(data), ctx)
+    result = spec.outbound(copy_json(data), ctx)
     return _legal(spec.model211, result, VERSION)
 
 
@@ -1008,7 +1007,7 @@ def _credentials_in(src: Mapping[str, Any], ctx: TranslationContext) -> dict[str
     return {
         "token": src["token"],
         "url": src["url"],
-        "roles": [{"role": role.value, **copy.deepcopy(party)} for role in ctx.roles],
+        "roles": [{"role": role.value, **copy_json(party)} for role in ctx.roles],
     }
 
 

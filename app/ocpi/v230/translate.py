@@ -28,7 +28,6 @@ The 2.2.1 form of a 2.3.0 value, where they differ:
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Context, Decimal, InvalidOperation
@@ -37,7 +36,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from app.ocpi import ext as extmod
-from app.ocpi.ext import MISSING, Ext
+from app.ocpi.ext import MISSING, Ext, copy_json
 from app.ocpi.schemas import locations as s_locations
 from app.ocpi.schemas import tokens as s_tokens
 from app.ocpi.schemas.commands import CommandType
@@ -118,11 +117,11 @@ def to_canonical(
     Connector of an unknown standard): it then exists in ``ext`` only."""
     spec = _spec(kind)
     orig = _normalise(spec.model230, obj)
-    down = spec.down(copy.deepcopy(orig), ctx)
+    down = spec.down(copy_json(orig), ctx)
     if down is None:
         return None, extmod.diff(orig, MISSING)
     data = _normalise(CANONICAL[kind], down)
-    raw = spec.up(copy.deepcopy(data), ctx)
+    raw = spec.up(copy_json(data), ctx)
     base = _normalise(spec.model230, raw)
     return data, extmod.diff(orig, base, raw)
 
@@ -138,16 +137,16 @@ def from_canonical(
     else:
         if isinstance(data, BaseModel):
             data = _normalise(CANONICAL[kind], data)
-        base = _normalise(spec.model230, spec.up(copy.deepcopy(data), ctx))
+        base = _normalise(spec.model230, spec.up(copy_json(data), ctx))
     if not ext:
         if base is MISSING:
             raise ValueError(f"no {kind} in data and no ext to rebuild it from")
         return base
-    result = extmod.apply(base, ext)
+    result, stale = extmod.apply_in_place(base, ext)
     if result is None:
         raise ValueError(f"no {kind} in data and ext does not add one")
-    # ext may be partly stale (another writer changed data): the result must still be legal.
-    return _normalise(spec.model230, result)
+    # Part of ext was stale (another writer changed data since): the mix must still be legal.
+    return _normalise(spec.model230, result) if stale else result
 
 
 # --- the table of kinds -------------------------------------------------------------------------
@@ -477,7 +476,7 @@ def _credentials_up(creds: dict[str, Any], ctx: TranslationContext) -> dict[str,
     for extra in ctx.reachable:
         ident = (extra["role"], extra["country_code"].upper(), extra["party_id"].upper())
         if extra["role"] != Role221.HUB.value and ident not in present:
-            kept.append(copy.deepcopy(dict(extra)))
+            kept.append(copy_json(dict(extra)))
             present.add(ident)
     if not kept:
         raise NotRepresentable(

@@ -187,3 +187,9 @@ def test_put_at_then_apply_equals_the_whole_diff(orig: list[Any], base: list[Any
     assert sorted(result["evses"], key=lambda e: e["uid"]) == sorted(
         ext.apply({"evses": base}, whole)["evses"], key=lambda e: e["uid"]
     )
+
+
+def test_an_object_only_in_ext_cannot_take_a_2_2_1_patch() -> None:
+    node = _location_ext()
+    with pytest.raises(ExtOnlyParent):
+        ext.patch_at(node, [("evses", "2")], ["status"], None)

@@ -978,3 +978,44 @@ def test_the_dispatcher_speaks_all_three_versions() -> None:
     assert translate.to_canonical("2.3.0", Kind.LOCATION, as230) == (data, None)
     with pytest.raises(NotRepresentable, match=r"3\.0"):
         translate.from_canonical("3.0", Kind.LOCATION, data, ext)
+
+
+def test_a_session_without_an_evse_yet_is_at_na() -> None:
+    session = copy.deepcopy(SESSION_START)
+    session["location"]["evses"] = []
+    data, _ = v211.to_canonical(Kind.SESSION, session, cpo_context())
+    assert (data["evse_uid"], data["connector_id"]) == ("#NA", "#NA")
+    location, _ = v211.to_canonical(Kind.LOCATION, SESSION_START["location"], cpo_context())
+    out = v211.from_canonical(Kind.SESSION, data, None, TranslationContext(location=location))
+    assert out["location"]["evses"] == []
+    two = copy.deepcopy(SESSION_START)
+    two["location"]["evses"].append({**two["location"]["evses"][0], "uid": "3257"})
+    with pytest.raises(NotRepresentable, match="more than one"):
+        v211.to_canonical(Kind.SESSION, two, cpo_context())
+
+
+def test_a_patch_to_type_other_leaves_the_stored_parking_type() -> None:
+    data, _ = v211.to_canonical(Kind.LOCATION_PATCH, {"type": "OTHER"}, cpo_context())
+    assert data == {"last_updated": "2015-06-30T08:00:00Z"}
+    data, _ = v211.to_canonical(Kind.LOCATION_PATCH, {"type": "PARKING_LOT"}, cpo_context())
+    assert data["parking_type"] == "PARKING_LOT"
+
+
+def test_a_2_1_1_cpo_gets_the_hub_s_emsp_interface() -> None:
+    hub_details = {
+        "version": "2.2.1",
+        "endpoints": [
+            {"identifier": "locations", "role": "SENDER", "url": "https://hub.example/s/l"},
+            {"identifier": "locations", "role": "RECEIVER", "url": "https://hub.example/r/l"},
+            {"identifier": "commands", "role": "SENDER", "url": "https://hub.example/s/c"},
+            {"identifier": "commands", "role": "RECEIVER", "url": "https://hub.example/r/c"},
+        ],
+    }
+    out = v211.from_canonical(
+        Kind.VERSION_DETAILS, hub_details, None, TranslationContext(roles=(Role.CPO,))
+    )
+    # A CPO pushes Locations to the hub and gets its command results from it.
+    assert out["endpoints"] == [
+        {"identifier": "locations", "url": "https://hub.example/r/l"},
+        {"identifier": "commands", "url": "https://hub.example/s/c"},
+    ]

@@ -73,6 +73,25 @@ def join_url(base: str, *parts: str) -> str:
     return url
 
 
+def _is_envelope(response: httpx.Response) -> bool:
+    try:
+        body = response.json() if response.content else None
+    except ValueError:
+        return False
+    return isinstance(body, dict) and "status_code" in body
+
+
+def _may_try_other_spelling(method: str, response: httpx.Response) -> bool:
+    """Whether a request may be sent again with the other trailing-slash spelling.
+
+    Only a GET (safe to repeat), and only when the answer is a missing route rather than an OCPI
+    answer: a 404 with an envelope is the partner's word (2003 unknown Location, 2004 unknown
+    Token, ...), and a POST, PUT, PATCH or DELETE sent again to another route could run what the
+    partner refused ("never resend a non-idempotent request on a guess").
+    """
+    return method == "GET" and response.status_code in (404, 405) and not _is_envelope(response)
+
+
 def _toggle_trailing_slash(url: str) -> str:
     scheme, netloc, path, query, fragment = urlsplit(url)
     path = path[:-1] if path.endswith("/") else path + "/"
@@ -115,9 +134,9 @@ class OcpiClient:
             out_headers.update(headers)
         try:
             response = await self._send(method, url, out_headers, json, params, timeout)
-            if response.status_code in (404, 405) and method in ("GET", "POST", "PUT", "DELETE"):
+            if _may_try_other_spelling(method, response):
                 # Advertised URLs come with or without a trailing slash, and not every server
-                # redirects: try the other spelling once before giving up.
+                # redirects: a GET that found no route is tried once with the other spelling.
                 retry = await self._send(
                     method, _toggle_trailing_slash(url), out_headers, json, params, timeout
                 )

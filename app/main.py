@@ -37,6 +37,7 @@ from app.modules.versions.router import router as versions_router
 from app.ocpi.envelope import ocpi_response
 from app.ocpi.errors import OcpiError
 from app.ocpi.headers import RequestIdMiddleware
+from app.ocpi.middleware import OcpiPathMiddleware
 from app.ocpi.status import OcpiStatus
 from app.ocpp.csms import Csms
 from app.ocpp.router import router as ocpp_router
@@ -238,4 +239,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Outermost first: ids are set before the access log line is written.
     app.add_middleware(AccessLogMiddleware, metrics=metrics)
     app.add_middleware(RequestIdMiddleware)
+    # Outermost: every layer inside (log lines, routing, Link headers) sees the canonical path.
+    app.add_middleware(OcpiPathMiddleware)
     return app

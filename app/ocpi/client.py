@@ -11,12 +11,13 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import httpx
 
 from app.core.metrics import HubMetrics
 from app.ocpi.auth import encode_token
+from app.ocpi.errors import InvalidParameters
 from app.ocpi.headers import (
     CORRELATION_ID,
     REQUEST_ID,
@@ -24,6 +25,7 @@ from app.ocpi.headers import (
     correlation_id_var,
     new_id,
 )
+from app.ocpi.schemas.common import check_path_segment
 from app.ocpi.status import OcpiStatus, is_success
 
 log = logging.getLogger("voltroam.ocpi.client")
@@ -65,8 +67,30 @@ class OcpiReply:
         return [self.data]
 
 
+def path_segment(value: str) -> str:
+    """One id as one path segment, percent-encoded.
+
+    RFC 3986 leaves only unreserved characters as they are; ``?``, ``#``, ``%``, spaces,
+    backslashes and the rest of printable ASCII (all valid in a CiString) are escaped, so an id
+    can neither end the path nor start a query. What no encoding carries (``.``, ``..``, ``/``)
+    is refused with 2001; validated input never gets here with it.
+    """
+    try:
+        check_path_segment(value)
+    except ValueError as exc:
+        raise InvalidParameters(str(exc)) from None
+    return quote(value, safe="")
+
+
+def url_path(*values: str) -> str:
+    """The path the hub appends to a partner's endpoint URL, built from data (ids, country codes,
+    party ids): every value one encoded segment. Pass the result to ``join_url``."""
+    return "/".join(path_segment(value) for value in values)
+
+
 def join_url(base: str, *parts: str) -> str:
-    """Append path segments to an advertised URL whether or not it ends with a slash."""
+    """Append already-encoded paths (see ``url_path``) to an advertised URL whether or not it
+    ends with a slash."""
     url = base.rstrip("/")
     for part in parts:
         url += "/" + part.strip("/")

@@ -23,6 +23,7 @@ from app.ocpi.schemas.common import (
     DisplayText,
     NullAsEmpty,
     Number,
+    ObjectId36,
     OcpiModel,
     PartyId,
     String3,
@@ -446,7 +447,7 @@ _LOCATION_EXAMPLE: JsonDict = {
 class Connector(OcpiModel):
     model_config = ConfigDict(json_schema_extra={"examples": [_CONNECTOR_EXAMPLE]})
 
-    id: CiString36
+    id: ObjectId36
     standard: ConnectorType
     format: ConnectorFormat
     power_type: PowerType
@@ -461,7 +462,7 @@ class Connector(OcpiModel):
 class EVSE(OcpiModel):
     model_config = ConfigDict(json_schema_extra={"examples": [_EVSE_EXAMPLE]})
 
-    uid: CiString36
+    uid: ObjectId36
     evse_id: CiString48 | None = None
     status: Status
     status_schedule: Annotated[list[StatusSchedule], NullAsEmpty] = Field(default_factory=list)
@@ -486,7 +487,7 @@ class Location(OcpiModel):
 
     country_code: CountryCode
     party_id: PartyId
-    id: CiString36
+    id: ObjectId36
     publish: bool
     publish_allowed_to: Annotated[list[PublishTokenType], NullAsEmpty] = Field(default_factory=list)
     name: String255 | None = None
@@ -528,7 +529,7 @@ class ConnectorPatch(OcpiModel):
         }
     )
 
-    id: CiString36 | None = None
+    id: ObjectId36 | None = None
     standard: ConnectorType | None = None
     format: ConnectorFormat | None = None
     power_type: PowerType | None = None
@@ -548,7 +549,7 @@ class EvsePatch(OcpiModel):
         }
     )
 
-    uid: CiString36 | None = None
+    uid: ObjectId36 | None = None
     evse_id: CiString48 | None = None
     status: Status | None = None
     status_schedule: list[StatusSchedule] | None = None
@@ -573,7 +574,7 @@ class LocationPatch(OcpiModel):
 
     country_code: CountryCode | None = None
     party_id: PartyId | None = None
-    id: CiString36 | None = None
+    id: ObjectId36 | None = None
     publish: bool | None = None
     publish_allowed_to: list[PublishTokenType] | None = None
     name: String255 | None = None

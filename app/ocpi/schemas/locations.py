@@ -8,9 +8,9 @@ and CDRs modules.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
-from pydantic import ConfigDict, Field, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, field_validator, model_validator
 from pydantic.json_schema import JsonDict
 
 from app.ocpi.schemas.common import (
@@ -36,6 +36,7 @@ from app.ocpi.schemas.common import (
     String100,
     String255,
     Time5,
+    ci_key,
 )
 from app.ocpi.schemas.tokens import TokenType
 
@@ -459,6 +460,17 @@ class Connector(OcpiModel):
     last_updated: DateTime
 
 
+def _unique(items: list[Any], field: str, what: str, within: str) -> list[Any]:
+    """Ids are CiStrings: two that differ only in case are the same id."""
+    seen: set[str] = set()
+    for item in items:
+        key = ci_key(getattr(item, field))
+        if key in seen:
+            raise ValueError(f"{what} {getattr(item, field)!r} appears twice in one {within}")
+        seen.add(key)
+    return items
+
+
 class EVSE(OcpiModel):
     model_config = ConfigDict(json_schema_extra={"examples": [_EVSE_EXAMPLE]})
 
@@ -477,6 +489,12 @@ class EVSE(OcpiModel):
     )
     images: Annotated[list[Image], NullAsEmpty] = Field(default_factory=list)
     last_updated: DateTime
+
+    @field_validator("connectors")
+    @classmethod
+    def _connector_ids_unique(cls, connectors: list[Connector]) -> list[Connector]:
+        # Connector.id: "Identifier of the Connector within the EVSE."
+        return _unique(connectors, "id", "connector id", "EVSE")
 
 
 class Location(OcpiModel):
@@ -513,6 +531,13 @@ class Location(OcpiModel):
     images: Annotated[list[Image], NullAsEmpty] = Field(default_factory=list)
     energy_mix: EnergyMix | None = None
     last_updated: DateTime
+
+    @field_validator("evses")
+    @classmethod
+    def _evse_uids_unique(cls, evses: list[EVSE]) -> list[EVSE]:
+        # EVSE.uid: "Uniquely identifies the EVSE within the CPOs platform"; pushes and GETs
+        # address an EVSE of a Location by it.
+        return _unique(evses, "uid", "EVSE uid", "Location")
 
 
 # --- PATCH bodies -------------------------------------------------------------------------------

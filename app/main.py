@@ -37,6 +37,7 @@ from app.modules.versions.router import router as versions_router
 from app.ocpi.envelope import ocpi_response
 from app.ocpi.errors import OcpiError
 from app.ocpi.headers import RequestIdMiddleware
+from app.ocpi.middleware import OcpiPathMiddleware, RequestSizeLimitMiddleware
 from app.ocpi.status import OcpiStatus
 from app.ocpp.csms import Csms
 from app.ocpp.router import router as ocpp_router
@@ -235,7 +236,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await refresh_gauges(app.state.hub)
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
+    # Innermost: a body over MAX_REQUEST_BYTES is refused before routing (logged, with ids).
+    app.add_middleware(RequestSizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     # Outermost first: ids are set before the access log line is written.
     app.add_middleware(AccessLogMiddleware, metrics=metrics)
     app.add_middleware(RequestIdMiddleware)
+    # Outermost: every layer inside (log lines, routing, Link headers) sees the canonical path.
+    app.add_middleware(OcpiPathMiddleware)
     return app

@@ -44,6 +44,8 @@ class Call:
     token: str | None
     headers: dict[str, str]
     body: Any = None
+    # The request target as it arrived (ASGI raw_path: still percent-encoded, no query).
+    raw_path: str = ""
 
 
 @dataclass
@@ -157,6 +159,7 @@ class FakeParty:
                 decode_auth(request.headers.get("authorization")),
                 dict(request.headers),
                 body,
+                request.scope.get("raw_path", b"").decode("latin-1"),
             )
             self.calls.append(call)
             request.state.call = call

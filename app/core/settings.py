@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     ocpi_timeout_seconds: float = 10.0
     # Largest page the hub serves on a GET-all, whatever `limit` the client asks for.
     ocpi_max_page_size: int = 100
+    # Largest request body the hub reads, on every path (HTTP 413 beyond it, before parsing).
+    # The largest legitimate object, a Location with many EVSEs, is a few hundred kB.
+    max_request_bytes: int = Field(default=1_000_000, ge=1)
 
     # Delivery of pushes (the outbox).
     delivery_enabled: bool = True

@@ -22,6 +22,8 @@ from app.hub.outbox.service import Push, drop_open_for_platform, enqueue
 from app.hub.parties.models import ConnectionStatus, Platform, PlatformRole, endpoint_url
 from app.hub.routing import BROADCAST_TO, PUSHED_TO, hub_ref
 from app.hub.store import service as store
+from app.ocpi.client import url_path
+from app.ocpi.errors import OcpiError
 from app.ocpi.headers import PartyRef
 
 log = logging.getLogger("voltroam.clientinfo")
@@ -95,7 +97,7 @@ def _push(receiver: Platform, info: ClientInfoRow) -> Push:
         platform_id=receiver.id or 0,
         module=MODULE,
         method="PUT",
-        path=f"{info.party.country_code}/{info.party.party_id}",
+        path=url_path(info.party.country_code, info.party.party_id),
         object_ref=f"{MODULE}:{info.party}:{info.role}",
         body=info.to_json(),
         from_party=None,
@@ -175,13 +177,19 @@ async def resync(
             from_party = hub_ref(ctx.settings)
         if endpoint_url(platform, obj.module, "RECEIVER") is None:
             continue
-        key = obj.data.get("uid" if obj.module == "tokens" else "id", obj.object_key)
+        key = str(obj.data.get("uid" if obj.module == "tokens" else "id", obj.object_key))
+        try:
+            path = "" if obj.module == "cdrs" else url_path(owner.country_code, owner.party_id, key)
+        except OcpiError:
+            # Stored before ids were checked: no URL can carry it ("." or ".."), so skip it.
+            log.warning("%s %s not resent: its id cannot be a URL path segment", obj.module, key)
+            continue
         pushes.append(
             Push(
                 platform_id=platform.id or 0,
                 module=obj.module,
                 method="POST" if obj.module == "cdrs" else "PUT",
-                path="" if obj.module == "cdrs" else f"{owner.country_code}/{owner.party_id}/{key}",
+                path=path,
                 query=f"type={obj.subtype}" if obj.module == "tokens" else "",
                 object_ref=store.object_ref(obj.module, owner, obj.object_key, obj.subtype),
                 body=obj.data,

@@ -51,7 +51,11 @@ async def call_party(
     from_party: PartyRef | None,
     timeout: float | None = None,
 ) -> OcpiReply:
-    """One synchronous call to a party's endpoint, with the hub's routing errors (4xxx)."""
+    """One synchronous call to a party's endpoint, with the hub's routing errors (4xxx).
+
+    ``path`` is appended to the endpoint URL as it is: build it with ``url_path`` (every id one
+    percent-encoded segment).
+    """
     base = endpoint_url(party.platform, module, interface)
     if base is None:
         raise OcpiError(

@@ -19,7 +19,7 @@ from app.hub.forward import broadcast
 from app.hub.parties.models import Platform, PlatformRole, endpoint_url
 from app.hub.routing import hub_ref
 from app.hub.store import service as store
-from app.ocpi.client import PeerError
+from app.ocpi.client import PeerError, url_path
 from app.ocpi.headers import PartyRef, RoutingHeaders
 from app.ocpi.schemas.common import OcpiModel
 from app.ocpi.schemas.locations import Location
@@ -179,7 +179,7 @@ async def _store(
             ctx,
             module=module,
             method="PUT",
-            path=f"{owner.country_code}/{owner.party_id}/{key}",
+            path=url_path(owner.country_code, owner.party_id, key),
             body=dict(obj),
             object_ref=store.object_ref(module, owner, key),
             sender_platform_id=platform_id,

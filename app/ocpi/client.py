@@ -11,12 +11,13 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import httpx
 
 from app.core.metrics import HubMetrics
 from app.ocpi.auth import encode_token
+from app.ocpi.errors import InvalidParameters
 from app.ocpi.headers import (
     CORRELATION_ID,
     REQUEST_ID,
@@ -24,6 +25,7 @@ from app.ocpi.headers import (
     correlation_id_var,
     new_id,
 )
+from app.ocpi.schemas.common import check_path_segment
 from app.ocpi.status import OcpiStatus, is_success
 
 log = logging.getLogger("voltroam.ocpi.client")
@@ -65,12 +67,53 @@ class OcpiReply:
         return [self.data]
 
 
+def path_segment(value: str) -> str:
+    """One id as one path segment, percent-encoded.
+
+    RFC 3986 leaves only unreserved characters as they are; ``?``, ``#``, ``%``, spaces,
+    backslashes and the rest of printable ASCII (all valid in a CiString) are escaped, so an id
+    can neither end the path nor start a query. What no encoding carries (``.``, ``..``, ``/``)
+    is refused with 2001; validated input never gets here with it.
+    """
+    try:
+        check_path_segment(value)
+    except ValueError as exc:
+        raise InvalidParameters(str(exc)) from None
+    return quote(value, safe="")
+
+
+def url_path(*values: str) -> str:
+    """The path the hub appends to a partner's endpoint URL, built from data (ids, country codes,
+    party ids): every value one encoded segment. Pass the result to ``join_url``."""
+    return "/".join(path_segment(value) for value in values)
+
+
 def join_url(base: str, *parts: str) -> str:
-    """Append path segments to an advertised URL whether or not it ends with a slash."""
+    """Append already-encoded paths (see ``url_path``) to an advertised URL whether or not it
+    ends with a slash."""
     url = base.rstrip("/")
     for part in parts:
         url += "/" + part.strip("/")
     return url
+
+
+def _is_envelope(response: httpx.Response) -> bool:
+    try:
+        body = response.json() if response.content else None
+    except ValueError:
+        return False
+    return isinstance(body, dict) and "status_code" in body
+
+
+def _may_try_other_spelling(method: str, response: httpx.Response) -> bool:
+    """Whether a request may be sent again with the other trailing-slash spelling.
+
+    Only a GET (safe to repeat), and only when the answer is a missing route rather than an OCPI
+    answer: a 404 with an envelope is the partner's word (2003 unknown Location, 2004 unknown
+    Token, ...), and a POST, PUT, PATCH or DELETE sent again to another route could run what the
+    partner refused ("never resend a non-idempotent request on a guess").
+    """
+    return method == "GET" and response.status_code in (404, 405) and not _is_envelope(response)
 
 
 def _toggle_trailing_slash(url: str) -> str:
@@ -117,9 +160,9 @@ class OcpiClient:
             out_headers.update(headers)
         try:
             response = await self._send(method, url, out_headers, json, params, timeout)
-            if response.status_code in (404, 405) and method in ("GET", "POST", "PUT", "DELETE"):
+            if _may_try_other_spelling(method, response):
                 # Advertised URLs come with or without a trailing slash, and not every server
-                # redirects: try the other spelling once before giving up.
+                # redirects: a GET that found no route is tried once with the other spelling.
                 retry = await self._send(
                     method, _toggle_trailing_slash(url), out_headers, json, params, timeout
                 )

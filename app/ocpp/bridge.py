@@ -374,7 +374,7 @@ class Bridge:
                 module="tokens",
                 interface="SENDER",
                 method="POST",
-                path=f"{data['uid']}/authorize",
+                path=push.url_path(data["uid"], "authorize"),
                 params=[("type", token.subtype)],
                 body=body,
                 from_party=self.ref,

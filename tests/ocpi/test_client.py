@@ -11,7 +11,8 @@ import respx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from app.ocpi.client import OcpiClient, PeerError, join_url
+from app.ocpi.client import OcpiClient, PeerError, join_url, url_path
+from app.ocpi.errors import OcpiError
 from tests.conftest import free_port, serve
 from tests.peers import envelope
 
@@ -141,3 +142,12 @@ async def test_unreachable_and_timeout() -> None:
 def test_join_url() -> None:
     assert join_url("http://a/b/", "NL", "ABC", "1") == "http://a/b/NL/ABC/1"
     assert join_url("http://a/b", "/x/") == "http://a/b/x"
+
+
+def test_url_path_encodes_every_segment() -> None:
+    assert url_path("NL", "CPA", "a?b=c", "a#b") == "NL/CPA/a%3Fb%3Dc/a%23b"
+    assert url_path("a%b", "..\\..\\x", "a b", "x~y-z_1.2") == "a%25b/..%5C..%5Cx/a%20b/x~y-z_1.2"
+    for value in (".", "..", "a/b"):
+        with pytest.raises(OcpiError) as info:
+            url_path("NL", "CPA", value)
+        assert info.value.status_code == 2001

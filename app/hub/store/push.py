@@ -23,6 +23,7 @@ from app.hub.forward import broadcast, call_party, relay_reply, resolve_receiver
 from app.hub.routing import BROADCAST_TO, OWNERS, PUSHED_TO, hub_ref, is_hub
 from app.hub.store import service as store
 from app.hub.store.models import OcpiObject
+from app.ocpi.client import url_path as url_path  # re-exported: every push path is built with it
 from app.ocpi.envelope import ocpi_response
 from app.ocpi.errors import InvalidParameters, NotFound
 from app.ocpi.headers import PartyRef, RoutingHeaders
@@ -55,10 +56,6 @@ def check_ids(body: dict[str, Any], expected: dict[str, str]) -> None:
 
 def owner_ids(owner: PartyRef, id_field: str, key: str) -> dict[str, str]:
     return {"country_code": owner.country_code, "party_id": owner.party_id, id_field: key}
-
-
-def url_path(*segments: str) -> str:
-    return "/".join(segments)
 
 
 def directed_to(ctx: HubContext, caller: Caller) -> PartyRef | None:

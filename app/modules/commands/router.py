@@ -194,7 +194,7 @@ async def post_command(
         party,
         module=MODULE,
         method="POST",
-        path=command.value,
+        path=push.url_path(command.value),
         requester=requester,
         response_model=CommandResponse,
         body={**parsed, "response_url": relay.result_url(ctx, callback)},

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -14,8 +14,10 @@ from app.hub.store import push
 from app.hub.store import service as store
 from app.modules.common import (
     CallerDep,
+    ConnectorId,
     ContextDep,
     CountryCode,
+    EvseUid,
     ObjectId,
     PageDep,
     PartyId,
@@ -51,8 +53,6 @@ receiver = APIRouter(prefix=RECEIVER, tags=["OCPI locations"])
 sender = APIRouter(prefix=SENDER, tags=["OCPI locations"])
 
 LocationId = ObjectId
-EvseUid = Annotated[str, Path(min_length=1, max_length=36, description="EVSE uid")]
-ConnectorId = Annotated[str, Path(min_length=1, max_length=36, description="Connector id")]
 
 
 def _path(owner: PartyRef, address: Address, document: dict[str, Any] | None) -> str:

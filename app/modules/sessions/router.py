@@ -173,7 +173,7 @@ async def put_charging_preferences(
         module=MODULE,
         interface="SENDER",
         method="PUT",
-        path=f"{session_id}/charging_preferences",
+        path=push.url_path(session_id, "charging_preferences"),
         body=body.to_json(),
         from_party=requester,
     )

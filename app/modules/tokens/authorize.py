@@ -116,7 +116,7 @@ async def authorize(
             module=MODULE,
             interface="SENDER",
             method="POST",
-            path=f"{uid}/authorize",
+            path=push.url_path(uid, "authorize"),
             params=[("type", token_type)],
             body=location,
             from_party=requester,

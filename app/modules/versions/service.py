@@ -39,11 +39,19 @@ def versions(base_url: str) -> list[Version]:
 
 
 def details(base_url: str) -> VersionDetails:
+    """Every module URL ends with a slash.
+
+    Peers build object URLs from these in two ways: the 2.2.1 examples join with a slash
+    (``url + "/" + "NL/CPA/LOC1"``), several libraries in the field concatenate
+    (``url + "NL/CPA/LOC1"``). With the trailing slash both reach the route: the hub takes a
+    doubled slash as one and a collection URL with a trailing slash as the collection
+    (app/ocpi/middleware.py).
+    """
     return VersionDetails(
         version=VERSION,
         endpoints=[
             Endpoint(
-                identifier=e.identifier, role=e.role, url=f"{base_url}{VERSION_PREFIX}{e.path}"
+                identifier=e.identifier, role=e.role, url=f"{base_url}{VERSION_PREFIX}{e.path}/"
             )
             for e in SERVED
         ],

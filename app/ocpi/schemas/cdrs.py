@@ -25,6 +25,7 @@ from app.ocpi.schemas.common import (
     DateTime,
     NullAsEmpty,
     Number,
+    ObjectId39,
     OcpiModel,
     PartyId,
     Price,
@@ -238,7 +239,7 @@ class CDR(OcpiModel):
 
     country_code: CountryCode
     party_id: PartyId
-    id: CiString39
+    id: ObjectId39
     start_date_time: DateTime
     end_date_time: DateTime
     session_id: CiString36 | None = None

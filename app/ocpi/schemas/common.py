@@ -40,6 +40,20 @@ def _check_printable(value: str) -> str:
     return value
 
 
+def check_path_segment(value: str) -> str:
+    """An id the hub puts into URLs must fit in exactly one path segment.
+
+    Every other printable character is carried by percent-encoding, but ``.`` and ``..`` are path
+    steps that URL normalisation removes (and ``%2E`` is an unreserved character, decoded before
+    that), and a ``/`` splits the id into two segments (servers decode ``%2F`` before routing).
+    """
+    if value in (".", ".."):
+        raise ValueError(f"{value!r} cannot be an id: in a URL it is a path step, not a name")
+    if "/" in value:
+        raise ValueError("an id cannot contain '/': it must fit in one URL path segment")
+    return value
+
+
 def ci_key(value: str) -> str:
     """The normalised form under which CiStrings are stored and compared."""
     return value.upper()
@@ -47,6 +61,7 @@ def ci_key(value: str) -> str:
 
 _Ascii = AfterValidator(_check_printable_ascii)
 _Printable = AfterValidator(_check_printable)
+PathSegment = AfterValidator(check_path_segment)
 
 # CiString(n): case-insensitive printable ASCII of at most n characters. The case is kept as sent;
 # comparisons go through ci_key(). (mypy needs every alias spelled out, hence the list.)
@@ -57,6 +72,12 @@ CiString39 = Annotated[str, StringConstraints(min_length=1, max_length=39), _Asc
 CiString48 = Annotated[str, StringConstraints(min_length=1, max_length=48), _Ascii]
 CiString64 = Annotated[str, StringConstraints(min_length=1, max_length=64), _Ascii]
 CiString255 = Annotated[str, StringConstraints(min_length=1, max_length=255), _Ascii]
+
+# The id of an object the hub serves and forwards under URLs ({country_code}/{party_id}/{id}):
+# a CiString that is also one path segment (Location.id, EVSE.uid, Connector.id, Tariff.id,
+# Token.uid, Session.id, CDR.id).
+ObjectId36 = Annotated[str, StringConstraints(min_length=1, max_length=36), _Ascii, PathSegment]
+ObjectId39 = Annotated[str, StringConstraints(min_length=1, max_length=39), _Ascii, PathSegment]
 
 # string(n): case-sensitive printable UTF-8 of at most n characters.
 String2 = Annotated[str, StringConstraints(max_length=2), _Printable]
@@ -219,8 +240,9 @@ class Price(OcpiModel):
     incl_vat: Number | None = None
 
 
-CountryCode = CiString2
-PartyId = Annotated[str, StringConstraints(min_length=3, max_length=3), _Ascii]
+# Both are URL segments of every push ({country_code}/{party_id}/{id}).
+CountryCode = Annotated[str, StringConstraints(min_length=2, max_length=2), _Ascii, PathSegment]
+PartyId = Annotated[str, StringConstraints(min_length=3, max_length=3), _Ascii, PathSegment]
 
 
 # --- Additions for the module schemas (tariffs, cdrs, locations, ...) -------------------------

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, field_validator
 
-from app.ocpi.schemas.common import URL, CiString2, OcpiModel, PartyId, Role
+from app.ocpi.schemas.common import URL, CountryCode, OcpiModel, PartyId, Role
 from app.ocpi.schemas.locations import BusinessDetails
 
 
@@ -26,7 +26,7 @@ class CredentialsRole(OcpiModel):
     role: Role
     business_details: BusinessDetails
     party_id: PartyId
-    country_code: CiString2
+    country_code: CountryCode
 
 
 class Credentials(OcpiModel):

@@ -8,9 +8,9 @@ and CDRs modules.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
-from pydantic import ConfigDict, Field, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, field_validator, model_validator
 from pydantic.json_schema import JsonDict
 
 from app.ocpi.schemas.common import (
@@ -23,6 +23,7 @@ from app.ocpi.schemas.common import (
     DisplayText,
     NullAsEmpty,
     Number,
+    ObjectId36,
     OcpiModel,
     PartyId,
     String3,
@@ -35,6 +36,7 @@ from app.ocpi.schemas.common import (
     String100,
     String255,
     Time5,
+    ci_key,
 )
 from app.ocpi.schemas.tokens import TokenType
 
@@ -446,7 +448,7 @@ _LOCATION_EXAMPLE: JsonDict = {
 class Connector(OcpiModel):
     model_config = ConfigDict(json_schema_extra={"examples": [_CONNECTOR_EXAMPLE]})
 
-    id: CiString36
+    id: ObjectId36
     standard: ConnectorType
     format: ConnectorFormat
     power_type: PowerType
@@ -458,10 +460,21 @@ class Connector(OcpiModel):
     last_updated: DateTime
 
 
+def _unique(items: list[Any], field: str, what: str, within: str) -> list[Any]:
+    """Ids are CiStrings: two that differ only in case are the same id."""
+    seen: set[str] = set()
+    for item in items:
+        key = ci_key(getattr(item, field))
+        if key in seen:
+            raise ValueError(f"{what} {getattr(item, field)!r} appears twice in one {within}")
+        seen.add(key)
+    return items
+
+
 class EVSE(OcpiModel):
     model_config = ConfigDict(json_schema_extra={"examples": [_EVSE_EXAMPLE]})
 
-    uid: CiString36
+    uid: ObjectId36
     evse_id: CiString48 | None = None
     status: Status
     status_schedule: Annotated[list[StatusSchedule], NullAsEmpty] = Field(default_factory=list)
@@ -477,6 +490,12 @@ class EVSE(OcpiModel):
     images: Annotated[list[Image], NullAsEmpty] = Field(default_factory=list)
     last_updated: DateTime
 
+    @field_validator("connectors")
+    @classmethod
+    def _connector_ids_unique(cls, connectors: list[Connector]) -> list[Connector]:
+        # Connector.id: "Identifier of the Connector within the EVSE."
+        return _unique(connectors, "id", "connector id", "EVSE")
+
 
 class Location(OcpiModel):
     """A Location. ``publish_allowed_to`` "may only be used when the publish field is set to
@@ -486,7 +505,7 @@ class Location(OcpiModel):
 
     country_code: CountryCode
     party_id: PartyId
-    id: CiString36
+    id: ObjectId36
     publish: bool
     publish_allowed_to: Annotated[list[PublishTokenType], NullAsEmpty] = Field(default_factory=list)
     name: String255 | None = None
@@ -513,6 +532,13 @@ class Location(OcpiModel):
     energy_mix: EnergyMix | None = None
     last_updated: DateTime
 
+    @field_validator("evses")
+    @classmethod
+    def _evse_uids_unique(cls, evses: list[EVSE]) -> list[EVSE]:
+        # EVSE.uid: "Uniquely identifies the EVSE within the CPOs platform"; pushes and GETs
+        # address an EVSE of a Location by it.
+        return _unique(evses, "uid", "EVSE uid", "Location")
+
 
 # --- PATCH bodies -------------------------------------------------------------------------------
 # "Same as the PUT method, but only the fields/objects that have to be updated have to be present.
@@ -528,7 +554,7 @@ class ConnectorPatch(OcpiModel):
         }
     )
 
-    id: CiString36 | None = None
+    id: ObjectId36 | None = None
     standard: ConnectorType | None = None
     format: ConnectorFormat | None = None
     power_type: PowerType | None = None
@@ -548,7 +574,7 @@ class EvsePatch(OcpiModel):
         }
     )
 
-    uid: CiString36 | None = None
+    uid: ObjectId36 | None = None
     evse_id: CiString48 | None = None
     status: Status | None = None
     status_schedule: list[StatusSchedule] | None = None
@@ -573,7 +599,7 @@ class LocationPatch(OcpiModel):
 
     country_code: CountryCode | None = None
     party_id: PartyId | None = None
-    id: CiString36 | None = None
+    id: ObjectId36 | None = None
     publish: bool | None = None
     publish_allowed_to: list[PublishTokenType] | None = None
     name: String255 | None = None

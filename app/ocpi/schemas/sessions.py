@@ -18,6 +18,7 @@ from app.ocpi.schemas.common import (
     DateTime,
     NullAsEmpty,
     Number,
+    ObjectId36,
     OcpiModel,
     PartyId,
     Price,
@@ -125,7 +126,7 @@ class Session(OcpiModel):
 
     country_code: CountryCode
     party_id: PartyId
-    id: CiString36
+    id: ObjectId36
     start_date_time: DateTime
     end_date_time: DateTime | None = None
     kwh: Number
@@ -174,7 +175,7 @@ class SessionPatch(OcpiModel):
 
     country_code: CountryCode | None = None
     party_id: PartyId | None = None
-    id: CiString36 | None = None
+    id: ObjectId36 | None = None
     start_date_time: DateTime | None = None
     end_date_time: DateTime | None = None
     kwh: Number | None = None

@@ -23,13 +23,13 @@ from pydantic import ConfigDict, Field, NonNegativeInt
 
 from app.ocpi.schemas.common import (
     URL,
-    CiString36,
     CountryCode,
     Date10,
     DateTime,
     DisplayText,
     NullAsEmpty,
     Number,
+    ObjectId36,
     OcpiModel,
     PartyId,
     Price,
@@ -189,7 +189,7 @@ class Tariff(OcpiModel):
 
     country_code: CountryCode
     party_id: PartyId
-    id: CiString36
+    id: ObjectId36
     currency: String3
     type: TariffType | None = None
     tariff_alt_text: Annotated[list[DisplayText], NullAsEmpty] = Field(default_factory=list)

@@ -20,6 +20,7 @@ from app.ocpi.schemas.common import (
     DateTime,
     DisplayText,
     NullAsEmpty,
+    ObjectId36,
     OcpiModel,
     PartyId,
     String2,
@@ -117,7 +118,7 @@ class Token(OcpiModel):
 
     country_code: CountryCode
     party_id: PartyId
-    uid: CiString36
+    uid: ObjectId36
     type: TokenType
     contract_id: CiString36
     visual_number: String64 | None = None
@@ -142,7 +143,7 @@ class TokenPatch(OcpiModel):
 
     country_code: CountryCode | None = None
     party_id: PartyId | None = None
-    uid: CiString36 | None = None
+    uid: ObjectId36 | None = None
     type: TokenType | None = None
     contract_id: CiString36 | None = None
     visual_number: String64 | None = None

@@ -130,3 +130,31 @@ async def test_admin_jwt_needs_exp_and_aud_and_hs256(
             url, headers={"Authorization": f"Bearer {_sign(settings, claims)}"}
         )
         assert response.status_code == 200, (case, response.text)
+
+
+async def test_admin_ids_beyond_the_database_are_422_not_500(
+    hub: RunningServer, http: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    """An id no row can have is bad input (issue 14.6), on SQLite and PostgreSQL alike."""
+    base = f"{hub.base_url}/admin"
+    huge = ["2147483648", "9223372036854775808", "99999999999999999999"]
+    for value in huge:
+        for method, path in (
+            ("GET", f"/deliveries?platform_id={value}"),
+            ("GET", f"/platforms/{value}"),
+            ("POST", f"/platforms/{value}/sync"),
+            ("POST", f"/platforms/{value}/suspend"),
+            ("POST", f"/platforms/{value}/resume"),
+            ("POST", f"/deliveries/{value}/retry"),
+        ):
+            response = await http.request(method, base + path, headers=admin_headers)
+            assert response.status_code == 422, (method, path, response.text)
+            assert isinstance(response.json()["detail"], str), response.text
+    # The largest id the database holds is simply unknown.
+    largest = await http.post(f"{base}/platforms/2147483647/sync", headers=admin_headers)
+    assert largest.status_code == 404, largest.text
+    listed = await http.get(f"{base}/deliveries?platform_id=2147483647", headers=admin_headers)
+    assert listed.status_code == 200 and listed.json() == []
+    body = {"charge_point_id": "CP-BIG", "connector": {"max_voltage": 2**31}}
+    charger = await http.post(f"{base}/chargers", json=body, headers=admin_headers)
+    assert charger.status_code == 422, charger.text

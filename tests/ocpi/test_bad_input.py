@@ -432,3 +432,39 @@ async def test_numbers_at_the_edge_of_the_range_are_kept_exactly(database_url: s
             net.url("receiver/tariffs/NL/CPA/T1"), json=low, headers=net.auth(net.cpo)
         )
         assert put.json()["status_code"] == 1000, put.text
+
+
+# --- Integers the database cannot hold (issue 14.6) -----------------------------------------------
+
+
+async def test_integers_beyond_the_database_are_2001_not_500(database_url: str) -> None:
+    """offset/limit beyond 64 bits, ids beyond the id column: 2001 in the envelope, on SQLite
+    and PostgreSQL alike; the largest values the database holds still work."""
+    from tests.hub.network import network
+
+    async with network(database_url) as net:
+        too_big = [
+            "sender/locations?offset=9223372036854775808",
+            "sender/tariffs?offset=99999999999999999999999",
+            "sender/tokens?limit=9223372036854775808",
+            "sender/sessions?offset=9223372036854775808&limit=1",
+            "sender/cdrs?offset=18446744073709551616",
+            "hubclientinfo?offset=9223372036854775808",
+            "receiver/cdrs/2147483648",
+            "receiver/cdrs/99999999999999999999",
+            "receiver/chargingprofiles/S1?duration=2147483648"
+            "&response_url=https://scsp.example.com/cb",
+        ]
+        for path in too_big:
+            response = await net.http.get(net.url(path), headers=net.auth(net.emsp1))
+            assert response.status_code == 200, (path, response.text)
+            assert response.json()["status_code"] == 2001, (path, response.text)
+        for path in (
+            "sender/locations?offset=9223372036854775807",
+            "sender/tariffs?offset=2147483648&limit=9223372036854775807",
+        ):
+            response = await net.http.get(net.url(path), headers=net.auth(net.emsp1))
+            assert response.status_code == 200, (path, response.text)
+            assert response.json()["status_code"] == 1000 and response.json()["data"] == []
+        largest = await net.http.get(net.url("receiver/cdrs/2147483647"), headers=net.auth(net.cpo))
+        assert largest.status_code == 404 and largest.json()["status_code"] == 2000

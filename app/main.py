@@ -45,6 +45,7 @@ from app.payments.pages import router as pay_pages_router
 from app.payments.runner import Payments
 from app.payments.webhook import router as stripe_webhook_router
 from app.web.docs import install_docs
+from app.web.openapi import install_openapi
 
 log = logging.getLogger("voltroam.app")
 
@@ -235,6 +236,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await refresh_gauges(app.state.hub)
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
+    # Error answers of every route (also those included later) as the handlers give them.
+    install_openapi(app)
     # Outermost first: ids are set before the access log line is written.
     app.add_middleware(AccessLogMiddleware, metrics=metrics)
     app.add_middleware(RequestIdMiddleware)

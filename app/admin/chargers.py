@@ -131,6 +131,7 @@ def _check_time_zone(name: str) -> None:
     summary="Register a charger (and attach it to a Location of the own CPO)",
     response_model=ChargerOut,
     status_code=201,
+    responses={409: {"description": "A charger with this id is already registered"}},
 )
 async def add_charger(
     body: ChargerIn,

@@ -62,7 +62,14 @@ async def create_invitation(
     summary="Connect to a platform (the hub performs the credentials handshake as Sender)",
     response_model=PlatformOut,
     status_code=201,
-    responses={**_AUTH_ERRORS, 502: {"model": ErrorOut, "description": "Handshake failed"}},
+    responses={
+        **_AUTH_ERRORS,
+        422: {
+            "model": ErrorOut,
+            "description": "Invalid body, or the handshake failed: the versions URL and token A "
+            "could not be used (ocpi_status_code 3001, 3002 or 3003 says why)",
+        },
+    },
 )
 async def connect_platform(
     body: ConnectIn,
@@ -76,7 +83,7 @@ async def connect_platform(
     except OcpiError as exc:
         return JSONResponse(
             ErrorOut(detail=exc.message, ocpi_status_code=exc.status_code).model_dump(),
-            status_code=502,
+            status_code=422,
         )
     return PlatformOut.of(view)
 

@@ -57,8 +57,8 @@ templates.env.filters["plug"] = _plug
 EvseUid = Annotated[str, Path(min_length=1, max_length=36, description="EVSE.uid")]
 PublicId = Annotated[str, Path(min_length=8, max_length=48, description="The payment's id")]
 # Answers of the pages besides 404 (app/web/openapi.py documents those of every route).
-_BAD_CPO = {400: {"description": "cpo is not of the form CC*PID"}}
-_CANNOT = {
+_BAD_CPO: dict[int | str, dict[str, Any]] = {400: {"description": "cpo is not of the form CC*PID"}}
+_CANNOT: dict[int | str, dict[str, Any]] = {
     409: {"description": "The charger or the payment cannot do that now (the page says why)"}
 }
 CpoQuery = Annotated[

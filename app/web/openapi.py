@@ -16,6 +16,7 @@ gets them. A route documents only what is its own (a 409 it raises, a 201 it cre
 from __future__ import annotations
 
 import copy
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -186,10 +187,12 @@ def describe_answers(document: dict[str, Any]) -> dict[str, Any]:
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     schemas[OCPI_ERROR] = copy.deepcopy(_OCPI_ERROR_SCHEMA)
     schemas[ERROR_DETAIL] = copy.deepcopy(_ERROR_DETAIL_SCHEMA)
-    # FastAPI's validation error models describe answers the hub never gives.
-    text = repr(document["paths"])
+    # FastAPI's validation error models describe answers the hub never gives: gone once nothing
+    # refers to them (HTTPValidationError first: it is what refers to ValidationError).
     for unused in ("HTTPValidationError", "ValidationError"):
-        if f"#/components/schemas/{unused}'" not in text:
+        others = {name: schema for name, schema in schemas.items() if name != unused}
+        text = json.dumps([document["paths"], others])
+        if f'"#/components/schemas/{unused}"' not in text:
             schemas.pop(unused, None)
     return document
 

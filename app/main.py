@@ -46,6 +46,7 @@ from app.payments.pages import router as pay_pages_router
 from app.payments.runner import Payments
 from app.payments.webhook import router as stripe_webhook_router
 from app.web.docs import install_docs
+from app.web.openapi import install_openapi
 
 log = logging.getLogger("voltroam.app")
 
@@ -236,6 +237,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await refresh_gauges(app.state.hub)
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
+    # Error answers of every route (also those included later) as the handlers give them.
+    install_openapi(app)
     # Innermost: a body over MAX_REQUEST_BYTES is refused before routing (logged, with ids).
     app.add_middleware(RequestSizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     # Outermost first: ids are set before the access log line is written.

@@ -27,17 +27,52 @@ def issue_admin_token(settings: Settings, subject: str = "admin", ttl: int | Non
     return str(jwt.encode(claims, settings.resolved_admin_jwt_secret, algorithm=ALGORITHM))
 
 
+# python-jose checks exp and aud only when the claim is present; an admin token must carry both.
+_REQUIRED = {
+    "verify_signature": True,
+    "verify_aud": True,
+    "verify_iat": True,
+    "verify_exp": True,
+    "require_aud": True,
+    "require_exp": True,
+}
+# Clock skew tolerated between the issuer of a token and the hub, for iat.
+_LEEWAY_SECONDS = 60
+
+
+def _refused() -> HTTPException:
+    return HTTPException(
+        status_code=401,
+        detail="Invalid or expired admin token",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
 def verify_admin_token(settings: Settings, token: str) -> str:
+    """The token's subject, if it is an HS256 JWT signed with the admin secret, for our
+    audience, not expired, and (when it says when it was issued) not issued in the future."""
     try:
+        # The header is read before anything else so that only HS256 is ever considered
+        # (never "none", never another algorithm keyed with the same secret).
+        if jwt.get_unverified_header(token).get("alg") != ALGORITHM:
+            raise _refused()
         claims = jwt.decode(
-            token, settings.resolved_admin_jwt_secret, algorithms=[ALGORITHM], audience=AUDIENCE
+            token,
+            settings.resolved_admin_jwt_secret,
+            algorithms=[ALGORITHM],
+            audience=AUDIENCE,
+            options=_REQUIRED,
         )
-    except JWTError:
-        raise HTTPException(
-            status_code=401,
-            detail="Invalid or expired admin token",
-            headers={"WWW-Authenticate": "Bearer"},
-        ) from None
+    except (JWTError, ArithmeticError, ValueError, TypeError):
+        # python-jose lets an OverflowError out of int(claim) for a claim such as 1e400.
+        raise _refused() from None
+    issued = claims.get("iat")
+    if issued is not None and (
+        isinstance(issued, bool)
+        or not isinstance(issued, int | float)
+        or issued > datetime.now(UTC).timestamp() + _LEEWAY_SECONDS
+    ):
+        raise _refused()
     return str(claims.get("sub", "admin"))
 
 

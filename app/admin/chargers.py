@@ -14,6 +14,7 @@ from app.admin.auth import require_admin
 from app.core.context import HubContext
 from app.hub.auth import get_context, get_session
 from app.ocpi.errors import OcpiError
+from app.ocpi.schemas.common import INT_MAX
 from app.ocpp import service
 from app.ocpp.csms import CallRefused, ChargerNotConnected, Csms
 from app.ocpp.models import Charger
@@ -40,9 +41,9 @@ class ConnectorIn(BaseModel):
     standard: str = Field(default="IEC_62196_T2", examples=["IEC_62196_T2"])
     format: str = Field(default="SOCKET", examples=["SOCKET", "CABLE"])
     power_type: str = Field(default="AC_3_PHASE", examples=["AC_3_PHASE", "DC"])
-    max_voltage: int = Field(default=230, ge=0)
-    max_amperage: int = Field(default=32, ge=0)
-    max_electric_power: int | None = Field(default=None, ge=0)
+    max_voltage: int = Field(default=230, ge=0, le=INT_MAX)
+    max_amperage: int = Field(default=32, ge=0, le=INT_MAX)
+    max_electric_power: int | None = Field(default=None, ge=0, le=INT_MAX)
 
 
 class ChargerIn(BaseModel):
@@ -130,6 +131,7 @@ def _check_time_zone(name: str) -> None:
     summary="Register a charger (and attach it to a Location of the own CPO)",
     response_model=ChargerOut,
     status_code=201,
+    responses={409: {"description": "A charger with this id is already registered"}},
 )
 async def add_charger(
     body: ChargerIn,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.responses import JSONResponse
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -19,6 +19,7 @@ from app.admin.schemas import (
     SyncOut,
 )
 from app.core.context import HubContext
+from app.core.limits import DB_ID_MAX
 from app.hub.auth import get_context, get_session
 from app.hub.outbox import service as outbox
 from app.hub.parties import service
@@ -26,6 +27,10 @@ from app.hub.sync import pull_cpo
 from app.ocpi.errors import OcpiError
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_admin)])
+
+# Row ids: an integer the database can hold (a larger one names nothing: 422, never a 500).
+PlatformId = Annotated[int, Path(ge=1, le=DB_ID_MAX, description="The platform's id")]
+DeliveryId = Annotated[int, Path(ge=1, le=DB_ID_MAX, description="The delivery's id")]
 
 _AUTH_ERRORS: dict[int | str, dict[str, object]] = {401: {"description": "Missing or bad JWT"}}
 
@@ -57,7 +62,14 @@ async def create_invitation(
     summary="Connect to a platform (the hub performs the credentials handshake as Sender)",
     response_model=PlatformOut,
     status_code=201,
-    responses={**_AUTH_ERRORS, 502: {"model": ErrorOut, "description": "Handshake failed"}},
+    responses={
+        **_AUTH_ERRORS,
+        422: {
+            "model": ErrorOut,
+            "description": "Invalid body, or the handshake failed: the versions URL and token A "
+            "could not be used (ocpi_status_code 3001, 3002 or 3003 says why)",
+        },
+    },
 )
 async def connect_platform(
     body: ConnectIn,
@@ -71,7 +83,7 @@ async def connect_platform(
     except OcpiError as exc:
         return JSONResponse(
             ErrorOut(detail=exc.message, ocpi_status_code=exc.status_code).model_dump(),
-            status_code=502,
+            status_code=422,
         )
     return PlatformOut.of(view)
 
@@ -93,7 +105,7 @@ async def list_platforms(session: AsyncSession = Depends(get_session)) -> list[P
     responses={**_AUTH_ERRORS, 404: {"description": "Unknown platform"}},
 )
 async def get_platform(
-    platform_id: int, session: AsyncSession = Depends(get_session)
+    platform_id: PlatformId, session: AsyncSession = Depends(get_session)
 ) -> PlatformOut:
     view = await service.get_platform(session, platform_id)
     if view is None:
@@ -117,7 +129,7 @@ async def _set_status(
     responses={**_AUTH_ERRORS, 404: {"description": "Unknown platform"}},
 )
 async def suspend_platform(
-    platform_id: int,
+    platform_id: PlatformId,
     ctx: HubContext = Depends(get_context),
     session: AsyncSession = Depends(get_session),
 ) -> PlatformOut:
@@ -131,7 +143,7 @@ async def suspend_platform(
     responses={**_AUTH_ERRORS, 404: {"description": "Unknown platform"}},
 )
 async def resume_platform(
-    platform_id: int,
+    platform_id: PlatformId,
     ctx: HubContext = Depends(get_context),
     session: AsyncSession = Depends(get_session),
 ) -> PlatformOut:
@@ -153,7 +165,7 @@ async def resume_platform(
     responses={**_AUTH_ERRORS, 404: {"description": "Unknown platform"}},
 )
 async def sync_platform(
-    platform_id: int,
+    platform_id: PlatformId,
     ctx: HubContext = Depends(get_context),
     session: AsyncSession = Depends(get_session),
 ) -> SyncOut:
@@ -171,7 +183,7 @@ async def sync_platform(
 )
 async def list_deliveries(
     status: Annotated[str | None, Query(max_length=12)] = None,
-    platform_id: Annotated[int | None, Query(ge=1)] = None,
+    platform_id: Annotated[int | None, Query(ge=1, le=DB_ID_MAX)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     session: AsyncSession = Depends(get_session),
 ) -> list[DeliveryOut]:
@@ -196,7 +208,7 @@ async def delivery_summary(session: AsyncSession = Depends(get_session)) -> dict
     responses={**_AUTH_ERRORS, 404: {"description": "Unknown delivery"}},
 )
 async def retry_delivery(
-    delivery_id: int,
+    delivery_id: DeliveryId,
     ctx: HubContext = Depends(get_context),
     session: AsyncSession = Depends(get_session),
 ) -> DeliveryOut:

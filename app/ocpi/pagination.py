@@ -20,6 +20,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
+from app.core.limits import DB_BIGINT_MAX
 from app.ocpi.envelope import ocpi_response
 from app.ocpi.errors import InvalidParameters
 from app.ocpi.schemas.common import parse_datetime
@@ -44,9 +45,14 @@ def _parse_date(name: str, value: str | None) -> datetime | None:
 
 def page_params(
     request: Request,
-    offset: int = Query(0, ge=0, description="Offset of the first object returned."),
+    offset: int = Query(
+        0, ge=0, le=DB_BIGINT_MAX, description="Offset of the first object returned."
+    ),
     limit: int | None = Query(
-        None, ge=1, description="Maximum number of objects; the server caps it (see X-Limit)."
+        None,
+        ge=1,
+        le=DB_BIGINT_MAX,
+        description="Maximum number of objects; the server caps it (see X-Limit).",
     ),
     date_from: str | None = Query(
         None, description="Only objects with last_updated at or after this DateTime (inclusive)."

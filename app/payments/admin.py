@@ -9,13 +9,14 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Header, HTTPException, Path, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.admin.auth import require_admin
 from app.core.context import HubContext
 from app.ocpi.headers import PartyRef
+from app.ocpi.schemas.common import Number
 from app.payments import service
 from app.payments.evse import find_evses
 from app.payments.models import JobStatus, Payment, PaymentJob
@@ -95,13 +96,21 @@ class PaymentDetail(PaymentOut):
 
 
 class RefundIn(BaseModel):
-    amount: Decimal | None = Field(
+    # The OCPI number type: finite and below 10^11, so turning it into minor units cannot fail.
+    amount: Number | None = Field(
         default=None,
-        gt=0,
         description="In major units of the payment's currency; omitted: all that is left",
-        examples=["2.50"],
+        examples=[2.5],
+        json_schema_extra={"exclusiveMinimum": 0},
     )
     reason: str | None = Field(default=None, max_length=255, examples=["Charger fault"])
+
+    @field_validator("amount")
+    @classmethod
+    def _positive(cls, value: Decimal | None) -> Decimal | None:
+        if value is not None and value <= 0:
+            raise ValueError("a refund must be above 0")
+        return value
 
 
 def _ctx(request: Request) -> HubContext:

@@ -56,6 +56,11 @@ templates.env.filters["plug"] = _plug
 
 EvseUid = Annotated[str, Path(min_length=1, max_length=36, description="EVSE.uid")]
 PublicId = Annotated[str, Path(min_length=8, max_length=48, description="The payment's id")]
+# Answers of the pages besides 404 (app/web/openapi.py documents those of every route).
+_BAD_CPO: dict[int | str, dict[str, Any]] = {400: {"description": "cpo is not of the form CC*PID"}}
+_CANNOT: dict[int | str, dict[str, Any]] = {
+    409: {"description": "The charger or the payment cannot do that now (the page says why)"}
+}
 CpoQuery = Annotated[
     str | None, Query(max_length=8, description="The CPO, as CC*PID, when several share the uid")
 ]
@@ -205,6 +210,7 @@ async def _payment_and_session(
     response_class=RedirectResponse,
     status_code=303,
     summary="The driver stops charging",
+    responses=_CANNOT,
 )
 async def stop(request: Request, public_id: PublicId) -> Response:
     async with _ctx(request).sessions() as session:
@@ -327,6 +333,7 @@ async def test_checkout_submit(
     "/{evse_uid}",
     response_class=HTMLResponse,
     summary="The pay page of an EVSE: location, live status, ad hoc price, start button",
+    responses=_BAD_CPO,
 )
 async def pay_page(request: Request, evse_uid: EvseUid, cpo: CpoQuery = None) -> HTMLResponse:
     found = await _choices(request, evse_uid, cpo)
@@ -414,6 +421,11 @@ async def evse_status(request: Request, evse_uid: EvseUid, cpo: CpoQuery = None)
     response_class=RedirectResponse,
     status_code=303,
     summary="Start: create the checkout (a hold on the card) and go to it",
+    responses={
+        400: {"description": "cpo is not of the form CC*PID, or the charger has no such connector"},
+        **_CANNOT,
+        503: {"description": "The payment service is not available; the page asks to retry"},
+    },
 )
 async def start(
     request: Request,

@@ -21,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.dbtypes import utcnow
 from app.hub.store import service as store
+from app.ocpi.errors import InvalidParameters
 from app.ocpi.headers import PartyRef
 from app.ocpi.schemas.cdrs import ChargingPeriod
 from app.ocpi.schemas.common import ci_key, format_datetime, parse_datetime
@@ -74,7 +75,14 @@ def price_minor(total: dict[str, Any] | None, currency: str) -> int:
     value = total.get("incl_vat")
     if value is None:
         value = total.get("excl_vat", 0)
-    return to_minor_units(Decimal(str(value)), currency)
+    amount = to_minor_units(Decimal(str(value)), currency)
+    if abs(amount) > MAX_MINOR_UNITS:
+        # A price the payment's INTEGER columns cannot hold (21 million euros) is no ad hoc
+        # session's: the CPO hears so (2001) instead of the hub failing to store it.
+        raise InvalidParameters(
+            f"total_cost: {value} {currency} is more than an ad hoc payment can take"
+        )
+    return amount
 
 
 def priced_minor(priced: PricedSession, currency: str) -> int:

@@ -246,7 +246,7 @@ async def test_hub_initiated_errors(hub: RunningServer, http: httpx.AsyncClient)
 
     closed = f"http://127.0.0.1:{free_port()}/versions"
     response = await http.post(url, json={"versions_url": closed, "token_a": "t"}, headers=headers)
-    assert response.status_code == 502 and response.json()["ocpi_status_code"] == 3001
+    assert response.status_code == 422 and response.json()["ocpi_status_code"] == 3001
 
     async with running_party(FakeParty(versions=["2.1.1"], accepted_tokens={"a-token"})) as old:
         response = await http.post(
@@ -254,7 +254,7 @@ async def test_hub_initiated_errors(hub: RunningServer, http: httpx.AsyncClient)
             json={"versions_url": f"{old.base_url}/versions", "token_a": "a-token"},
             headers=headers,
         )
-    assert response.status_code == 502 and response.json()["ocpi_status_code"] == 3002
+    assert response.status_code == 422 and response.json()["ocpi_status_code"] == 3002
 
     async with running_party(FakeParty(accepted_tokens={"a-token"})) as party:
         wrong = await http.post(
@@ -262,7 +262,7 @@ async def test_hub_initiated_errors(hub: RunningServer, http: httpx.AsyncClient)
             json={"versions_url": f"{party.base_url}/versions", "token_a": "wrong"},
             headers=headers,
         )
-        assert wrong.status_code == 502 and wrong.json()["ocpi_status_code"] == 3001
+        assert wrong.status_code == 422 and wrong.json()["ocpi_status_code"] == 3001
         ok = await http.post(
             url,
             json={"versions_url": f"{party.base_url}/versions", "token_a": "a-token"},

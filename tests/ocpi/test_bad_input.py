@@ -190,14 +190,45 @@ async def test_missing_body_is_2001(hub: RunningServer, http: httpx.AsyncClient)
 
 async def test_garbage_on_every_module_endpoint_never_produces_500(database_url: str) -> None:
     """Random bodies, paths and queries on every module, sent by a registered CPO and eMSP."""
-    from tests.hub.network import location, network, session, token
+    from tests.hub.network import cdr, location, network, session, tariff, token
 
     async with network(database_url) as net:
         await net.http.put(
             net.url("receiver/locations/NL/CPA/LOC1"), json=location(), headers=net.auth(net.cpo)
         )
         rng = random.Random(221)
-        valid = [location(), session(), token(), {"last_updated": "2026-01-01T00:00:00Z"}]
+        valid = [
+            location(),
+            session(),
+            token(),
+            tariff(),
+            cdr(),
+            {"last_updated": "2026-01-01T00:00:00Z"},
+        ]
+        bad_numbers: list[Any] = [1e24, 1e30, -1e30, 10**30, -0.0, "NaN", "Infinity", "1e999999"]
+
+        def numbers_of(body: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+            if isinstance(body, bool):
+                return []
+            if isinstance(body, int | float):
+                return [path]
+            items = body.items() if isinstance(body, dict) else enumerate(body)
+            if not isinstance(body, dict | list):
+                return []
+            return [p for k, v in items for p in numbers_of(v, (*path, k))]
+
+        def break_a_number(body: Any) -> Any:
+            """One number of a valid body made huge, NaN-like or negative zero."""
+            out = json.loads(json.dumps(body))
+            paths = numbers_of(out)
+            if not paths:
+                return out
+            *parents, last = rng.choice(paths)
+            node = out
+            for step in parents:
+                node = node[step]
+            node[last] = rng.choice(bad_numbers)
+            return out
 
         def mutate(body: Any, depth: int = 0) -> Any:
             if isinstance(body, dict) and body:
@@ -207,7 +238,9 @@ async def test_garbage_on_every_module_endpoint_never_produces_500(database_url:
                 if choice == 0:
                     del out[key]
                 elif choice == 1:
-                    out[key] = rng.choice([None, 1, "x" * 600, [], {}, -1.5, True, "2026-13-01"])
+                    out[key] = rng.choice(
+                        [None, 1, "x" * 600, [], {}, -1.5, True, "2026-13-01", 1e30, "NaN"]
+                    )
                 elif depth < 2:
                     out[key] = mutate(out[key], depth + 1)
                 return out
@@ -227,6 +260,9 @@ async def test_garbage_on_every_module_endpoint_never_produces_500(database_url:
             ("PUT", "receiver/sessions/NL/CPA/S1"),
             ("PATCH", "receiver/sessions/NL/CPA/S1"),
             ("POST", "receiver/cdrs"),
+            ("POST", "receiver/cdrs"),
+            ("PUT", "receiver/tariffs/NL/CPA/T2"),
+            ("PUT", "receiver/sessions/NL/CPA/S2"),
             ("GET", "receiver/cdrs/99999999999999999999"),
             ("PUT", "receiver/tokens/NL/EM1/T1?type=NOPE"),
             ("PATCH", "receiver/tokens/NL/EM1/T1"),
@@ -248,10 +284,187 @@ async def test_garbage_on_every_module_endpoint_never_produces_500(database_url:
         for _ in range(400):
             method, path = rng.choice(paths)
             party = rng.choice([net.cpo, net.emsp1])
-            body = mutate(rng.choice(valid)) if rng.random() < 0.9 else rng.choice(valid)
+            draw = rng.random()
+            if draw < 0.3:
+                body = break_a_number(rng.choice(valid))
+            elif draw < 0.9:
+                body = mutate(rng.choice(valid))
+            else:
+                body = rng.choice(valid)
             headers = net.auth(party)
             if rng.random() < 0.2:
                 headers.update({"OCPI-to-country-code": "DE", "OCPI-to-party-id": "EM2"})
             response = await net.http.request(method, net.url(path), json=body, headers=headers)
             assert response.status_code < 500, (method, path, body, response.text)
             assert "status_code" in response.json()
+
+
+# --- Numbers (issue 14.5) ------------------------------------------------------------------------
+#
+# types.asciidoc: "Numbers in OCPI are formatted as JSON numbers [...] 4 decimals and a
+# sufficiently large amount of digits". The hub takes |x| < 10^11 and a 32-bit int; anything else
+# is bad input: 2001 naming the field, and nothing is stored or announced.
+
+# Values as JSON text, so that the non-standard tokens Python's json module accepts are sent too.
+BAD_NUMBERS = [
+    "1e24",
+    "1e30",
+    "-1e30",
+    "100000000000",
+    "1000000000000000000000000000000",
+    '"1e999999"',
+    '"NaN"',
+    '"Infinity"',
+    '"-Infinity"',
+    "NaN",
+    "Infinity",
+    "1e999",
+]
+BAD_INTS = [*BAD_NUMBERS, "2147483648", "-9223372036854775809"]
+FIELD_MARK = "__FIELD__"
+
+
+def _with(body: dict[str, Any], path: tuple[Any, ...]) -> dict[str, Any]:
+    """A copy of ``body`` with the field at ``path`` replaced by a marker (created if absent)."""
+    out = json.loads(json.dumps(body))
+    node: Any = out
+    for step in path[:-1]:
+        if isinstance(node, dict) and step not in node:
+            node[step] = {}
+        node = node[step]
+    node[path[-1]] = FIELD_MARK
+    return out
+
+
+def _number_cases() -> list[tuple[str, str, str, dict[str, Any], tuple[Any, ...], bool]]:
+    from tests.hub.network import cdr, charging_period, connector, location, session, stamp, tariff
+
+    with_periods = {**session(), "charging_periods": [charging_period(0, 1)]}
+    preferences = {"profile_type": "CHEAP", "energy_need": 20}
+    mix = {
+        "is_green_energy": True,
+        "environ_impact": [{"category": "CARBON_DIOXIDE", "amount": 1}],
+        "energy_sources": [{"source": "SOLAR", "percentage": 100}],
+    }
+    profile = {
+        "charging_profile": {
+            "charging_rate_unit": "W",
+            "duration": 60,
+            "charging_profile_period": [{"start_period": 0, "limit": 11000.0}],
+        },
+        "response_url": "https://scsp.example.com/ocpi/2.2.1/chargingprofiles/S1/1",
+    }
+    # (module, method, path, valid body, the number's path in it, whether it is an int)
+    return [
+        ("tariffs", "PUT", "receiver/tariffs/NL/CPA/T1", tariff(), ("elements", 0, "price_components", 0, "price"), False),
+        ("tariffs", "PUT", "receiver/tariffs/NL/CPA/T1", tariff(), ("elements", 0, "price_components", 0, "vat"), False),
+        ("tariffs", "PUT", "receiver/tariffs/NL/CPA/T1", tariff(), ("elements", 0, "price_components", 0, "step_size"), True),
+        ("tariffs", "PUT", "receiver/tariffs/NL/CPA/T1", tariff(), ("elements", 0, "restrictions", "max_kwh"), False),
+        ("tariffs", "PUT", "receiver/tariffs/NL/CPA/T1", tariff(), ("elements", 0, "restrictions", "min_duration"), True),
+        ("tariffs", "PUT", "receiver/tariffs/NL/CPA/T1", tariff(), ("max_price", "excl_vat"), False),
+        ("locations", "PUT", "receiver/locations/NL/CPA/LOC1", location(), ("evses", 0, "connectors", 0, "max_voltage"), True),
+        ("locations", "PUT", "receiver/locations/NL/CPA/LOC1/EVSE1/1", connector(), ("max_electric_power",), True),
+        ("locations", "PUT", "receiver/locations/NL/CPA/LOC1", {**location(), "energy_mix": mix}, ("energy_mix", "environ_impact", 0, "amount"), False),
+        ("sessions", "PUT", "receiver/sessions/NL/CPA/S1", session(), ("kwh",), False),
+        ("sessions", "PUT", "receiver/sessions/NL/CPA/S1", session(), ("total_cost", "excl_vat"), False),
+        ("sessions", "PUT", "receiver/sessions/NL/CPA/S1", with_periods, ("charging_periods", 0, "dimensions", 0, "volume"), False),
+        ("sessions", "PATCH", "receiver/sessions/NL/CPA/S1", {"last_updated": stamp(1)}, ("kwh",), False),
+        ("cdrs", "POST", "receiver/cdrs", cdr(), ("total_cost", "excl_vat"), False),
+        ("cdrs", "POST", "receiver/cdrs", cdr(), ("total_energy",), False),
+        ("cdrs", "POST", "receiver/cdrs", cdr(), ("total_time",), False),
+        ("cdrs", "POST", "receiver/cdrs", cdr(), ("charging_periods", 0, "dimensions", 0, "volume"), False),
+        ("cdrs", "POST", "receiver/cdrs", cdr(), ("signed_data", "encoding_method_version"), True),
+        ("sessions", "PUT", "sender/sessions/S1/charging_preferences", preferences, ("energy_need",), False),
+        ("chargingprofiles", "PUT", "receiver/chargingprofiles/S1", profile, ("charging_profile", "charging_profile_period", 0, "limit"), False),
+        ("chargingprofiles", "PUT", "receiver/chargingprofiles/S1", profile, ("charging_profile", "duration"), True),
+    ]  # fmt: skip
+
+
+async def test_out_of_range_numbers_are_2001_naming_the_field_and_store_nothing(
+    database_url: str,
+) -> None:
+    from tests.hub.network import network
+
+    async with network(database_url) as net:
+        for module, method, path, body, where, is_int in _number_cases():
+            party = net.emsp1 if module in ("chargingprofiles",) or "sender/" in path else net.cpo
+            template = json.dumps(_with(body, where))
+            for value in BAD_INTS if is_int else BAD_NUMBERS:
+                raw = template.replace(json.dumps(FIELD_MARK), value)
+                headers = {**net.auth(party), "Content-Type": "application/json"}
+                response = await net.http.request(
+                    method, net.url(path), content=raw.encode(), headers=headers
+                )
+                case = (method, path, where, value)
+                assert response.status_code == 200, (case, response.text)
+                answer = response.json()
+                assert answer["status_code"] == 2001, (case, answer)
+                assert str(where[-1]) in answer["status_message"], (case, answer)
+        # Nothing was stored or queued for anyone.
+        for module in ("locations", "tariffs"):
+            page = await net.http.get(net.url(f"sender/{module}"), headers=net.auth(net.emsp1))
+            assert page.headers["X-Total-Count"] == "0", page.text
+        for module in ("sessions", "cdrs"):
+            page = await net.http.get(net.url(f"sender/{module}"), headers=net.auth(net.emsp1))
+            assert page.headers["X-Total-Count"] == "0", page.text
+        deliveries = await net.http.get(f"{net.hub.base_url}/admin/deliveries", headers=net.admin)
+        pushed = [d for d in deliveries.json() if d["module"] != "hubclientinfo"]
+        assert pushed == [], deliveries.text
+
+
+async def test_numbers_at_the_edge_of_the_range_are_kept_exactly(database_url: str) -> None:
+    """The largest number the hub takes comes back as sent; -0 is a JSON number and means 0."""
+    from tests.hub.network import network, session, tariff
+
+    async with network(database_url) as net:
+        body = {**session(), "kwh": 99999999999.9999, "total_cost": {"excl_vat": -0.0}}
+        put = await net.http.put(
+            net.url("receiver/sessions/NL/CPA/S1"), json=body, headers=net.auth(net.cpo)
+        )
+        assert put.json()["status_code"] == 1000, put.text
+        got = await net.http.get(net.url("receiver/sessions/NL/CPA/S1"), headers=net.auth(net.cpo))
+        assert '"kwh":99999999999.9999' in got.text.replace(" ", ""), got.text
+        assert got.json()["data"]["total_cost"] == {"excl_vat": 0}, got.text
+        assert '"excl_vat":0}' in got.text.replace(" ", ""), got.text
+        low = tariff()
+        low["elements"][0]["price_components"][0]["price"] = -99999999999.9999
+        put = await net.http.put(
+            net.url("receiver/tariffs/NL/CPA/T1"), json=low, headers=net.auth(net.cpo)
+        )
+        assert put.json()["status_code"] == 1000, put.text
+
+
+# --- Integers the database cannot hold (issue 14.6) -----------------------------------------------
+
+
+async def test_integers_beyond_the_database_are_2001_not_500(database_url: str) -> None:
+    """offset/limit beyond 64 bits, ids beyond the id column: 2001 in the envelope, on SQLite
+    and PostgreSQL alike; the largest values the database holds still work."""
+    from tests.hub.network import network
+
+    async with network(database_url) as net:
+        too_big = [
+            "sender/locations?offset=9223372036854775808",
+            "sender/tariffs?offset=99999999999999999999999",
+            "sender/tokens?limit=9223372036854775808",
+            "sender/sessions?offset=9223372036854775808&limit=1",
+            "sender/cdrs?offset=18446744073709551616",
+            "hubclientinfo?offset=9223372036854775808",
+            "receiver/cdrs/2147483648",
+            "receiver/cdrs/99999999999999999999",
+            "receiver/chargingprofiles/S1?duration=2147483648"
+            "&response_url=https://scsp.example.com/cb",
+        ]
+        for path in too_big:
+            response = await net.http.get(net.url(path), headers=net.auth(net.emsp1))
+            assert response.status_code == 200, (path, response.text)
+            assert response.json()["status_code"] == 2001, (path, response.text)
+        for path in (
+            "sender/locations?offset=9223372036854775807",
+            "sender/tariffs?offset=2147483648&limit=9223372036854775807",
+        ):
+            response = await net.http.get(net.url(path), headers=net.auth(net.emsp1))
+            assert response.status_code == 200, (path, response.text)
+            assert response.json()["status_code"] == 1000 and response.json()["data"] == []
+        largest = await net.http.get(net.url("receiver/cdrs/2147483647"), headers=net.auth(net.cpo))
+        assert largest.status_code == 404 and largest.json()["status_code"] == 2000

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 
+from app.core.limits import DB_ID_MAX
 from app.hub.auth import Caller
 from app.hub.routing import CPO_ONLY, EMSP_LIKE
 from app.hub.store import push
@@ -95,7 +96,7 @@ async def post_cdr(
     response_model=Envelope[CDR],
 )
 async def get_cdr(
-    cdr_ref: Annotated[int, Path(ge=1, le=2**62)], caller: CallerDep, session: SessionDep
+    cdr_ref: Annotated[int, Path(ge=1, le=DB_ID_MAX)], caller: CallerDep, session: SessionDep
 ) -> JSONResponse:
     row = await session.get(OcpiObject, cdr_ref)
     if row is None or row.module != MODULE or not _may_read(caller, row):

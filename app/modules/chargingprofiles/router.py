@@ -50,7 +50,7 @@ from app.ocpi.schemas.chargingprofiles import (
     ClearProfileResult,
     SetChargingProfile,
 )
-from app.ocpi.schemas.common import OcpiModel, examples_of
+from app.ocpi.schemas.common import INT_MAX, OcpiModel, examples_of
 from app.ocpi.schemas.versions import InterfaceRole
 from app.ocpi.status import OcpiStatus
 from app.ocpp import own_cpo
@@ -203,7 +203,12 @@ async def _relay_request(
 async def get_active_charging_profile(
     session_id: ObjectId,
     duration: Annotated[
-        int, Query(ge=0, description="Length of the requested ActiveChargingProfile in seconds")
+        int,
+        Query(
+            ge=0,
+            le=INT_MAX,
+            description="Length of the requested ActiveChargingProfile in seconds",
+        ),
     ],
     response_url: ResponseUrl,
     request: Request,

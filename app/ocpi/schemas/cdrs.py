@@ -23,6 +23,7 @@ from app.ocpi.schemas.common import (
     CiString48,
     CountryCode,
     DateTime,
+    Int,
     NullAsEmpty,
     Number,
     ObjectId39,
@@ -148,7 +149,7 @@ class SignedValue(OcpiModel):
 
 class SignedData(OcpiModel):
     encoding_method: CiString36
-    encoding_method_version: int | None = None
+    encoding_method_version: Int | None = None
     public_key: String512 | None = None
     signed_values: Annotated[list[SignedValue], Field(min_length=1)]
     # Typed "string(512)" in the table (the link text says CiString, the type says string).

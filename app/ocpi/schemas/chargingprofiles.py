@@ -12,10 +12,17 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, ConfigDict, Field, NonNegativeInt
+from pydantic import AfterValidator, ConfigDict, Field
 from pydantic.json_schema import JsonDict
 
-from app.ocpi.schemas.common import URL, DateTime, NullAsEmpty, Number, OcpiModel
+from app.ocpi.schemas.common import (
+    URL,
+    DateTime,
+    NonNegativeInt,
+    NullAsEmpty,
+    Number,
+    OcpiModel,
+)
 
 __all__ = (
     "ActiveChargingProfile",

@@ -9,13 +9,14 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Self
 
-from pydantic import ConfigDict, Field, NonNegativeInt, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from app.ocpi.schemas.common import (
     URL,
     CiString36,
     DateTime,
     DisplayText,
+    NonNegativeInt,
     NullAsEmpty,
     OcpiModel,
 )

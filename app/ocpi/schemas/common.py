@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     StringConstraints,
+    WithJsonSchema,
 )
 
 # "Only printable ASCII allowed" (types.asciidoc, CiString).
@@ -158,12 +159,44 @@ DateTime = Annotated[
 ]
 
 
+# --- number and int ---------------------------------------------------------------------------
+#
+# types.asciidoc, "number": "Numbers in OCPI are formatted as JSON numbers. Unless mentioned
+# otherwise, numbers use 4 decimals and a sufficiently large amount of digits." The hub reads them
+# as Decimal and bounds them: |x| < 10^11, finite. No real object comes near it: amounts are per
+# session or per unit (10^11 is a hundred billion of any currency, also of those with thousands of
+# units to the euro), energies are kWh (10^11 kWh is a large power station's output over a
+# century), powers and currents are W and A, times are hours, percentages 0-100. The bound is also
+# what keeps a number exact on the wire: 11 integer digits plus the 4 decimals are 15 significant
+# digits, which an IEEE 754 double (what most peers parse a JSON number into) holds exactly, and it
+# leaves the decimal context (28 digits) room for the tariff engine's products. Anything larger,
+# NaN or Infinity (as a number or a string) is bad input: 2001 naming the field.
+NUMBER_LIMIT = Decimal(10) ** 11
+
+# "int" has no stated size in OCPI; the hub holds it as a 32-bit signed integer (what the typed
+# peers in the field hold, and what the database's INTEGER holds). Seconds up to 68 years, Watts up
+# to 2 GW, Wh step sizes up to 2 GWh: beyond any charging session.
+INT_MIN = -(2**31)
+INT_MAX = 2**31 - 1
+
+
 def _check_decimal(value: Any) -> Any:
     # JSON booleans are numbers to Python; they are not OCPI numbers.
     if isinstance(value, bool):
         raise ValueError("a number is required")
     if isinstance(value, float):
         return Decimal(repr(value))
+    return value
+
+
+def _check_number_range(value: Decimal) -> Decimal:
+    if not value.is_finite():
+        raise ValueError("NaN and Infinity are not numbers")
+    if abs(value) >= NUMBER_LIMIT:
+        raise ValueError("out of range: a number must be above -10^11 and below 10^11")
+    if value.is_zero():
+        # -0 is a JSON number equal to 0; it is kept as 0 so it never comes back as "-0".
+        return Decimal(0)
     return value
 
 
@@ -175,12 +208,25 @@ def _serialize_number(value: Decimal) -> float | int:
     return float(quantized)
 
 
+# Documented as the JSON number it is on the wire (numeric strings from peers in the field are
+# tolerated on input, not advertised).
+_NUMBER_SCHEMA: dict[str, Any] = {
+    "type": "number",
+    "exclusiveMinimum": -(10**11),
+    "exclusiveMaximum": 10**11,
+}
+
 Number = Annotated[
     Decimal,
     BeforeValidator(_check_decimal),
-    Field(allow_inf_nan=False),
+    AfterValidator(_check_number_range),
     PlainSerializer(_serialize_number, when_used="json"),
+    WithJsonSchema(_NUMBER_SCHEMA),
 ]
+
+# int, signed and non-negative (what a value means stays with its field).
+Int = Annotated[int, Field(ge=INT_MIN, le=INT_MAX)]
+NonNegativeInt = Annotated[int, Field(ge=0, le=INT_MAX)]
 
 URL = Annotated[
     str, StringConstraints(max_length=255, min_length=1), AfterValidator(_check_printable)

@@ -21,6 +21,7 @@ from app.ocpi.schemas.common import (
     CountryCode,
     DateTime,
     DisplayText,
+    Int,
     NullAsEmpty,
     Number,
     ObjectId36,
@@ -452,9 +453,9 @@ class Connector(OcpiModel):
     standard: ConnectorType
     format: ConnectorFormat
     power_type: PowerType
-    max_voltage: int
-    max_amperage: int
-    max_electric_power: int | None = None
+    max_voltage: Int
+    max_amperage: Int
+    max_electric_power: Int | None = None
     tariff_ids: Annotated[list[CiString36], NullAsEmpty] = Field(default_factory=list)
     terms_and_conditions: URL | None = None
     last_updated: DateTime
@@ -558,9 +559,9 @@ class ConnectorPatch(OcpiModel):
     standard: ConnectorType | None = None
     format: ConnectorFormat | None = None
     power_type: PowerType | None = None
-    max_voltage: int | None = None
-    max_amperage: int | None = None
-    max_electric_power: int | None = None
+    max_voltage: Int | None = None
+    max_amperage: Int | None = None
+    max_electric_power: Int | None = None
     tariff_ids: list[CiString36] | None = None
     terms_and_conditions: URL | None = None
     last_updated: DateTime

@@ -19,7 +19,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import ConfigDict, Field, NonNegativeInt
+from pydantic import ConfigDict, Field
 
 from app.ocpi.schemas.common import (
     URL,
@@ -27,6 +27,7 @@ from app.ocpi.schemas.common import (
     Date10,
     DateTime,
     DisplayText,
+    NonNegativeInt,
     NullAsEmpty,
     Number,
     ObjectId36,

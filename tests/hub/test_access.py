@@ -117,7 +117,7 @@ async def test_a_party_id_cannot_be_taken_through_another_role(database_url: str
             json={"versions_url": f"{other.base_url}/versions", "token_a": "their-token-a"},
             headers=net.admin,
         )
-        assert response.status_code == 502, response.text
+        assert response.status_code == 422, response.text
         assert response.json()["ocpi_status_code"] == 2001
         assert "NL*CPA" in response.json()["detail"]
         assert other.registered_hub is None  # unregistered there again

@@ -344,3 +344,22 @@ async def test_a_database_with_tokens_refuses_a_missing_or_other_key(
             assert refused(done), (args, done)
     # No key was made up on the way (SQLite: none beside the database, none here).
     assert not list(tmp_path.glob("*.key"))
+
+
+async def test_postgresql_takes_the_key_only_from_the_settings(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A fresh PostgreSQL database gets no generated key: it is shared by instances and
+    commands on other machines, which could not have the same file."""
+    from tests.cli_process import clean_env, voltroam
+    from tests.conftest import USE_POSTGRES
+
+    if not USE_POSTGRES:
+        pytest.skip("a PostgreSQL database (DATABASE_URL=postgresql://...)")
+    env = clean_env(DATABASE_URL=database_url)
+    done = await voltroam("party", "list", cwd=tmp_path, env=env)
+    assert done.code == 2 and "SECRET_KEY" in done.stderr and "SECRET_KEY_FILE" in done.stderr
+    env["SECRET_KEY_FILE"] = str(tmp_path / "missing.key")
+    done = await voltroam("party", "list", cwd=tmp_path, env=env)
+    assert done.code == 2 and "missing.key" in done.stderr
+    assert not (tmp_path / "missing.key").exists()

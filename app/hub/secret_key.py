@@ -95,6 +95,15 @@ async def establish_secret_key(settings: Settings) -> str:
                 " fingerprint or tokens encrypted with it); a new key would make its partner"
                 f" tokens unusable, so none was created. {_HOW}."
             ) from None
+        if settings.sqlite_path is None:
+            # Instances and commands on other machines share this database: a key made up
+            # here would be this machine's alone.
+            raise SecretKeyError(
+                str(exc)
+                if settings.secret_key_path is None
+                else f"{exc}. With a PostgreSQL database the key must exist (none is generated"
+                " for it): the same SECRET_KEY or SECRET_KEY_FILE for every instance and command"
+            ) from None
         try:
             secret = settings.create_secret_key_file()
         except SecretKeyMissing as missing:

@@ -18,7 +18,7 @@ import logging
 from datetime import timedelta
 
 from sqlalchemy import delete, or_, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -143,4 +143,7 @@ async def record_serving_url(ctx: HubContext) -> None:
     """`voltroam serve` says where it is: commands run elsewhere hand out this URL when
     PUBLIC_URL is not set."""
     async with ctx.sessions() as session:
-        await set_fact(session, SERVING_URL, ctx.settings.base_url)
+        try:
+            await set_fact(session, SERVING_URL, ctx.settings.base_url)
+        except DBAPIError as exc:  # a schema not migrated yet (MIGRATE_ON_START=false)
+            log.warning("serving URL not recorded: %s", exc.orig)

@@ -133,35 +133,38 @@ def _takeable_by(ctx: HubContext, now: Any) -> Any:
 
 
 async def claim(ctx: HubContext, limit: int) -> list[int]:
-    """Take up to ``limit`` jobs for this instance; each job is taken by one instance only."""
+    """Take up to ``limit`` jobs for this instance; each job is taken by one instance only.
+
+    Only reads while there is nothing to take (on SQLite a write, even of no row, takes the
+    database's one write lock, which every push needs too).
+    """
     now = utcnow()
     taken: list[int] = []
     async with ctx.sessions() as session:
-        await session.exec(
-            update(SyncJob)
-            .where(
-                col(SyncJob.state) == SyncState.RUNNING,
-                col(SyncJob.lease_until) < now,
-                col(SyncJob.attempts) >= MAX_ATTEMPTS,
-            )
-            .values(
-                state=SyncState.FAILED,
-                error=f"given up: the instance running it stopped {MAX_ATTEMPTS} times",
-                lease_until=None,
-                finished_at=now,
-                updated_at=now,
-            )
-            .execution_options(synchronize_session=False)
-        )
         due = (
             await session.exec(
-                select(SyncJob.id)
+                select(SyncJob.id, SyncJob.attempts)
                 .where(_takeable_by(ctx, now))
                 .order_by(col(SyncJob.id))
                 .limit(limit)
             )
         ).all()
-        for job_id in due:
+        for job_id, attempts in due:
+            if attempts >= MAX_ATTEMPTS:
+                # Instances died running it again and again: it may be what kills them.
+                await session.exec(
+                    update(SyncJob)
+                    .where(col(SyncJob.id) == job_id, _takeable_by(ctx, now))
+                    .values(
+                        state=SyncState.FAILED,
+                        error=f"given up: the instance running it stopped {attempts} times",
+                        lease_until=None,
+                        finished_at=now,
+                        updated_at=now,
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+                continue
             result = await session.exec(
                 update(SyncJob)
                 .where(col(SyncJob.id) == job_id, _takeable_by(ctx, now))

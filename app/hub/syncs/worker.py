@@ -21,6 +21,7 @@ class SyncWorker:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[None]] = set()
+        self._stopping = False
 
     def wake(self) -> None:
         """A job was queued in this process: look now rather than at the next poll."""
@@ -28,22 +29,32 @@ class SyncWorker:
 
     def start(self) -> None:
         if self._task is None:
+            self._stopping = False
             self._task = asyncio.create_task(self._loop(), name="sync-jobs")
 
     async def stop(self) -> None:
-        tasks = [t for t in (self._task, *self._running) if t is not None]
-        for task in tasks:
+        """The loop ends after its current round (not in the middle of a claim); pulls under
+        way are abandoned and their jobs released to the queue (or taken again by another
+        instance when their leases run out)."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self._task = None
+        running = list(self._running)
+        for task in running:
             task.cancel()
-        for task in tasks:
+        for task in running:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self._task = None
-        with contextlib.suppress(Exception):
-            await syncs.release(self.ctx)
+        if running:
+            with contextlib.suppress(Exception):
+                await syncs.release(self.ctx)
 
     async def _loop(self) -> None:
         poll = self.ctx.settings.sync_poll_seconds
-        while True:
+        while not self._stopping:
             try:
                 room = CONCURRENCY - len(self._running)
                 if room > 0:
@@ -55,6 +66,8 @@ class SyncWorker:
                 raise
             except Exception:  # a database hiccup must not end the loop for good
                 log.exception("sync jobs round failed")
+            if self._stopping:
+                return
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), poll)

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TextIO, TypeVar
+from urllib.parse import urlsplit
 
 import typer
 
@@ -44,13 +45,23 @@ def _run(factory: Callable[[Settings], Coroutine[Any, Any, T]]) -> T:
     return asyncio.run(factory(settings))
 
 
-async def _with_context(settings: Settings, work: Callable[..., Awaitable[T]]) -> T:
+async def _with_context(
+    settings: Settings, work: Callable[..., Awaitable[T]], *, hands_out_urls: bool = False
+) -> T:
+    """Migrate, check the secret key against the database, then run ``work(ctx, session)``.
+
+    ``hands_out_urls``: the command gives partners or chargers URLs of the hub, so it needs
+    the URL the hub is reached at (``_public_settings``).
+    """
     from app.core.context import HubContext
     from app.core.migrate import upgrade_to_head_async
     from app.ocpp.own_cpo import reserve
     from app.ocpp.settings import OcppSettings
 
     await upgrade_to_head_async(settings)
+    await _check_secret_key(settings)
+    if hands_out_urls:
+        settings = await _public_settings(settings)
     ctx = HubContext.create(settings)
     reserve(ctx, OcppSettings())
     try:
@@ -58,6 +69,54 @@ async def _with_context(settings: Settings, work: Callable[..., Awaitable[T]]) -
             return await work(ctx, session)
     finally:
         await ctx.close()
+
+
+async def _check_secret_key(settings: Settings) -> None:
+    """The database's key or exit 2 (never a second key: its tokens would be useless)."""
+    from app.hub.secret_key import SecretKeyError, establish_secret_key
+
+    try:
+        await establish_secret_key(settings)
+    except SecretKeyError as exc:
+        typer.echo(f"Error: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+
+
+PUBLIC_URL_WARNING = """\
+WARNING: PUBLIC_URL is not set, and no `voltroam serve` has recorded its URL in this database.
+  Partners and chargers will be given {url} (http://HOST:PORT), which works only if that
+  is where they reach this hub. Set PUBLIC_URL to the address partners use, for example
+  PUBLIC_URL=https://hub.example.com, or start `voltroam serve` on this database first."""
+
+UNSPECIFIED_HOST_WARNING = """\
+WARNING: PUBLIC_URL is not set, and the running `voltroam serve` listens on all interfaces.
+  Partners and chargers will be given {url}, which they cannot reach. Set PUBLIC_URL to
+  the address partners use, for example PUBLIC_URL=https://hub.example.com."""
+
+
+async def _public_settings(settings: Settings) -> Settings:
+    """Where partners reach the hub: PUBLIC_URL; else the URL the running `voltroam serve`
+    recorded in the database when it started; else http://HOST:PORT, with a loud warning."""
+    from app.core.db import make_engine, make_sessionmaker
+    from app.hub.cluster.service import SERVING_URL, get_fact
+
+    if settings.public_url:
+        return settings
+    engine = make_engine(settings)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            serving = await get_fact(session, SERVING_URL)
+    finally:
+        await engine.dispose()
+    if serving:
+        settings = settings.model_copy(update={"public_url": serving})
+        if urlsplit(serving).hostname not in ("0.0.0.0", "::"):  # noqa: S104 - a check, no bind
+            return settings
+        # `serve` listens on every interface: its URL names none partners could use.
+        typer.echo(UNSPECIFIED_HOST_WARNING.format(url=serving), err=True)
+        return settings
+    typer.echo(PUBLIC_URL_WARNING.format(url=settings.base_url), err=True)
+    return settings
 
 
 @cli.command()
@@ -81,15 +140,35 @@ def serve(
     except ValueError as exc:
         typer.echo(f"Refusing to start: {exc}", err=True)
         raise typer.Exit(2) from None
+    asyncio.run(_prepare_serve(settings))
     app = create_app(settings)
     typer.echo(f"Voltroam listening on http://{settings.host}:{settings.port}")
     typer.echo(f"  OCPI versions: {settings.versions_url}")
+    if not settings.public_url:
+        typer.echo(
+            f"  PUBLIC_URL is not set: partners are given {settings.base_url}; set PUBLIC_URL"
+            " when they reach the hub at another address",
+            err=True,
+        )
     typer.echo(f"  Database:      {settings.database_url}")
     if provider == "local":
         typer.echo("  Payments:      LOCAL TEST PROVIDER (no Stripe key set, no real money moves)")
     else:
         typer.echo("  Payments:      Stripe")
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+
+
+async def _prepare_serve(settings: Settings) -> None:
+    """Before listening: the schema, and the secret key of this database (else exit 2)."""
+    from app.core.migrate import upgrade_to_head_async
+
+    if settings.migrate_on_start:
+        await upgrade_to_head_async(settings)
+    try:
+        await _check_secret_key(settings)
+    except typer.Exit:
+        typer.echo("Refusing to start.", err=True)
+        raise
 
 
 @cli.command()
@@ -122,7 +201,10 @@ def admin_token(
     """Print an admin JWT for the admin API (Authorization: Bearer ...)."""
     from app.admin.auth import issue_admin_token
 
-    typer.echo(issue_admin_token(Settings(), subject, ttl))
+    settings = Settings()
+    # The JWT is signed with a secret derived from the key: it must be the hub's.
+    asyncio.run(_check_secret_key(settings))
+    typer.echo(issue_admin_token(settings, subject, ttl))
 
 
 @cli.command()
@@ -150,12 +232,12 @@ def party_invite(
         async def inner(ctx: Any, session: Any) -> None:
             platform, token_a = await service.create_invitation(session, ctx, name, ttl_hours)
             typer.echo(f"Platform id:   {platform.id}")
-            typer.echo(f"Versions URL:  {settings.versions_url}")
+            typer.echo(f"Versions URL:  {ctx.settings.versions_url}")
             typer.echo(f"Token A:       {token_a}")
             typer.echo(f"Expires at:    {platform.inbound_token_expires_at}")
             typer.echo("Hand both to the party over a secure channel; token A works once.")
 
-        await _with_context(settings, inner)
+        await _with_context(settings, inner, hands_out_urls=True)
 
     _run(work)
 
@@ -179,8 +261,13 @@ def party_connect(
                 raise typer.Exit(1) from None
             roles = ", ".join(f"{r.role} {r.country_code}*{r.party_id}" for r in view.roles)
             typer.echo(f"Connected: platform {view.platform.id} ({roles})")
+            if any(r.role == "CPO" for r in view.roles) and ctx.settings.sync_after_registration:
+                typer.echo(
+                    "The running hub pulls its Locations and Tariffs"
+                    f" (voltroam party sync {view.platform.id} does it now)"
+                )
 
-        await _with_context(settings, inner)
+        await _with_context(settings, inner, hands_out_urls=True)
 
     _run(work)
 
@@ -211,10 +298,14 @@ def party_sync(
 ) -> None:
     """Pull a CPO platform's Locations and Tariffs now, showing progress as pages arrive.
 
-    What POST /admin/platforms/{id}/sync does; the running hub delivers what changed.
+    Runs a sync job in this process (listed with the others in GET /admin/syncs); the running
+    hub delivers what changed. Killed, the job is finished by a running hub once its lease
+    (SYNC_LEASE_SECONDS) runs out.
     """
     from app.hub.parties import service
-    from app.hub.sync import pull_cpo
+    from app.hub.sync import PULLED
+    from app.hub.syncs import service as syncs
+    from app.hub.syncs.models import SyncReason
 
     async def work(settings: Settings) -> None:
         async def inner(ctx: Any, session: Any) -> None:
@@ -234,26 +325,37 @@ def party_sync(
                     err=True,
                 )
                 raise typer.Exit(1)
+            job = await syncs.start(session, ctx, platform_id, SyncReason.CLI)
+            assert job.id is not None
             await session.close()  # the pull uses sessions of its own
             typer.echo(
-                f"Pulling Locations and Tariffs from platform {platform_id} ({platform.name})"
+                f"Pulling Locations and Tariffs from platform {platform_id} ({platform.name}),"
+                f" sync job {job.id}"
             )
-            shown = SyncProgress()
-            report = await pull_cpo(ctx, platform_id, shown)
-            if not report.stored and not report.errors:
+            ended = await syncs.run(ctx, job.id, SyncProgress())
+            if ended is None:
+                typer.echo(
+                    f"Sync job {job.id} was taken over by a running hub (GET /admin/syncs/{job.id})",
+                    err=True,
+                )
+                raise typer.Exit(1)
+            modules = {m: ended.modules[m] for m in PULLED if m in ended.modules}
+            if not modules and not ended.error:
                 typer.echo("Nothing to pull: the platform has no Locations or Tariffs Sender")
                 return
-            counts = "; ".join(
-                f"{module} {report.stored[module]} stored, {report.ignored.get(module, 0)} ignored"
-                for module in report.stored
-            )
-            typer.echo(f"Pulled from platform {platform_id}: {counts}")
-            if report.errors:
+            if modules:
+                counts = "; ".join(
+                    f"{module} {m['stored']} stored, {m['ignored']} ignored"
+                    for module, m in modules.items()
+                )
+                typer.echo(f"Pulled from platform {platform_id}: {counts}")
+            if ended.error:
                 typer.echo(
                     f"The pull from platform {platform_id} failed (is the partner reachable?):",
                     err=True,
                 )
-                for error in report.errors:
+                errors = [f"{module}: {m['error']}" for module, m in modules.items() if m["error"]]
+                for error in errors or [ended.error]:
                     typer.echo(f"  {error}", err=True)
                 raise typer.Exit(1)
 
@@ -337,13 +439,13 @@ def charger_add(
             except service.ChargerError as exc:
                 typer.echo(str(exc), err=True)
                 raise typer.Exit(1) from None
-            url = settings.base_url.replace("http", "ws", 1)
+            url = ctx.settings.base_url.replace("http", "ws", 1)
             typer.echo(f"Charger {charger.charge_point_id} registered")
             typer.echo(f"  Endpoint:  {url}/ocpp/{charger.charge_point_id}")
             typer.echo(f"  Password:  {'set (stored hashed)' if password else 'none'}")
             typer.echo(f"  Location:  {charger.location_id or '-'}")
 
-        await _with_context(settings, inner)
+        await _with_context(settings, inner, hands_out_urls=True)
 
     _run(work)
 
@@ -405,9 +507,9 @@ def charger_qr(
             found = await find_evses(session, evse_uid, ref)
             if len(found) != 1:
                 return None
-            return pay_url(settings.base_url, found[0].uid, cpo)
+            return pay_url(ctx.settings.base_url, found[0].uid, cpo)
 
-        return await _with_context(settings, inner)
+        return await _with_context(settings, inner, hands_out_urls=True)
 
     url = _run(work)
     if url is None:

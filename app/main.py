@@ -24,6 +24,7 @@ from app.core.settings import Settings
 from app.hub.background import Background
 from app.hub.cluster import service as cluster
 from app.hub.gauges import refresh_gauges
+from app.hub.secret_key import establish_secret_key
 from app.modules.cdrs import router as cdrs
 from app.modules.chargingprofiles import router as chargingprofiles
 from app.modules.commands import router as commands
@@ -128,10 +129,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.migrate_on_start:
             await upgrade_to_head_async(settings)
+        # The key the database's partner tokens were stored with, or no start at all.
+        await establish_secret_key(settings)
         ctx = HubContext.create(settings, metrics)
         app.state.hub = ctx
         await ctx.broker.start()
         await cluster.announce(ctx)
+        await cluster.record_serving_url(ctx)
         payments = Payments(ctx, getattr(app.state, "payment_provider", None))
         app.state.payments = payments
         background = Background(ctx)

@@ -1,10 +1,11 @@
 """Every table of the hub, imported in one place for Alembic and the schema check."""
 
-from app.hub.cluster.models import HubInstance, HubLease
+from app.hub.cluster.models import HubFact, HubInstance, HubLease
 from app.hub.outbox.models import Delivery
 from app.hub.parties.models import Platform, PlatformParty, PlatformRole
 from app.hub.relay.models import Callback
 from app.hub.store.models import OcpiObject
+from app.hub.syncs.models import SyncJob
 from app.ocpp.models import Charger, OcppTransaction, OwnLocation, RemoteRequest
 from app.payments.models import Payment, PaymentEvent, PaymentJob
 from app.payments.provider import LocalIntent
@@ -13,6 +14,7 @@ __all__ = [
     "Callback",
     "Charger",
     "Delivery",
+    "HubFact",
     "HubInstance",
     "HubLease",
     "LocalIntent",
@@ -26,4 +28,5 @@ __all__ = [
     "PlatformParty",
     "PlatformRole",
     "RemoteRequest",
+    "SyncJob",
 ]

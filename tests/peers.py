@@ -76,6 +76,8 @@ class FakeParty:
     refuse_with: int | None = None
     # Seconds to wait before answering a push (timeouts).
     delay: float = 0.0
+    # Seconds to wait before answering each page of a GET-all (a slow pull).
+    page_delay: float = 0.0
     # The `data` to answer requests on a module endpoint with, by module (e.g. a CommandResponse
     # for "commands", an AuthorizationInfo for "tokens").
     answers: dict[str, Any] = field(default_factory=dict)
@@ -212,6 +214,8 @@ class FakeParty:
         async def get_all(
             version: str, module: str, offset: int = 0, limit: int = 50
         ) -> JSONResponse:
+            if self.page_delay:
+                await asyncio.sleep(self.page_delay)
             items = self.objects.get(module, [])
             size = min(limit, self.page_size)
             response = envelope(items[offset : offset + size])

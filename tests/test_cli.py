@@ -6,6 +6,7 @@ import asyncio
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -44,12 +45,16 @@ def test_admin_token_is_a_valid_jwt(cli_env: dict[str, str]) -> None:
 
 
 def test_secret_key_file_is_created_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without SECRET_KEY the key of a SQLite database is kept beside it (x.db: x.key)."""
     monkeypatch.chdir(tmp_path)
-    env = {"SECRET_KEY": "", "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
+    env = {"SECRET_KEY": "", "DATABASE_URL": f"sqlite:///{tmp_path / 'data' / 'x.db'}"}
+    (tmp_path / "data").mkdir()
     first = runner.invoke(cli, ["admin-token"], env=env)
     second = runner.invoke(cli, ["admin-token"], env=env)
-    key_file = tmp_path / "voltroam.key"
+    assert first.exit_code == 0 and second.exit_code == 0, first.output
+    key_file = tmp_path / "data" / "x.key"
     assert key_file.exists() and oct(key_file.stat().st_mode & 0o777) == "0o600"
+    assert not (tmp_path / "voltroam.key").exists()
     settings = Settings(secret_key=key_file.read_text().strip())
     assert verify_admin_token(settings, first.output.strip())
     assert verify_admin_token(settings, second.output.strip())
@@ -183,3 +188,178 @@ def test_sync_progress_rewrites_one_line_on_a_terminal() -> None:
         "\rlocations: page 2, 200/250 objects"
         "\rlocations: done, 3 pages, 250 objects (249 stored, 1 ignored)\n"
     )
+
+
+# --- the command as an operator runs it: a subprocess, in a directory of its own ---------------
+
+
+async def test_invite_and_connect_give_the_url_of_the_running_serve(
+    database_url: str, tmp_path: Path
+) -> None:
+    """`voltroam serve --port P` in one shell, `party invite` and `party connect` in another
+    (without PUBLIC_URL): both hand out the versions URL on port P, where the hub is."""
+    from tests.cli_process import clean_env, serving, voltroam
+    from tests.conftest import running_party
+    from tests.peers import FakeParty
+
+    port = free_port()
+    env = clean_env(DATABASE_URL=database_url, SECRET_KEY="cli-secret")
+    serve_dir, shell_dir = tmp_path / "serve", tmp_path / "shell"
+    serve_dir.mkdir()
+    shell_dir.mkdir()
+    versions_url = f"http://127.0.0.1:{port}/ocpi/versions"
+    async with serving("--port", str(port), port=port, cwd=serve_dir, env=env):
+        invited = await voltroam("party", "invite", "Example CPO", cwd=shell_dir, env=env)
+        assert invited.code == 0, invited.stderr
+        assert f"Versions URL:  {versions_url}" in invited.stdout
+        assert "8080" not in invited.stdout + invited.stderr
+
+        emsp = FakeParty(roles=[("EMSP", "DE", "EM9")], endpoints=[])
+        emsp.accepted_tokens.add("their-token-a")
+        async with running_party(emsp), httpx.AsyncClient() as http:
+            connected = await voltroam(
+                "party",
+                "connect",
+                f"{emsp.base_url}/versions",
+                "--token-a",
+                "their-token-a",
+                cwd=shell_dir,
+                env=env,
+            )
+            assert connected.code == 0, connected.stderr
+            assert emsp.registered_hub is not None
+            assert emsp.registered_hub["url"] == versions_url
+            # The partner can use what it was given.
+            reply = await http.get(versions_url, headers=token_header(emsp.registered_hub["token"]))
+            assert reply.status_code == 200 and reply.json()["status_code"] == 1000
+
+
+async def test_without_public_url_or_a_serve_the_cli_warns(
+    database_url: str, tmp_path: Path
+) -> None:
+    from tests.cli_process import clean_env, voltroam
+
+    env = clean_env(DATABASE_URL=database_url, SECRET_KEY="cli-secret")
+    invited = await voltroam("party", "invite", "Example CPO", cwd=tmp_path, env=env)
+    assert invited.code == 0, invited.stderr
+    assert "http://127.0.0.1:8080/ocpi/versions" in invited.stdout
+    assert "PUBLIC_URL" in invited.stderr and "http://127.0.0.1:8080" in invited.stderr
+    assert "warning" in invited.stderr.lower()
+
+    env["PUBLIC_URL"] = "https://hub.example.com"
+    invited = await voltroam("party", "invite", "Example eMSP", cwd=tmp_path, env=env)
+    assert invited.code == 0, invited.stderr
+    assert "Versions URL:  https://hub.example.com/ocpi/versions" in invited.stdout
+    assert "warning" not in invited.stderr.lower()
+
+
+async def test_the_cli_in_another_directory_uses_the_hubs_key(tmp_path: Path) -> None:
+    """serve in one directory, `party connect` in another, no SECRET_KEY anywhere: both use the
+    key beside the SQLite database, so the hub can use the token the CLI stored."""
+    from tests.cli_process import clean_env, serving, voltroam
+    from tests.conftest import running_party
+    from tests.hub.network import CPO_ENDPOINTS, EMSP_ENDPOINTS, location, wait_for
+    from tests.peers import FakeParty
+
+    data, serve_dir, shell_dir = tmp_path / "data", tmp_path / "serve", tmp_path / "shell"
+    for folder in (data, serve_dir, shell_dir):
+        folder.mkdir()
+    port = free_port()
+    env = clean_env(DATABASE_URL=f"sqlite:///{data / 'hub.db'}", DELIVERY_POLL_SECONDS="0.1")
+    emsp = FakeParty(roles=[("EMSP", "DE", "EM9")], endpoints=EMSP_ENDPOINTS)
+    emsp.accepted_tokens.add("their-token-a")
+    cpo = FakeParty(roles=[("CPO", "NL", "CPA")], endpoints=CPO_ENDPOINTS)
+    async with (
+        serving("--port", str(port), port=port, cwd=serve_dir, env=env),
+        running_party(emsp),
+        running_party(cpo),
+        httpx.AsyncClient(timeout=10) as http,
+    ):
+        connected = await voltroam(
+            "party", "connect", f"{emsp.base_url}/versions", "--token-a", "their-token-a",
+            cwd=shell_dir, env=env,
+        )  # fmt: skip
+        assert connected.code == 0, connected.stderr
+        invited = await voltroam("party", "invite", "CPO", cwd=shell_dir, env=env)
+        assert invited.code == 0, invited.stderr
+        token_a = re.search(r"Token A:\s+(\S+)", invited.stdout)
+        assert token_a is not None
+        answer = await cpo.register_with(
+            http, f"http://127.0.0.1:{port}/ocpi/versions", token_a.group(1)
+        )
+        assert answer.json()["status_code"] == 1000, answer.text
+        assert cpo.hub_token is not None
+        pushed = await http.put(
+            f"http://127.0.0.1:{port}/ocpi/2.2.1/receiver/locations/NL/CPA/LOC1",
+            json=location(),
+            headers=token_header(cpo.hub_token),
+        )
+        assert pushed.json()["status_code"] == 1000
+        # The hub presents the token the CLI stored: it decrypts it with the same key.
+        await wait_for(lambda: len(emsp.pushes("locations", "PUT")) == 1)
+    assert (data / "hub.key").exists()
+    assert not (serve_dir / "voltroam.key").exists()
+    assert not (shell_dir / "voltroam.key").exists()
+
+
+async def test_a_database_with_tokens_refuses_a_missing_or_other_key(
+    database_url: str, tmp_path: Path
+) -> None:
+    from tests.cli_process import clean_env, voltroam
+    from tests.conftest import running_party
+    from tests.peers import FakeParty
+
+    emsp = FakeParty(roles=[("EMSP", "DE", "EM9")], endpoints=[])
+    emsp.accepted_tokens.add("their-token-a")
+    env = clean_env(DATABASE_URL=database_url, SECRET_KEY="the-key")
+    async with running_party(emsp):
+        connected = await voltroam(
+            "party", "connect", f"{emsp.base_url}/versions", "--token-a", "their-token-a",
+            cwd=tmp_path, env=env,
+        )  # fmt: skip
+        assert connected.code == 0, connected.stderr
+    listed = await voltroam("party", "list", cwd=tmp_path, env=env)
+    assert listed.code == 0 and "EM9" in listed.stdout
+
+    def refused(done: Any) -> bool:
+        return (
+            done.code == 2
+            and "SECRET_KEY" in done.stderr
+            and "SECRET_KEY_FILE" in done.stderr
+            and "Traceback" not in done.stderr
+        )
+
+    other = {**env, "SECRET_KEY": "another-key"}
+    missing = {k: v for k, v in env.items() if k != "SECRET_KEY"}
+    port = str(free_port())
+    for variant in (other, missing):
+        for args in (
+            ["party", "list"],
+            ["party", "invite", "X"],
+            ["admin-token"],
+            ["charger", "list"],
+            ["serve", "--port", port],
+        ):
+            done = await voltroam(*args, cwd=tmp_path, env=variant)
+            assert refused(done), (args, done)
+    # No key was made up on the way (SQLite: none beside the database, none here).
+    assert not list(tmp_path.glob("*.key"))
+
+
+async def test_postgresql_takes_the_key_only_from_the_settings(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A fresh PostgreSQL database gets no generated key: it is shared by instances and
+    commands on other machines, which could not have the same file."""
+    from tests.cli_process import clean_env, voltroam
+    from tests.conftest import USE_POSTGRES
+
+    if not USE_POSTGRES:
+        pytest.skip("a PostgreSQL database (DATABASE_URL=postgresql://...)")
+    env = clean_env(DATABASE_URL=database_url)
+    done = await voltroam("party", "list", cwd=tmp_path, env=env)
+    assert done.code == 2 and "SECRET_KEY" in done.stderr and "SECRET_KEY_FILE" in done.stderr
+    env["SECRET_KEY_FILE"] = str(tmp_path / "missing.key")
+    done = await voltroam("party", "list", cwd=tmp_path, env=env)
+    assert done.code == 2 and "missing.key" in done.stderr
+    assert not (tmp_path / "missing.key").exists()

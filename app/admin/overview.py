@@ -30,8 +30,10 @@ from app.hub.auth import get_session
 from app.hub.cluster.service import live_instance_ids
 from app.hub.outbox.models import Delivery, DeliveryStatus
 from app.hub.outbox.service import counts as delivery_counts
+from app.hub.parties.models import Platform
 from app.hub.parties.service import list_platforms
 from app.hub.store.models import OcpiObject
+from app.hub.syncs import service as syncs
 from app.ocpp.models import Charger
 from app.payments.models import Payment
 from app.tariffs.money import currency_exponent
@@ -40,9 +42,12 @@ log = logging.getLogger("voltroam.admin.overview")
 
 router = APIRouter(tags=["admin"])
 
-# How many chargers and payments the overview lists (the counts cover all of them).
+# How many chargers, payments, failed deliveries and pulls the overview lists (the counts cover
+# all of them).
 CHARGER_LIST_LIMIT = 20
 PAYMENT_LIST_LIMIT = 10
+FAILED_LIST_LIMIT = 10
+SYNC_LIST_LIMIT = 10
 # OCPI SessionStatus values of a session that is going on.
 OPEN_SESSION_STATUSES = ("ACTIVE", "PENDING")
 
@@ -104,6 +109,18 @@ class ChargersOverview(BaseModel):
     )
 
 
+class FailedDelivery(BaseModel):
+    id: int
+    platform_id: int
+    platform_name: str
+    module: str = Field(examples=["locations"])
+    method: str = Field(examples=["PUT"])
+    path: str
+    attempts: int
+    last_error: str | None = Field(description="Why it failed")
+    created_at: datetime
+
+
 class DeliveriesOverview(BaseModel):
     pending: int = Field(description="Pushes not delivered yet (pending or being sent)")
     failed: int = Field(description="Pushes that failed for good (an admin may retry them)")
@@ -112,6 +129,30 @@ class DeliveriesOverview(BaseModel):
     )
     oldest_pending_age_seconds: float | None = Field(description="Its age, in seconds")
     by_status: dict[str, int] = Field(description="Pushes in each state")
+    recent_failed: list[FailedDelivery] = Field(
+        description=f"The {FAILED_LIST_LIMIT} newest failed pushes, with the reason"
+    )
+
+
+class SyncModuleSummary(BaseModel):
+    objects: int = Field(description="Objects received so far")
+    total: int | None = Field(description="The partner's X-Total-Count")
+    stored: int
+    ignored: int
+    error: str | None
+
+
+class SyncSummary(BaseModel):
+    id: int
+    platform_id: int
+    platform_name: str
+    reason: str = Field(examples=["registration"])
+    state: str = Field(description="pending, running, done or failed", examples=["done"])
+    attempts: int
+    modules: dict[str, SyncModuleSummary]
+    error: str | None
+    created_at: datetime
+    finished_at: datetime | None
 
 
 class PaymentSummary(BaseModel):
@@ -183,7 +224,43 @@ _EXAMPLE: dict[str, Any] = {
         "oldest_pending_at": "2026-03-02T09:29:12Z",
         "oldest_pending_age_seconds": 48.0,
         "by_status": {"delivered": 1520, "pending": 3, "sending": 1, "failed": 1},
+        "recent_failed": [
+            {
+                "id": 1517,
+                "platform_id": 2,
+                "platform_name": "Example eMSP GmbH",
+                "module": "tariffs",
+                "method": "PUT",
+                "path": "NL/CPA/T1",
+                "attempts": 1,
+                "last_error": "refused: HTTP 200, OCPI 2001 Invalid tariff",
+                "created_at": "2026-03-02T08:12:40Z",
+            }
+        ],
     },
+    "syncs": [
+        {
+            "id": 3,
+            "platform_id": 1,
+            "platform_name": "Example CPO B.V.",
+            "reason": "registration",
+            "state": "done",
+            "attempts": 1,
+            "modules": {
+                "locations": {
+                    "objects": 250,
+                    "total": 250,
+                    "stored": 249,
+                    "ignored": 1,
+                    "error": None,
+                },
+                "tariffs": {"objects": 4, "total": 4, "stored": 4, "ignored": 0, "error": None},
+            },
+            "error": None,
+            "created_at": "2026-03-02T09:00:00Z",
+            "finished_at": "2026-03-02T09:00:12Z",
+        }
+    ],
     "payments": {
         "total": 2,
         "by_status": {"captured": 1, "charging": 1},
@@ -233,6 +310,9 @@ class Overview(BaseModel):
         description="Stored OCPI Sessions whose status is ACTIVE or PENDING"
     )
     deliveries: DeliveriesOverview
+    syncs: list[SyncSummary] = Field(
+        description=f"The {SYNC_LIST_LIMIT} newest pulls of CPOs' Locations and Tariffs"
+    )
     payments: PaymentsOverview | None = Field(
         description="Null while the database has no payment tables (not migrated yet)"
     )
@@ -305,6 +385,13 @@ async def _deliveries(session: AsyncSession, now: datetime) -> DeliveriesOvervie
             )
         )
     ).one()
+    failed = await session.exec(
+        select(Delivery, Platform.name)
+        .join(Platform, col(Platform.id) == col(Delivery.platform_id))
+        .where(col(Delivery.status) == DeliveryStatus.FAILED)
+        .order_by(col(Delivery.id).desc())
+        .limit(FAILED_LIST_LIMIT)
+    )
     return DeliveriesOverview(
         pending=sum(by_status.get(s, 0) for s in DeliveryStatus.OPEN),
         failed=by_status.get(DeliveryStatus.FAILED, 0),
@@ -313,7 +400,39 @@ async def _deliveries(session: AsyncSession, now: datetime) -> DeliveriesOvervie
             max((now - oldest).total_seconds(), 0.0) if oldest is not None else None
         ),
         by_status=by_status,
+        recent_failed=[
+            FailedDelivery(
+                id=d.id or 0,
+                platform_id=d.platform_id,
+                platform_name=name,
+                module=d.module,
+                method=d.method,
+                path=d.path,
+                attempts=d.attempts,
+                last_error=d.last_error,
+                created_at=d.created_at,
+            )
+            for d, name in failed.all()
+        ],
     )
+
+
+async def _syncs(session: AsyncSession) -> list[SyncSummary]:
+    return [
+        SyncSummary(
+            id=job.id or 0,
+            platform_id=job.platform_id,
+            platform_name=name,
+            reason=job.reason,
+            state=job.state,
+            attempts=job.attempts,
+            modules={m: SyncModuleSummary.model_validate(v) for m, v in job.modules.items()},
+            error=job.error,
+            created_at=job.created_at,
+            finished_at=job.finished_at,
+        )
+        for job, name in await syncs.listing(session, limit=SYNC_LIST_LIMIT)
+    ]
 
 
 def _exponent(currency: str) -> int:
@@ -361,6 +480,14 @@ async def build_overview(session: AsyncSession) -> Overview:
     chargers = await _chargers(session)
     active = await _active_sessions(session)
     deliveries = await _deliveries(session, now)
+    # A database older than the sync jobs migration (MIGRATE_ON_START=false) has no pulls to
+    # show; the rollback loses nothing read above.
+    try:
+        pulls = await _syncs(session)
+    except (OperationalError, ProgrammingError) as exc:
+        log.warning("admin overview without pulls: %s", exc.orig)
+        await session.rollback()
+        pulls = []
     # Last: a database older than the payments migration fails here, and the rollback that
     # follows does not lose anything read above.
     payments: PaymentsOverview | None
@@ -376,6 +503,7 @@ async def build_overview(session: AsyncSession) -> Overview:
         chargers=chargers,
         active_sessions=active,
         deliveries=deliveries,
+        syncs=pulls,
         payments=payments,
     )
 
@@ -385,10 +513,11 @@ async def build_overview(session: AsyncSession) -> Overview:
 
 @router.get(
     "/admin/overview",
-    summary="Overview of the hub: platforms, chargers, sessions, deliveries, payments",
+    summary="Overview of the hub: platforms, chargers, sessions, deliveries, pulls, payments",
     description=(
         "One call for a dashboard: the platforms and their roles, how many chargers are online, "
-        "how many OCPI Sessions are going on, the delivery backlog and the newest payments "
+        "how many OCPI Sessions are going on, the delivery backlog and the newest failed "
+        "pushes, the newest pulls of CPOs' Locations and Tariffs, and the newest payments "
         "(amounts in the currency's minor units). The page at `/admin` shows it."
     ),
     response_model=Overview,

@@ -1,8 +1,8 @@
-"""Admin API (JWT): invitations, hub-initiated connections, platforms."""
+"""Admin API (JWT): invitations, hub-initiated connections, platforms, sync jobs."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.responses import JSONResponse
@@ -16,14 +16,16 @@ from app.admin.schemas import (
     InvitationIn,
     InvitationOut,
     PlatformOut,
-    SyncOut,
+    SyncJobOut,
 )
 from app.core.context import HubContext
 from app.core.limits import DB_ID_MAX
 from app.hub.auth import get_context, get_session
 from app.hub.outbox import service as outbox
 from app.hub.parties import service
-from app.hub.sync import pull_cpo
+from app.hub.parties.service import PlatformView
+from app.hub.syncs import service as syncs
+from app.hub.syncs.models import SyncReason
 from app.ocpi.errors import OcpiError
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_admin)])
@@ -33,6 +35,12 @@ PlatformId = Annotated[int, Path(ge=1, le=DB_ID_MAX, description="The platform's
 DeliveryId = Annotated[int, Path(ge=1, le=DB_ID_MAX, description="The delivery's id")]
 
 _AUTH_ERRORS: dict[int | str, dict[str, object]] = {401: {"description": "Missing or bad JWT"}}
+
+
+async def _platform_out(session: AsyncSession, view: PlatformView) -> PlatformOut:
+    assert view.platform.id is not None
+    latest = await syncs.latest(session, [view.platform.id])
+    return PlatformOut.of(view, latest.get(view.platform.id))
 
 
 @router.post(
@@ -85,7 +93,7 @@ async def connect_platform(
             ErrorOut(detail=exc.message, ocpi_status_code=exc.status_code).model_dump(),
             status_code=422,
         )
-    return PlatformOut.of(view)
+    return await _platform_out(session, view)
 
 
 @router.get(
@@ -95,12 +103,14 @@ async def connect_platform(
     responses=_AUTH_ERRORS,
 )
 async def list_platforms(session: AsyncSession = Depends(get_session)) -> list[PlatformOut]:
-    return [PlatformOut.of(v) for v in await service.list_platforms(session)]
+    views = await service.list_platforms(session)
+    latest = await syncs.latest(session, [v.platform.id for v in views if v.platform.id])
+    return [PlatformOut.of(v, latest.get(v.platform.id or 0)) for v in views]
 
 
 @router.get(
     "/platforms/{platform_id}",
-    summary="One platform",
+    summary="One platform, with the progress of its newest pull (sync)",
     response_model=PlatformOut,
     responses={**_AUTH_ERRORS, 404: {"description": "Unknown platform"}},
 )
@@ -110,7 +120,7 @@ async def get_platform(
     view = await service.get_platform(session, platform_id)
     if view is None:
         raise HTTPException(404, "Unknown platform")
-    return PlatformOut.of(view)
+    return await _platform_out(session, view)
 
 
 async def _set_status(
@@ -119,7 +129,7 @@ async def _set_status(
     view = await service.set_status(session, ctx, platform_id, status)
     if view is None:
         raise HTTPException(404, "Unknown platform")
-    return PlatformOut.of(view)
+    return await _platform_out(session, view)
 
 
 @router.post(
@@ -160,19 +170,66 @@ async def resume_platform(
 
 @router.post(
     "/platforms/{platform_id}/sync",
-    summary="Pull the platform's Locations and Tariffs now (CPOs) and announce them",
-    response_model=SyncOut,
-    responses={**_AUTH_ERRORS, 404: {"description": "Unknown platform"}},
+    summary="Queue a pull of the platform's Locations and Tariffs (CPOs)",
+    description=(
+        "Queues a sync job and answers at once; a running hub instance takes it. Its progress "
+        "is in `GET /admin/syncs/{id}` and in the platform's `sync`. A job of the platform "
+        "that has not started yet is returned instead of a second one."
+    ),
+    response_model=SyncJobOut,
+    status_code=202,
+    responses={
+        **_AUTH_ERRORS,
+        404: {"description": "Unknown platform"},
+        409: {"description": "The platform is not registered, or has no CPO role"},
+    },
 )
 async def sync_platform(
     platform_id: PlatformId,
     ctx: HubContext = Depends(get_context),
     session: AsyncSession = Depends(get_session),
-) -> SyncOut:
-    if await service.get_platform(session, platform_id) is None:
+) -> SyncJobOut:
+    view = await service.get_platform(session, platform_id)
+    if view is None:
         raise HTTPException(404, "Unknown platform")
-    report = await pull_cpo(ctx, platform_id)
-    return SyncOut(stored=report.stored, ignored=report.ignored, errors=report.errors)
+    if not view.platform.registered:
+        raise HTTPException(409, "The platform has not registered: there is nothing to pull")
+    if not any(r.role == "CPO" for r in view.roles):
+        raise HTTPException(409, "The platform has no CPO role: there is nothing to pull")
+    job = await syncs.queue(session, platform_id, SyncReason.ADMIN)
+    await session.commit()
+    await session.refresh(job)
+    ctx.notify_syncs()
+    return SyncJobOut.of(job, view.platform.name)
+
+
+@router.get(
+    "/syncs",
+    summary="Pulls of CPOs' Locations and Tariffs (sync jobs), newest first",
+    response_model=list[SyncJobOut],
+    responses=_AUTH_ERRORS,
+)
+async def list_syncs(
+    platform_id: Annotated[int | None, Query(ge=1)] = None,
+    state: Annotated[Literal["pending", "running", "done", "failed"] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    session: AsyncSession = Depends(get_session),
+) -> list[SyncJobOut]:
+    rows = await syncs.listing(session, platform_id, state, limit)
+    return [SyncJobOut.of(job, name) for job, name in rows]
+
+
+@router.get(
+    "/syncs/{sync_id}",
+    summary="One sync job and its progress",
+    response_model=SyncJobOut,
+    responses={**_AUTH_ERRORS, 404: {"description": "Unknown sync job"}},
+)
+async def get_sync(sync_id: int, session: AsyncSession = Depends(get_session)) -> SyncJobOut:
+    found = await syncs.get(session, sync_id)
+    if found is None:
+        raise HTTPException(404, "Unknown sync job")
+    return SyncJobOut.of(*found)
 
 
 @router.get(

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field, HttpUrl
 
 from app.hub.parties.service import PlatformView
+from app.hub.syncs.models import SyncJob
 
 
 class InvitationIn(BaseModel):
@@ -35,6 +36,64 @@ class RoleOut(BaseModel):
     business_details: dict[str, Any]
 
 
+class SyncModuleOut(BaseModel):
+    """How far the pull of one module got."""
+
+    pages: int = Field(description="Pages received so far")
+    objects: int = Field(description="Objects received so far")
+    total: int | None = Field(description="The partner's X-Total-Count (null: not sent)")
+    stored: int = Field(description="Objects stored (new, changed or unchanged)")
+    ignored: int = Field(
+        description="Objects ignored: invalid, or owned by a party that is not the platform's"
+    )
+    done: bool = Field(description="The module's pull ended")
+    error: str | None = Field(description="Why it ended early (the partner failed)")
+
+
+class SyncJobOut(BaseModel):
+    """A pull of a CPO platform's Locations and Tariffs (a sync job)."""
+
+    id: int
+    platform_id: int
+    platform_name: str
+    reason: str = Field(
+        description="registration (a CPO registered or updated its credentials), admin"
+        " (POST /admin/platforms/{id}/sync) or cli (voltroam party sync)",
+        examples=["registration"],
+    )
+    state: str = Field(
+        description="pending (queued), running, done or failed (error says why)",
+        examples=["running"],
+    )
+    attempts: int = Field(description="Times an instance took it (more: an instance died)")
+    instance: str | None = Field(description="The instance that has (or last had) it")
+    modules: dict[str, SyncModuleOut] = Field(description="Progress by module")
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    updated_at: datetime
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, job: SyncJob, platform_name: str) -> SyncJobOut:
+        assert job.id is not None
+        return cls(
+            id=job.id,
+            platform_id=job.platform_id,
+            platform_name=platform_name,
+            reason=job.reason,
+            state=job.state,
+            attempts=job.attempts,
+            instance=job.holder,
+            modules={m: SyncModuleOut.model_validate(v) for m, v in (job.modules or {}).items()},
+            error=job.error,
+            created_at=job.created_at,
+            started_at=job.started_at,
+            updated_at=job.updated_at,
+            finished_at=job.finished_at,
+        )
+
+
 class PlatformOut(BaseModel):
     id: int
     name: str
@@ -47,9 +106,12 @@ class PlatformOut(BaseModel):
     endpoints: list[dict[str, Any]]
     created_at: datetime
     last_seen_at: datetime | None
+    sync: SyncJobOut | None = Field(
+        description="The newest pull of the platform's Locations and Tariffs (CPOs), if any"
+    )
 
     @classmethod
-    def of(cls, view: PlatformView) -> PlatformOut:
+    def of(cls, view: PlatformView, sync: SyncJob | None = None) -> PlatformOut:
         p = view.platform
         assert p.id is not None
         return cls(
@@ -72,6 +134,7 @@ class PlatformOut(BaseModel):
             endpoints=p.endpoints or [],
             created_at=p.created_at,
             last_seen_at=p.last_seen_at,
+            sync=SyncJobOut.of(sync, p.name) if sync is not None else None,
         )
 
 
@@ -92,9 +155,3 @@ class DeliveryOut(BaseModel):
     created_at: datetime
     next_attempt_at: datetime
     delivered_at: datetime | None
-
-
-class SyncOut(BaseModel):
-    stored: dict[str, int]
-    ignored: dict[str, int]
-    errors: list[str]

@@ -32,8 +32,9 @@ class HubContext:
     ocpi: OcpiClient = field(init=False)
     # Called after a commit that queued deliveries (the worker wakes up at once).
     notify_outbox: Callable[[], None] = field(default=lambda: None)
-    # Called after a platform registered (the app pulls a CPO's Locations and Tariffs).
-    spawn_after_registration: Callable[[int], None] = field(default=lambda _platform_id: None)
+    # Called after a commit that queued a sync job (a serving instance looks at once; the job
+    # itself is in the database, where any instance finds it by polling).
+    notify_syncs: Callable[[], None] = field(default=lambda: None)
     # This running instance (several may share the database) and its line to the others.
     instance_id: str = field(default_factory=new_instance_id)
     broker: Broker = field(init=False)

@@ -33,12 +33,35 @@ def tokens_equal(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
 
 
+class UndecryptableToken(ValueError):
+    """A stored partner token that the configured secret key does not decrypt (it was stored
+    with another key)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the partner's stored token cannot be decrypted with this hub's secret key: it was"
+            " stored with another key (check SECRET_KEY / SECRET_KEY_FILE, or connect the"
+            " partner again)"
+        )
+
+
+# What the fingerprint of a key is computed over. The fingerprint (an HMAC of this constant)
+# tells whether a key is the one a database's tokens were stored with, without storing the
+# key; it gives an attacker with the database nothing the stored Fernet tokens do not already.
+_FINGERPRINT_MESSAGE = b"voltroam secret key fingerprint v1"
+
+
+def key_fingerprint(secret: str) -> str:
+    return hmac.new(secret.encode("utf-8"), _FINGERPRINT_MESSAGE, hashlib.sha256).hexdigest()
+
+
 class TokenCipher:
     """Encrypts tokens for storage with a key derived from the configured secret."""
 
     def __init__(self, secret: str) -> None:
         digest = hashlib.sha256(("voltroam-token-cipher:" + secret).encode()).digest()
         self._fernet = Fernet(base64.urlsafe_b64encode(digest))
+        self.fingerprint = key_fingerprint(secret)
 
     def encrypt(self, token: str) -> str:
         return self._fernet.encrypt(token.encode("utf-8")).decode("ascii")
@@ -46,5 +69,12 @@ class TokenCipher:
     def decrypt(self, stored: str) -> str:
         try:
             return self._fernet.decrypt(stored.encode("ascii")).decode("utf-8")
-        except InvalidToken:
-            raise ValueError("stored token cannot be decrypted with the configured key") from None
+        except (InvalidToken, UnicodeEncodeError):
+            raise UndecryptableToken() from None
+
+    def can_decrypt(self, stored: str) -> bool:
+        try:
+            self.decrypt(stored)
+        except UndecryptableToken:
+            return False
+        return True

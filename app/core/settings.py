@@ -16,6 +16,10 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+class SecretKeyMissing(ValueError):
+    """The secret key is neither set (SECRET_KEY) nor in its file."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
 
@@ -38,11 +42,16 @@ class Settings(BaseSettings):
     hub_name: str = "Voltroam Hub"
     hub_website: str = ""
 
-    # Secrets. SECRET_KEY encrypts the tokens the hub sends to partners; when unset, a key is
-    # generated once into SECRET_KEY_FILE (outside the database, so a copy of the database alone
-    # lets nobody call a partner).
+    # Secrets. SECRET_KEY encrypts the tokens the hub sends to partners. When unset, the key is
+    # read from SECRET_KEY_FILE; when that is unset too, from the file beside a SQLite database
+    # (voltroam.db -> voltroam.key), so that every command run on one database finds one key
+    # whatever its working directory. Only for a SQLite database without any partner token yet
+    # is that file generated; a PostgreSQL database (shared by instances and commands on other
+    # machines) needs SECRET_KEY or SECRET_KEY_FILE. The key stays outside the database, so a
+    # copy of the database alone lets nobody call a partner; the database keeps a fingerprint
+    # of it, and a command with another key refuses to run (app/hub/secret_key.py).
     secret_key: str = ""
-    secret_key_file: str = "./voltroam.key"
+    secret_key_file: str = ""
     # Admin JWTs (HS256). Empty: derived from the secret key.
     admin_jwt_secret: str = ""
     admin_jwt_ttl_seconds: int = 12 * 3600
@@ -73,8 +82,13 @@ class Settings(BaseSettings):
     alive_check_interval_seconds: float = 30.0
     # How often the hub looks for commands whose result is overdue (answered TIMEOUT).
     command_timeout_check_seconds: float = 1.0
-    # Pull Locations and Tariffs from a CPO right after it registers.
+    # Pull Locations and Tariffs from a CPO right after it registers (a sync job, queued with
+    # the registration and run by a serving instance).
     sync_after_registration: bool = True
+    # How often a serving instance looks for queued sync jobs.
+    sync_poll_seconds: float = 1.0
+    # A sync job whose instance stopped renewing its lease this long ago is taken again.
+    sync_lease_seconds: float = 60.0
 
     # Several instances: messages between them (calls to chargers held by another instance) go
     # through Redis pub/sub. Empty: in-process only (one instance).
@@ -160,16 +174,76 @@ class Settings(BaseSettings):
     def async_database_url(self) -> str:
         return to_async_url(self.database_url)
 
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The file of a SQLite database (None: PostgreSQL, or SQLite in memory)."""
+        url = self.database_url
+        for prefix in ("sqlite:///", "sqlite+aiosqlite:///"):
+            if url.startswith(prefix):
+                path = url[len(prefix) :].split("?", 1)[0]
+                if path and path != ":memory:":
+                    return Path(path)
+        return None
+
+    @property
+    def secret_key_path(self) -> Path | None:
+        """Where the key file is: SECRET_KEY_FILE, else beside the SQLite database, else none."""
+        if self.secret_key_file:
+            return Path(self.secret_key_file)
+        database = self.sqlite_path
+        if database is None:
+            return None
+        if database.suffix == ".key":  # never the database file itself
+            return database.with_name(database.name + ".key")
+        return database.with_suffix(".key")
+
     @cached_property
     def resolved_secret_key(self) -> str:
+        """SECRET_KEY, else the key file's content; SecretKeyMissing when there is neither.
+
+        Never creates a key: that is ``create_secret_key_file``'s, which is called only for a
+        database that holds no partner token yet.
+        """
         if self.secret_key:
             return self.secret_key
-        path = Path(self.secret_key_file)
-        if path.exists():
-            return path.read_text().strip()
+        path = self.secret_key_path
+        if path is None:
+            raise SecretKeyMissing(
+                "No secret key: with a PostgreSQL database set SECRET_KEY or SECRET_KEY_FILE,"
+                " the same for every instance and command"
+            )
+        try:
+            key = path.read_text().strip()
+        except FileNotFoundError:
+            raise SecretKeyMissing(
+                f"No secret key: {path} does not exist (set SECRET_KEY or SECRET_KEY_FILE)"
+            ) from None
+        except OSError as exc:
+            raise SecretKeyMissing(
+                f"The secret key file {path} cannot be read ({exc.strerror});"
+                " set SECRET_KEY or SECRET_KEY_FILE"
+            ) from None
+        if not key:
+            raise SecretKeyMissing(f"The secret key file {path} is empty")
+        return key
+
+    def create_secret_key_file(self) -> str:
+        """Generate the key into ``secret_key_path`` (mode 0600) and return it; when another
+        process made it first, theirs is returned. SecretKeyMissing where no file is kept."""
+        path = self.secret_key_path
+        if path is None or self.secret_key:
+            return self.resolved_secret_key
         key = secrets.token_urlsafe(32)
-        # Created readable by the owner only.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            # Created readable by the owner only, and only if it is not there yet.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return self.resolved_secret_key
+        except OSError as exc:
+            raise SecretKeyMissing(
+                f"The secret key file {path} cannot be created ({exc.strerror});"
+                " set SECRET_KEY or SECRET_KEY_FILE"
+            ) from None
         with os.fdopen(fd, "w") as handle:
             handle.write(key + "\n")
         return key
@@ -215,4 +289,4 @@ def get_settings() -> Settings:
     return Settings()
 
 
-__all__ = ["Settings", "get_settings", "to_async_url"]
+__all__ = ["SecretKeyMissing", "Settings", "get_settings", "to_async_url"]

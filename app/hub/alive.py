@@ -11,6 +11,7 @@ from sqlmodel import col, select
 
 from app.core.context import HubContext
 from app.core.dbtypes import utcnow
+from app.core.security import UndecryptableToken
 from app.hub.parties import service as parties
 from app.hub.parties.models import ConnectionStatus, Platform
 from app.ocpi.client import PeerError
@@ -46,6 +47,8 @@ async def check_platforms(ctx: HubContext) -> dict[int, str]:
     for platform in due:
         assert platform.id is not None
         alive = await _ping(ctx, platform)
+        if alive is None:
+            continue  # it could not be asked: its status stays what it was
         status = ConnectionStatus.CONNECTED if alive else ConnectionStatus.OFFLINE
         async with ctx.sessions() as session:
             if alive:
@@ -61,14 +64,20 @@ async def check_platforms(ctx: HubContext) -> dict[int, str]:
     return results
 
 
-async def _ping(ctx: HubContext, platform: Platform) -> bool:
+async def _ping(ctx: HubContext, platform: Platform) -> bool | None:
+    """Whether the platform answered; None when the hub cannot ask (its token is unusable)."""
     if not platform.versions_url or not platform.outbound_token:
         return False
+    try:
+        token = ctx.cipher.decrypt(platform.outbound_token)
+    except UndecryptableToken as exc:
+        log.error("still-alive check of platform %s skipped: %s", platform.id, exc)
+        return None
     try:
         reply = await ctx.ocpi.request(
             "GET",
             platform.versions_url,
-            ctx.cipher.decrypt(platform.outbound_token),
+            token,
             timeout=min(ctx.settings.ocpi_timeout_seconds, 10.0),
             module="versions",
         )

@@ -1,4 +1,4 @@
-"""The hub's background work: delivery, still-alive checks, pulls after registration."""
+"""The hub's background work: delivery, still-alive checks, sync jobs (pulls of CPOs)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from app.hub.alive import check_platforms
 from app.hub.cluster import service as cluster
 from app.hub.outbox.worker import DeliveryWorker
 from app.hub.relay.service import expire_due
-from app.hub.sync import pull_cpo
+from app.hub.syncs.worker import SyncWorker
 
 log = logging.getLogger("voltroam.background")
 
@@ -20,7 +20,7 @@ class Background:
     def __init__(self, ctx: HubContext) -> None:
         self.ctx = ctx
         self.worker = DeliveryWorker(ctx)
-        self._tasks: set[asyncio.Task[object]] = set()
+        self.syncs = SyncWorker(ctx)
         self._alive: asyncio.Task[None] | None = None
         self._timeouts: asyncio.Task[None] | None = None
         self._heartbeat: asyncio.Task[None] | None = None
@@ -28,9 +28,10 @@ class Background:
     def start(self) -> None:
         settings = self.ctx.settings
         self.ctx.notify_outbox = self.worker.wake
-        self.ctx.spawn_after_registration = self._after_registration
+        self.ctx.notify_syncs = self.syncs.wake
         if settings.delivery_enabled:
             self.worker.start()
+        self.syncs.start()
         if settings.alive_check_interval_seconds > 0:
             self._alive = asyncio.create_task(self._alive_loop(), name="still-alive")
         self._timeouts = asyncio.create_task(self._timeout_loop(), name="command-timeouts")
@@ -38,24 +39,13 @@ class Background:
 
     async def stop(self) -> None:
         await self.worker.stop()
-        tasks = [
-            *self._tasks,
-            *(t for t in (self._alive, self._timeouts, self._heartbeat) if t is not None),
-        ]
+        await self.syncs.stop()
+        tasks = [t for t in (self._alive, self._timeouts, self._heartbeat) if t is not None]
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-
-    def _after_registration(self, platform_id: int) -> None:
-        if not self.ctx.settings.sync_after_registration:
-            return
-        task: asyncio.Task[object] = asyncio.create_task(
-            pull_cpo(self.ctx, platform_id), name=f"pull-{platform_id}"
-        )
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def _alive_loop(self) -> None:
         interval = self.ctx.settings.alive_check_interval_seconds

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.context import HubContext
+from app.core.security import UndecryptableToken
 from app.hub.outbox.service import Push, enqueue
 from app.hub.parties.models import ConnectionStatus, endpoint_url
 from app.hub.routing import PUSHED_TO, Party, broadcast_receivers, find_party, hub_ref
@@ -69,7 +70,14 @@ async def call_party(
         raise OcpiError(
             OcpiStatus.RECEIVER_NOT_CONNECTED, f"Receiver {party.ref} is not registered"
         )
-    token = ctx.cipher.decrypt(party.platform.outbound_token)
+    try:
+        token = ctx.cipher.decrypt(party.platform.outbound_token)
+    except UndecryptableToken as exc:
+        log.error("cannot call %s: %s", party.ref, exc)
+        # The hub's own fault, not the requester's nor the receiver's: a server error.
+        raise OcpiError(
+            OcpiStatus.SERVER_ERROR, f"The hub cannot call {party.ref}: {exc}"
+        ) from None
     routing = RoutingHeaders(from_party=from_party, to_party=party.ref)
     try:
         return await ctx.ocpi.request(

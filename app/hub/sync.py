@@ -1,20 +1,23 @@
-"""Pulling a CPO's Locations and Tariffs through its Sender interfaces after it registers.
+"""Pulling a CPO's Locations and Tariffs through its Sender interfaces.
 
-"Pull is required, a receiver needs to be able to get in-sync" (transport_and_format, Pull and
+Runs as a sync job (app/hub/syncs): queued when a CPO registers, run by a serving instance or by
+`voltroam party sync`. "Pull is required, a receiver needs to be able to get in-sync" (transport_and_format, Pull and
 Push). Pages are walked by the outbound client (Link, or offset and X-Total-Count when a peer's
 Link is broken). Objects outside the CPO's own roles are ignored ("these objects may be ignored").
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 from sqlmodel import select
 
 from app.core.context import HubContext
+from app.core.security import UndecryptableToken
 from app.hub.forward import broadcast
 from app.hub.parties.models import Platform, PlatformRole, endpoint_url
 from app.hub.routing import hub_ref
@@ -35,6 +38,9 @@ class SyncReport:
     stored: dict[str, int] = field(default_factory=dict)
     ignored: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    # Why nothing was pulled at all (the platform is not a registered CPO, its token cannot be
+    # decrypted); None when the pull ran.
+    refused: str | None = None
 
 
 @dataclass(frozen=True)
@@ -55,7 +61,9 @@ class PullProgress:
     error: str | None = None
 
 
-ProgressCallback = Callable[[PullProgress], None]
+# Told about every page and the end of each module; may be a coroutine function (a sync job
+# writes the progress to the database and renews its lease there).
+ProgressCallback = Callable[[PullProgress], Awaitable[None] | None]
 
 
 @dataclass
@@ -71,17 +79,17 @@ class _Tally:
     ignored: int = 0
     error: str | None = None
 
-    def page(self, pages: int, objects: int, total: int | None) -> None:
+    async def page(self, pages: int, objects: int, total: int | None) -> None:
         """OcpiClient.get_all's on_page: the objects of one more page were handled."""
         self.pages, self.objects, self.total = pages, objects, total
-        self._tell(done=False)
+        await self._tell(done=False)
 
-    def finish(self) -> None:
-        self._tell(done=True)
+    async def finish(self) -> None:
+        await self._tell(done=True)
 
-    def _tell(self, done: bool) -> None:
+    async def _tell(self, done: bool) -> None:
         if self.progress is not None:
-            self.progress(
+            told = self.progress(
                 PullProgress(
                     self.module,
                     self.pages,
@@ -93,6 +101,8 @@ class _Tally:
                     self.error,
                 )
             )
+            if inspect.isawaitable(told):
+                await told
 
 
 async def pull_cpo(
@@ -101,7 +111,8 @@ async def pull_cpo(
     """Pull the Locations and Tariffs of a registered CPO platform, module by module.
 
     ``progress`` (optional) hears about every page as its objects are stored, and about the end
-    of each module; what went wrong is also in the report's ``errors``.
+    of each module; what went wrong is also in the report's ``errors``. An exception the
+    callback raises ends the pull (a sync job that lost its lease).
     """
     report = SyncReport()
     async with ctx.sessions() as session:
@@ -109,12 +120,22 @@ async def pull_cpo(
         roles = (
             await session.exec(select(PlatformRole).where(PlatformRole.platform_id == platform_id))
         ).all()
-    if platform is None or not platform.registered or platform.outbound_token is None:
+    if platform is None:
+        report.refused = f"platform {platform_id} does not exist"
+        return report
+    if not platform.registered or platform.outbound_token is None:
+        report.refused = f"platform {platform_id} is not registered"
         return report
     cpos = {PartyRef(r.country_code, r.party_id) for r in roles if r.role == "CPO"}
     if not cpos:
+        report.refused = f"platform {platform_id} has no CPO role: nothing to pull"
         return report
-    token = ctx.cipher.decrypt(platform.outbound_token)
+    try:
+        token = ctx.cipher.decrypt(platform.outbound_token)
+    except UndecryptableToken as exc:
+        report.refused = str(exc)
+        log.error("cannot pull from platform %s: %s", platform_id, exc)
+        return report
     for module, model in PULLED.items():
         url = endpoint_url(platform, module, "SENDER")
         if url is None:
@@ -148,7 +169,7 @@ async def pull_cpo(
             log.warning("pulling %s from platform %s failed: %s", module, platform_id, exc.message)
         report.stored[module] = tally.stored
         report.ignored[module] = tally.ignored
-        tally.finish()
+        await tally.finish()
     ctx.notify_outbox()
     log.info("pulled from platform %s: %s", platform_id, report.stored)
     return report

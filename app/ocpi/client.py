@@ -8,7 +8,7 @@ expected, missing headers, a broken ``Link``, advertised URLs with or without a 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
@@ -244,7 +244,7 @@ class OcpiClient:
         routing: RoutingHeaders | None = None,
         max_pages: int = 100_000,
         module: str = "other",
-        on_page: Callable[[int, int, int | None], None] | None = None,
+        on_page: Callable[[int, int, int | None], Awaitable[None] | None] | None = None,
     ) -> AsyncIterator[Any]:
         """Yield every object of a paginated GET-all.
 
@@ -252,8 +252,9 @@ class OcpiClient:
         pointing elsewhere, as some peers send) walks by offset until ``X-Total-Count`` objects
         were read or a page comes back empty.
 
-        ``on_page(pages, objects, total)`` is called once the objects of each page were consumed:
-        pages and objects read so far, and the page's X-Total-Count (None when absent).
+        ``on_page(pages, objects, total)`` is called (and awaited, when it is a coroutine
+        function) once the objects of each page were consumed: pages and objects read so far,
+        and the page's X-Total-Count (None when absent).
         """
         query = dict(params or {})
         offset = int(query.get("offset", 0))
@@ -279,7 +280,9 @@ class OcpiClient:
             offset += len(items)
             total = _int_header(reply.headers, "X-Total-Count")
             if on_page is not None:
-                on_page(pages, seen, total)
+                told = on_page(pages, seen, total)
+                if told is not None:
+                    await told
             if not items or (total is not None and seen >= total):
                 return
             link = _next_link(reply.headers.get("Link"), url)

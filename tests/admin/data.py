@@ -75,7 +75,12 @@ async def add_sessions(ctx: Any, statuses: dict[str, str], module: str = "sessio
 
 
 async def add_deliveries(
-    ctx: Any, platform_id: int, pending: int, failed: int, age: timedelta
+    ctx: Any,
+    platform_id: int,
+    pending: int,
+    failed: int,
+    age: timedelta,
+    error: str | None = None,
 ) -> None:
     """Pushes that stay as they are: pending ones are not due for a day, failed ones are final."""
     now = utcnow()
@@ -91,6 +96,8 @@ async def add_deliveries(
                     status=DeliveryStatus.PENDING if n < pending else DeliveryStatus.FAILED,
                     created_at=now - age + timedelta(seconds=n),
                     next_attempt_at=now + timedelta(days=1),
+                    attempts=0 if n < pending else 1,
+                    last_error=None if n < pending else error,
                 )
             )
         await session.commit()

@@ -3,6 +3,7 @@ sign-in on a refused token, nothing fetched from elsewhere."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -11,13 +12,20 @@ import httpx
 
 from app.admin.auth import issue_admin_token
 from app.core.dbtypes import utcnow
-from tests.admin.data import add_payments, add_sessions, payment
+from tests.admin.data import add_deliveries, add_payments, add_sessions, payment
 from tests.browser.conftest import watch_external_requests
 from tests.conftest import RunningServer, invite, running_party
 from tests.hub.network import register
 from tests.peers import FakeParty
 
 TIMEOUT = 10_000  # ms
+
+
+async def cpo_platform(http: httpx.AsyncClient, hub: RunningServer) -> dict[str, Any]:
+    assert hub.settings is not None
+    headers = {"Authorization": f"Bearer {issue_admin_token(hub.settings)}"}
+    platforms = (await http.get(f"{hub.base_url}/admin/platforms", headers=headers)).json()
+    return dict(platforms[0])
 
 
 async def test_admin_page_shows_the_overview(
@@ -27,6 +35,17 @@ async def test_admin_page_shows_the_overview(
     ctx = hub.app.state.hub
     async with running_party(FakeParty(roles=[("CPO", "NL", "CPA")])) as cpo:
         await register(http, hub, cpo)
+        # Its Locations are pulled (a sync job) while it is there.
+        for _ in range(200):
+            platform = await cpo_platform(http, hub)
+            if platform["sync"] is not None and platform["sync"]["state"] == "done":
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError(f"the CPO was not pulled: {platform['sync']}")
+    await add_deliveries(
+        ctx, platform["id"], pending=0, failed=1, age=timedelta(0), error="refused: OCPI 2001"
+    )
     await invite(http, hub, "Example eMSP <b>GmbH</b>")  # shown as text, never as markup
     await add_sessions(ctx, {"S1": "ACTIVE", "S2": "PENDING", "S3": "COMPLETED"})
     now = utcnow()
@@ -56,6 +75,11 @@ async def test_admin_page_shows_the_overview(
     assert await page.locator("#n-sessions").inner_text() == "2"
     assert await page.locator("#n-chargers").inner_text() == "0 / 0"
     assert await page.locator("#n-payments").inner_text() == "2"
+    failed = await page.locator("#failed tbody tr").inner_text()
+    assert "NL*CPA" in failed and "PUT locations NL/CPA/TEST0" in failed
+    assert "refused: OCPI 2001" in failed
+    pulls = await page.locator("#syncs tbody tr").inner_text()
+    assert "NL*CPA" in pulls and "registration" in pulls and "done" in pulls
     payments = page.locator("#payments tbody tr")
     assert await payments.count() == 2
     newest = await payments.nth(0).inner_text()

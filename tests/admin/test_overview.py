@@ -73,7 +73,9 @@ async def test_empty_hub(hub: RunningServer, http: httpx.AsyncClient) -> None:
         "oldest_pending_at": None,
         "oldest_pending_age_seconds": None,
         "by_status": {},
+        "recent_failed": [],
     }
+    assert body["syncs"] == []
 
 
 async def test_overview_counts_what_the_hub_holds(database_url: str) -> None:
@@ -164,6 +166,13 @@ async def test_overview_counts_what_the_hub_holds(database_url: str) -> None:
         assert deliveries["by_status"].get("delivered", 0) >= 1  # the setup's own pushes
         assert 3600 <= deliveries["oldest_pending_age_seconds"] < 3700
         assert deliveries["oldest_pending_at"] is not None
+        [failed] = deliveries["recent_failed"]
+        assert failed["platform_id"] == emsp_id and failed["platform_name"] == "NL*EM1"
+        assert (failed["method"], failed["module"], failed["path"]) == (
+            "PUT",
+            "locations",
+            "NL/CPA/TEST2",
+        )
 
         payments = body["payments"]
         assert payments["total"] == 12

@@ -33,6 +33,7 @@ FAST = {
     "delivery_lease_seconds": 2.0,
     "alive_check_interval_seconds": 0,
     "ocpi_timeout_seconds": 2.0,
+    "sync_poll_seconds": 0.05,
 }
 
 

@@ -61,7 +61,7 @@
   }
 
   function clearData() {
-    ["platforms", "chargers", "payments"].forEach(function (id) {
+    ["platforms", "chargers", "failed", "syncs", "payments"].forEach(function (id) {
       $(id).tBodies[0].replaceChildren();
     });
     ["deliveries", "payment-counts"].forEach(function (id) {
@@ -106,6 +106,13 @@
     if (seconds < 3600) return Math.floor(seconds / 60) + " min";
     if (seconds < 86400) return Math.floor(seconds / 3600) + " h " + Math.floor((seconds % 3600) / 60) + " min";
     return Math.floor(seconds / 86400) + " d " + Math.floor((seconds % 86400) / 3600) + " h";
+  }
+
+  // One module of a pull: "120/250 (119 stored, 1 ignored)".
+  function pulled(m) {
+    if (!m) return "–";
+    var objects = m.total === null ? String(m.objects) : m.objects + "/" + m.total;
+    return objects + " (" + m.stored + " stored, " + m.ignored + " ignored)";
   }
 
   function stamp(iso) {
@@ -223,6 +230,36 @@
     );
 
     chips("deliveries", data.deliveries.by_status, "No deliveries yet.");
+    fill(
+      "failed",
+      data.deliveries.recent_failed.map(function (d) {
+        return row([
+          timeCell(d.created_at),
+          cell(d.platform_name),
+          cell(d.method + " " + d.module + " " + d.path),
+          cell(String(d.attempts), "num"),
+          cell(d.last_error || "–", "reason"),
+        ]);
+      }),
+      "No failed deliveries."
+    );
+
+    fill(
+      "syncs",
+      data.syncs.map(function (j) {
+        var tone = { done: "connected", running: "planned", pending: "planned", failed: "offline" }[j.state] || "";
+        return row([
+          timeCell(j.created_at),
+          cell(j.platform_name),
+          cell(j.reason),
+          badge(j.state + (j.attempts > 1 ? " (" + j.attempts + " tries)" : ""), tone),
+          cell(pulled(j.modules.locations)),
+          cell(pulled(j.modules.tariffs)),
+          cell(j.error || "", "reason"),
+        ]);
+      }),
+      "No pulls yet: a CPO's Locations and Tariffs are pulled when it registers."
+    );
 
     if (!data.payments) {
       $("payments-note").textContent = "Payments are not available: the database has no payment tables yet.";

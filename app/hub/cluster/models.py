@@ -27,3 +27,18 @@ class HubLease(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=64)
     holder: str = Field(max_length=32)
     lease_until: datetime = Field(sa_type=UTCDateTime)
+
+
+class HubFact(SQLModel, table=True):
+    """A fact about the hub that every instance and command reads from the database.
+
+    ``secret_key_fingerprint``: which key the stored partner tokens are encrypted with.
+    ``serving_url``: the URL the last `voltroam serve` started at (what the CLI hands out when
+    PUBLIC_URL is not set).
+    """
+
+    __tablename__ = "hub_fact"
+
+    name: str = Field(primary_key=True, max_length=64)
+    value: str = Field(max_length=2048)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from app.core.context import HubContext
+from app.core.security import UndecryptableToken
 from app.hub.outbox import service as outbox
 from app.hub.outbox.models import Delivery, DeliveryStatus
 from app.hub.parties.models import ConnectionStatus, Platform, endpoint_url
@@ -216,7 +217,13 @@ class DeliveryWorker:
         url = join_url(base, row.path) if row.path else base
         if row.query:
             url = f"{url}?{row.query}"
-        token = self.ctx.cipher.decrypt(platform.outbound_token)
+        try:
+            token = self.ctx.cipher.decrypt(platform.outbound_token)
+        except UndecryptableToken as exc:
+            # No retry can help (the key will not change under a running hub): failed at once,
+            # with the reason an admin needs (GET /admin/deliveries?status=failed, /admin).
+            log.error("delivery %s to platform %s: %s", row.id, row.platform_id, exc)
+            return DeliveryStatus.FAILED, str(exc), None
         reset = correlation_id_var.set(row.correlation_id)
         started = time.perf_counter()
         try:

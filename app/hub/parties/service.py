@@ -33,6 +33,7 @@ from app.hub.parties.models import (
     PlatformRole,
     endpoint_url,
 )
+from app.hub.syncs.service import queue_after_registration
 from app.ocpi.client import PeerError
 from app.ocpi.errors import MethodNotAllowed, OcpiError
 from app.ocpi.schemas.common import Role
@@ -407,9 +408,14 @@ async def _store_party_credentials(
     fresh = await session.get(Platform, platform_id, populate_existing=True)
     assert fresh is not None
     await clientinfo.status_changed(session, ctx, fresh, previous)
+    # The pull of a CPO's Locations and Tariffs commits with the registration (a PUT too).
+    queued = await queue_after_registration(
+        session, ctx, platform_id, (r.role.value for r in creds.roles)
+    )
     await session.commit()
     ctx.notify_outbox()
-    ctx.spawn_after_registration(platform_id)
+    if queued is not None:
+        ctx.notify_syncs()
     log.info("platform %s registered (%s)", platform_id, _roles_text(creds.roles))
     return hub_credentials(ctx, token_c)
 
@@ -508,9 +514,13 @@ async def connect_to_party(
     platform.updated_at = utcnow()
     session.add(platform)
     await clientinfo.status_changed(session, ctx, platform, None)
+    queued = await queue_after_registration(
+        session, ctx, platform_id, (r.role.value for r in theirs.roles)
+    )
     await session.commit()
     ctx.notify_outbox()
-    ctx.spawn_after_registration(platform_id)
+    if queued is not None:
+        ctx.notify_syncs()
     log.info("connected to platform %s (%s)", platform_id, _roles_text(theirs.roles))
     view = await get_platform(session, platform_id)
     assert view is not None

@@ -1,6 +1,6 @@
 """payment_tariff: the tariff shown to the driver (id, version, copy) and the CPO's CDR total
 
-Revision ID: 0009
+Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-02 10:00:00.000000
 """
@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql
 
 import app.core.dbtypes
 
-revision: str = "0009"
+revision: str = "0007"
 down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

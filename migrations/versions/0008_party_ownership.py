@@ -1,7 +1,7 @@
 """party ownership: a (country_code, party_id) belongs to one platform, whatever the role
 
-Revision ID: 0010
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-29 08:00:00.000000
 
 Adds ``platform_party`` (one row per party id and the platform that holds it, unique on
@@ -30,8 +30,8 @@ from alembic import op
 
 import app.core.dbtypes
 
-revision: str = "0010"
-down_revision: str | None = "0009"
+revision: str = "0008"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

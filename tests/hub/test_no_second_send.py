@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tests.conftest import running_party, token_header
 from tests.hub.network import Network, location, network, register, session, token
+from tests.hub.test_sync_jobs import job_when
 from tests.peers import Call, FakeParty, decode_auth, envelope
 
 
@@ -198,11 +199,14 @@ async def test_a_get_still_finds_a_route_spelled_the_other_way(database_url: str
     )
     async with network(database_url, sync_after_registration=False) as net, running_party(cpo):
         await register(net.http, net.hub, cpo)
-        pulled = await net.http.post(
-            f"{net.hub.base_url}/admin/platforms/{await platform_id(net, 'TWC')}/sync",
-            headers=net.admin,
+        twc = await platform_id(net, "TWC")
+        queued = await net.http.post(
+            f"{net.hub.base_url}/admin/platforms/{twc}/sync", headers=net.admin
         )
-        assert pulled.json()["stored"] == {"locations": 1}, pulled.text
+        assert queued.status_code == 202, queued.text
+        job = await job_when(net.hub, twc, {"done", "failed"})
+        assert job["state"] == "done", job
+        assert job["modules"]["locations"]["stored"] == 1, job
         # The canonical URL was "no such route"; its twin (one more GET) answered.
         gets = sent(cpo, "GET", "/2.2.1/locations")
         assert [c.raw_path for c in gets] == ["/2.2.1/locations", "/2.2.1/locations/"]

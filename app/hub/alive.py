@@ -9,9 +9,9 @@ from datetime import timedelta
 
 from sqlmodel import col, select
 
-from app.core.context import HubContext
 from app.core.dbtypes import utcnow
 from app.core.security import UndecryptableToken
+from app.hub.context import HubContext
 from app.hub.parties import service as parties
 from app.hub.parties.models import ConnectionStatus, Platform
 from app.ocpi.client import PeerError

@@ -10,8 +10,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from fastapi.responses import JSONResponse
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.context import HubContext
 from app.core.security import UndecryptableToken
+from app.hub.context import HubContext
 from app.hub.outbox.service import Push, enqueue
 from app.hub.parties.models import ConnectionStatus, endpoint_url
 from app.hub.routing import PUSHED_TO, Party, broadcast_receivers, find_party, hub_ref

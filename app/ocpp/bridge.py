@@ -22,9 +22,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.context import HubContext
 from app.core.dbtypes import utcnow
 from app.hub.auth import Caller
+from app.hub.context import HubContext
 from app.hub.forward import call_party, resolve_receiver
 from app.hub.relay import service as relay
 from app.hub.routing import EMSP_LIKE
@@ -33,7 +33,7 @@ from app.hub.store import service as store
 from app.hub.store.models import OcpiObject
 from app.modules.locations import service as locations
 from app.modules.locations.service import Address
-from app.modules.sessions.router import merge_session
+from app.modules.sessions.service import merge_session
 from app.ocpi.errors import OcpiError
 from app.ocpi.headers import PartyRef
 from app.ocpi.schemas.cdrs import CDR, ChargingPeriod

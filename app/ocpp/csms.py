@@ -32,10 +32,10 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.websockets import WebSocket
 
-from app.core.context import HubContext
 from app.core.dbtypes import utcnow
 from app.hub.broker import BrokerTimeout, InstanceUnreachable
 from app.hub.cluster import service as cluster
+from app.hub.context import HubContext
 from app.ocpp import own_cpo
 from app.ocpp.bridge import AuthResult, Bridge
 from app.ocpp.models import Charger, OcppTransaction, RemoteRequest, TransactionStatus

@@ -12,9 +12,9 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.context import HubContext
 from app.core.dbtypes import utcnow
 from app.hub.auth import Caller
+from app.hub.context import HubContext
 from app.hub.parties import service as parties
 from app.hub.parties.models import ConnectionStatus, Platform, PlatformRole
 from app.hub.relay.models import Callback

@@ -11,8 +11,8 @@ from ocpp.exceptions import OCPPError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.context import HubContext
 from app.core.dbtypes import utcnow
+from app.hub.context import HubContext
 from app.hub.relay import service as relay
 from app.hub.relay.models import Callback
 from app.ocpi.schemas.chargingprofiles import (

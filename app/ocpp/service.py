@@ -13,7 +13,7 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.context import HubContext
+from app.hub.context import HubContext
 from app.ocpp.bridge import Bridge
 from app.ocpp.models import Charger
 from app.ocpp.own_cpo import ensure_own_cpo

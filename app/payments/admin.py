@@ -13,8 +13,8 @@ from pydantic import BaseModel, Field, field_validator
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.admin.auth import require_admin
-from app.core.context import HubContext
+from app.core.admin_auth import require_admin
+from app.hub.context import HubContext
 from app.ocpi.headers import PartyRef
 from app.ocpi.schemas.common import Number
 from app.payments import service

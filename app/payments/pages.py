@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
 
-from app.core.context import HubContext
+from app.hub.context import HubContext
 from app.hub.store import service as store
 from app.ocpi.errors import InvalidParameters
 from app.ocpi.headers import PartyRef

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 
-from app.core.context import HubContext
+from app.hub.context import HubContext
 from app.payments import service
 from app.payments.provider import PaymentProvider, make_provider
 

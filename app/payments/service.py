@@ -32,9 +32,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.context import HubContext
 from app.core.dbtypes import utcnow
 from app.core.settings import Settings
+from app.hub.context import HubContext
 from app.hub.forward import resolve_receiver
 from app.hub.relay import service as relay
 from app.hub.relay.models import Callback

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.core.context import HubContext
+from app.hub.context import HubContext
 from app.payments import service
 from app.payments.runner import Payments
 

@@ -22,10 +22,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.context import HubContext
 from app.core.dbtypes import utcnow
 from app.core.security import hash_token, new_token
 from app.hub import clientinfo
+from app.hub.context import HubContext
 from app.hub.parties.models import (
     ConnectionStatus,
     Platform,

@@ -18,16 +18,16 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.context import HubContext
 from app.core.dbtypes import utcnow
+from app.hub.context import HubContext
 from app.hub.forward import call_party
 from app.hub.outbox.service import Push, enqueue
 from app.hub.relay.models import Callback, CallbackStatus
 from app.hub.routing import Party
-from app.modules.versions.service import VERSION_PREFIX
 from app.ocpi.client import OcpiReply
 from app.ocpi.errors import OcpiError
 from app.ocpi.headers import PartyRef
+from app.ocpi.version import VERSION_PREFIX
 
 log = logging.getLogger("voltroam.relay")
 

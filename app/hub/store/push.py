@@ -17,8 +17,8 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.context import HubContext
 from app.hub.auth import Caller
+from app.hub.context import HubContext
 from app.hub.forward import broadcast, call_party, relay_reply, resolve_receiver, route_to
 from app.hub.routing import BROADCAST_TO, OWNERS, PUSHED_TO, hub_ref, is_hub
 from app.hub.store import service as store

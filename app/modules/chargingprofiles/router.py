@@ -24,8 +24,8 @@ from pydantic import ValidationError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.context import HubContext
 from app.hub.auth import Caller
+from app.hub.context import HubContext
 from app.hub.forward import call_party, relay_reply, resolve_receiver
 from app.hub.outbox.service import Push, enqueue
 from app.hub.parties.models import ConnectionStatus, endpoint_url
@@ -37,7 +37,7 @@ from app.hub.store import service as store
 from app.hub.store.models import OcpiObject
 from app.modules.common import CallerDep, ContextDep, ObjectId, SessionDep
 from app.modules.sessions import service as sessions
-from app.modules.versions.service import VERSION_PREFIX, ServedEndpoint, register
+from app.modules.versions.service import ServedEndpoint, register
 from app.ocpi.envelope import Envelope, ocpi_response
 from app.ocpi.errors import InvalidParameters, NotFound, OcpiError
 from app.ocpi.headers import PartyRef
@@ -53,6 +53,7 @@ from app.ocpi.schemas.chargingprofiles import (
 from app.ocpi.schemas.common import INT_MAX, OcpiModel, examples_of
 from app.ocpi.schemas.versions import InterfaceRole
 from app.ocpi.status import OcpiStatus
+from app.ocpi.version import VERSION_PREFIX
 from app.ocpp import own_cpo
 
 MODULE = "chargingprofiles"

@@ -17,8 +17,8 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.context import HubContext
 from app.hub.auth import Caller
+from app.hub.context import HubContext
 from app.hub.forward import relay_reply, resolve_receiver
 from app.hub.relay import service as relay
 from app.hub.routing import CPO_ONLY, EMSP_LIKE, Party
@@ -26,7 +26,7 @@ from app.hub.store import push
 from app.hub.store import service as store
 from app.modules.common import CallerDep, ContextDep, SessionDep
 from app.modules.sessions import service as sessions
-from app.modules.versions.service import VERSION_PREFIX, ServedEndpoint, register
+from app.modules.versions.service import ServedEndpoint, register
 from app.ocpi.envelope import Envelope, ocpi_response
 from app.ocpi.errors import InvalidParameters, NotFound, OcpiError
 from app.ocpi.headers import PartyRef
@@ -40,6 +40,7 @@ from app.ocpi.schemas.commands import (
 from app.ocpi.schemas.common import examples_of
 from app.ocpi.schemas.versions import InterfaceRole
 from app.ocpi.status import OcpiStatus
+from app.ocpi.version import VERSION_PREFIX
 from app.ocpp import own_cpo
 
 MODULE = "commands"

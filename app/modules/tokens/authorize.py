@@ -16,8 +16,8 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.context import HubContext
 from app.hub.auth import Caller
+from app.hub.context import HubContext
 from app.hub.forward import call_party, relay_reply, resolve_receiver
 from app.hub.routing import CPO_ONLY, EMSP_LIKE
 from app.hub.store import push

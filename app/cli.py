@@ -55,7 +55,7 @@ async def _with_context(
     """
     from app.core.migrate import upgrade_to_head_async
     from app.hub.context import HubContext
-    from app.ocpp.own_cpo import reserve
+    from app.ocpp.identity import reserve
     from app.ocpp.settings import OcppSettings
 
     await upgrade_to_head_async(settings)

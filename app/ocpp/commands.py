@@ -275,9 +275,7 @@ async def _result(csms: CsmsPort, callback_id: str, result: str, text: str | Non
         callback = await relay.find(session, "command", callback_id)
         if callback is None:
             return
-        body: dict[str, Any] = {"result": result}
-        if text:
-            body["message"] = [{"language": "en", "text": text[:512]}]
+        body = relay.result_body(result, text)
         await relay.relay_result(session, ctx, callback, "commands", body)
         await session.commit()
     ctx.notify_outbox()

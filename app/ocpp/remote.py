@@ -4,8 +4,6 @@ first answers the command's CommandResult through the relay callback, once."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
@@ -59,7 +57,4 @@ async def answer(
     callback = await relay.find(session, "command", remote.callback_id)
     if callback is None:
         return
-    body: dict[str, Any] = {"result": result}
-    if text:
-        body["message"] = [{"language": "en", "text": text[:512]}]
-    await relay.relay_result(session, ctx, callback, "commands", body)
+    await relay.relay_result(session, ctx, callback, "commands", relay.result_body(result, text))

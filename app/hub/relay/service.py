@@ -109,6 +109,14 @@ async def latest_for_subject(
     return (await session.exec(stmt.order_by(col(Callback.id).desc()))).first()
 
 
+def result_body(result: str, text: str | None = None) -> dict[str, Any]:
+    """A CommandResult the hub states itself (for the own chargers, or TIMEOUT)."""
+    body: dict[str, Any] = {"result": result}
+    if text:
+        body["message"] = [{"language": "en", "text": text[:512]}]
+    return body
+
+
 def _result_push(callback: Callback, module: str, body: dict[str, Any]) -> Push:
     """The result, to the requester's own response_url, as from the receiver to the requester.
 
@@ -205,10 +213,7 @@ async def expire_due(ctx: HubContext) -> int:
     return answered
 
 
-_TIMEOUT_RESULT = {
-    "result": "TIMEOUT",
-    "message": [{"language": "en", "text": "No result from the CPO within its timeout"}],
-}
+_TIMEOUT_RESULT = result_body("TIMEOUT", "No result from the CPO within its timeout")
 
 
 class Answer(Protocol):

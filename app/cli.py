@@ -53,9 +53,9 @@ async def _with_context(
     ``hands_out_urls``: the command gives partners or chargers URLs of the hub, so it needs
     the URL the hub is reached at (``_public_settings``).
     """
-    from app.core.context import HubContext
     from app.core.migrate import upgrade_to_head_async
-    from app.ocpp.own_cpo import reserve
+    from app.hub.context import HubContext
+    from app.ocpp.identity import reserve
     from app.ocpp.settings import OcppSettings
 
     await upgrade_to_head_async(settings)
@@ -199,7 +199,7 @@ def admin_token(
     ttl: Annotated[int | None, typer.Option(help="Lifetime in seconds")] = None,
 ) -> None:
     """Print an admin JWT for the admin API (Authorization: Bearer ...)."""
-    from app.admin.auth import issue_admin_token
+    from app.core.admin_auth import issue_admin_token
 
     settings = Settings()
     # The JWT is signed with a secret derived from the key: it must be the hub's.

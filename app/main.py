@@ -16,13 +16,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.admin.chargers import router as chargers_admin_router
 from app.admin.overview import router as overview_admin_router
 from app.admin.router import router as admin_router
-from app.core.context import HubContext
 from app.core.logging import AccessLogMiddleware, configure_logging
 from app.core.metrics import HubMetrics
 from app.core.migrate import current_revision, head_revision, upgrade_to_head_async
 from app.core.settings import Settings
 from app.hub.background import Background
 from app.hub.cluster import service as cluster
+from app.hub.context import HubContext
 from app.hub.gauges import refresh_gauges
 from app.hub.secret_key import establish_secret_key
 from app.modules.cdrs import router as cdrs
@@ -41,6 +41,7 @@ from app.ocpi.headers import RequestIdMiddleware
 from app.ocpi.middleware import OcpiPathMiddleware, RequestSizeLimitMiddleware
 from app.ocpi.status import OcpiStatus
 from app.ocpp.csms import Csms
+from app.ocpp.gauges import refresh_charger_gauges
 from app.ocpp.router import router as ocpp_router
 from app.payments.admin import router as payments_admin_router
 from app.payments.pages import router as pay_pages_router
@@ -239,6 +240,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     async def prometheus_metrics() -> Response:
         await refresh_gauges(app.state.hub)
+        await refresh_charger_gauges(app.state.hub)
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     # Error answers of every route (also those included later) as the handlers give them.

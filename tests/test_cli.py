@@ -12,8 +12,8 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from app.admin.auth import verify_admin_token
 from app.cli import cli
+from app.core.admin_auth import verify_admin_token
 from app.core.settings import Settings
 from app.main import create_app
 from tests.conftest import RunningServer, free_port, invite, running_hub, token_header
@@ -105,7 +105,7 @@ async def test_party_sync_shows_progress_and_stores(
     from sqlalchemy import func
     from sqlmodel import select
 
-    from app.admin.auth import issue_admin_token
+    from app.core.admin_auth import issue_admin_token
     from app.hub.store.models import OcpiObject
     from tests.conftest import running_party
     from tests.hub.network import CPO_ENDPOINTS, location, register, tariff, wait_for

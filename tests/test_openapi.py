@@ -10,7 +10,7 @@ import fastapi
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
-from app.admin.auth import require_admin
+from app.core.admin_auth import require_admin
 from app.core.settings import Settings
 from app.main import create_app
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from app.admin.auth import issue_admin_token
+from app.core.admin_auth import issue_admin_token
 from app.ocpi.auth import encode_token
 from tests.conftest import invite, running_hub, running_party
 from tests.hub.network import EMSP_ENDPOINTS, FAST, register

@@ -10,9 +10,9 @@ from ocpp.exceptions import OCPPError
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.admin.auth import require_admin
-from app.core.context import HubContext
+from app.core.admin_auth import require_admin
 from app.hub.auth import get_context, get_session
+from app.hub.context import HubContext
 from app.ocpi.errors import OcpiError
 from app.ocpi.schemas.common import INT_MAX
 from app.ocpp import service

@@ -24,7 +24,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.admin.auth import require_admin
+from app.core.admin_auth import require_admin
 from app.core.dbtypes import utcnow
 from app.hub.auth import get_session
 from app.hub.cluster.service import live_instance_ids

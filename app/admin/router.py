@@ -8,7 +8,6 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.responses import JSONResponse
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.admin.auth import require_admin
 from app.admin.schemas import (
     ConnectIn,
     DeliveryOut,
@@ -18,9 +17,10 @@ from app.admin.schemas import (
     PlatformOut,
     SyncJobOut,
 )
-from app.core.context import HubContext
+from app.core.admin_auth import require_admin
 from app.core.limits import DB_ID_MAX
 from app.hub.auth import get_context, get_session
+from app.hub.context import HubContext
 from app.hub.outbox import service as outbox
 from app.hub.parties import service
 from app.hub.parties.service import PlatformView

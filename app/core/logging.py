@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core.ids import correlation_id_var, request_id_var
 from app.core.metrics import HubMetrics, module_of_path, ocpi_status_var
-from app.ocpi.headers import correlation_id_var, request_id_var
 
 
 class JsonFormatter(logging.Formatter):

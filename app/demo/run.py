@@ -23,7 +23,7 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
-from app.admin.auth import issue_admin_token
+from app.core.admin_auth import issue_admin_token
 from app.core.settings import Settings
 from app.demo.charger import DemoCharger, connect_charger
 from app.demo.peer import DemoParty, now

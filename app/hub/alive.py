@@ -9,9 +9,9 @@ from datetime import timedelta
 
 from sqlmodel import col, select
 
-from app.core.context import HubContext
 from app.core.dbtypes import utcnow
 from app.core.security import UndecryptableToken
+from app.hub.context import HubContext
 from app.hub.parties import service as parties
 from app.hub.parties.models import ConnectionStatus, Platform
 from app.ocpi.client import PeerError
@@ -28,8 +28,8 @@ async def check_platforms(ctx: HubContext) -> dict[int, str]:
             await session.exec(
                 select(Platform).where(
                     col(Platform.registered).is_(True),
-                    # The hub's own CPO (its OCPP chargers) is not called over OCPI.
-                    col(Platform.initiated_by) != "own",
+                    # The parties the hub plays itself are not called over OCPI.
+                    col(Platform.local).is_(None),
                     col(Platform.status).in_(
                         [ConnectionStatus.CONNECTED, ConnectionStatus.OFFLINE]
                     ),

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from fastapi import Depends, Request
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.context import HubContext
 from app.core.security import hash_token
+from app.hub.context import HubContext
 from app.hub.parties import service as parties
 from app.hub.parties.models import Platform, PlatformRole
 from app.hub.routing import BROADCAST_TO, OWNERS

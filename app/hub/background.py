@@ -6,9 +6,9 @@ import asyncio
 import contextlib
 import logging
 
-from app.core.context import HubContext
 from app.hub.alive import check_platforms
 from app.hub.cluster import service as cluster
+from app.hub.context import HubContext
 from app.hub.outbox.worker import DeliveryWorker
 from app.hub.relay.service import expire_due
 from app.hub.syncs.worker import SyncWorker

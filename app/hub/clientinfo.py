@@ -16,8 +16,8 @@ from datetime import datetime
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.context import HubContext
 from app.core.dbtypes import utcnow
+from app.hub.context import HubContext
 from app.hub.outbox.service import Push, drop_open_for_platform, enqueue
 from app.hub.parties.models import ConnectionStatus, Platform, PlatformRole, endpoint_url
 from app.hub.routing import BROADCAST_TO, PUSHED_TO, hub_ref

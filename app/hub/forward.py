@@ -10,8 +10,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from fastapi.responses import JSONResponse
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.context import HubContext
 from app.core.security import UndecryptableToken
+from app.hub.context import HubContext
+from app.hub.local import no_endpoint
 from app.hub.outbox.service import Push, enqueue
 from app.hub.parties.models import ConnectionStatus, endpoint_url
 from app.hub.routing import PUSHED_TO, Party, broadcast_receivers, find_party, hub_ref
@@ -27,7 +28,12 @@ log = logging.getLogger("voltroam.forward")
 async def resolve_receiver(session: AsyncSession, ref: PartyRef, roles: frozenset[str]) -> Party:
     """The party a directed request names, in a role that takes it: 4001 when unknown (or it
     plays no such role), 4003 when not connected."""
-    party = await find_party(session, ref, roles)
+    return check_receiver(await find_party(session, ref, roles), ref, roles)
+
+
+def check_receiver(party: Party | None, ref: PartyRef, roles: frozenset[str]) -> Party:
+    """``party`` (found for ``ref`` in ``roles``) as a receiver: 4001 when there is none, 4003
+    when it is not connected."""
     if party is None or not party.platform.registered:
         kinds = "/".join(sorted(roles))
         raise OcpiError(OcpiStatus.UNKNOWN_RECEIVER, f"Unknown receiver {ref} (as {kinds})")
@@ -59,10 +65,7 @@ async def call_party(
     """
     base = endpoint_url(party.platform, module, interface)
     if base is None:
-        raise OcpiError(
-            OcpiStatus.UNKNOWN_RECEIVER,
-            f"Receiver {party.ref} has no {module} {interface} endpoint",
-        )
+        raise no_endpoint(party.ref, module, interface)
     url = join_url(base, path) if path else base
     if params:
         url = f"{url}?{urlencode(list(params))}"
@@ -140,29 +143,33 @@ async def broadcast(
     module, using its own party-id and country-code in the OCPI-from- headers."
     """
     receivers = await broadcast_receivers(session, module, sender_platform_id)
-    await enqueue(
-        session,
-        [
-            Push(
-                platform_id=party.platform.id or 0,
-                module=module,
-                method=method,
-                path=path,
-                object_ref=object_ref,
-                body=body,
-                from_party=hub_ref(ctx.settings),
-                to_party=party.ref,
-                full=full,
-                query=query,
-            )
-            for party in receivers
-        ],
-    )
+    remote: list[Push] = []
+    for party in receivers:
+        push = Push(
+            platform_id=party.platform.id or 0,
+            module=module,
+            method=method,
+            path=path,
+            object_ref=object_ref,
+            body=body,
+            from_party=hub_ref(ctx.settings),
+            to_party=party.ref,
+            full=full,
+            query=query,
+        )
+        local = ctx.local_parties.of(party.platform)
+        if local is not None:
+            await local.receive(session, push)
+        elif party.platform.local is None:
+            # (A local party this process does not run, a command-line tool's, is sent nothing.)
+            remote.append(push)
+    await enqueue(session, remote)
     return len(receivers)
 
 
 async def route_to(
     session: AsyncSession,
+    ctx: HubContext,
     *,
     recipient: PartyRef,
     module: str,
@@ -174,34 +181,34 @@ async def route_to(
     full: bool,
     query: str = "",
 ) -> bool:
-    """Queue a push to one party (Sessions, CDRs: the token owner's eMSP-like role). Not queued
-    when it is not connected: it will be brought up to date when it is back (or pulls with
-    date_from)."""
+    """Queue a push to one party (Sessions, CDRs: the token owner's eMSP-like role), or hand it
+    to a local party in this transaction. Not queued when it is not connected: it will be brought
+    up to date when it is back (or pulls with date_from)."""
     party = await find_party(session, recipient, PUSHED_TO[module])
     if party is None or not party.platform.registered:
         log.info(
             "no connected platform for %s: %s %s kept for a later pull", recipient, method, module
         )
         return False
+    push = Push(
+        platform_id=party.platform.id or 0,
+        module=module,
+        method=method,
+        path=path,
+        object_ref=object_ref,
+        body=body,
+        from_party=from_party,
+        to_party=party.ref,
+        full=full,
+        query=query,
+    )
+    local = ctx.local_parties.of(party.platform)
+    if local is not None:
+        await local.receive(session, push)
+        return True
     if party.platform.status != ConnectionStatus.CONNECTED:
         return False
     if endpoint_url(party.platform, module, "RECEIVER") is None:
         return False
-    await enqueue(
-        session,
-        [
-            Push(
-                platform_id=party.platform.id or 0,
-                module=module,
-                method=method,
-                path=path,
-                object_ref=object_ref,
-                body=body,
-                from_party=from_party,
-                to_party=party.ref,
-                full=full,
-                query=query,
-            )
-        ],
-    )
+    await enqueue(session, [push])
     return True

@@ -1,18 +1,18 @@
-"""Gauges read from the database when Prometheus scrapes (cheap aggregate queries)."""
+"""Gauges of the hub read from the database when Prometheus scrapes (cheap aggregate queries).
+
+The OCPP package adds its own (app/ocpp/gauges.py).
+"""
 
 from __future__ import annotations
 
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from app.core.context import HubContext
-from app.core.dbtypes import utcnow
-from app.hub.cluster.models import HubInstance
+from app.hub.context import HubContext
 from app.hub.outbox.models import DeliveryStatus
 from app.hub.outbox.service import counts
 from app.hub.parties.models import Platform
 from app.hub.store.models import OcpiObject
-from app.ocpp.models import Charger
 
 _QUEUE_STATES = (
     DeliveryStatus.PENDING,
@@ -43,12 +43,3 @@ async def refresh_gauges(ctx: HubContext) -> None:
         metrics.platforms.clear()
         for status, number in statuses:
             metrics.platforms.labels(status).set(number)
-        # A charger is online while the instance holding its WebSocket has a live lease (what
-        # app/ocpp/csms.py goes by too); rows of a killed instance do not count.
-        online = await session.exec(
-            select(func.count())
-            .select_from(Charger)
-            .join(HubInstance, col(HubInstance.id) == col(Charger.instance_id))
-            .where(col(Charger.connected).is_(True), col(HubInstance.lease_until) > utcnow())
-        )
-        metrics.chargers_online.set(online.one())

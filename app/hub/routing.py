@@ -86,7 +86,8 @@ async def find_party(session: AsyncSession, ref: PartyRef, roles: frozenset[str]
 async def broadcast_receivers(
     session: AsyncSession, module: str, sender_platform_id: int | None
 ) -> list[Party]:
-    """Connected platforms with an opposite role and a RECEIVER endpoint for ``module``."""
+    """Connected platforms with an opposite role and a RECEIVER endpoint for ``module``, and the
+    local ones (app/hub/local.py) with such a role, which take pushes by a call."""
     roles = BROADCAST_TO.get(module, frozenset())
     rows = (
         await session.exec(
@@ -104,7 +105,7 @@ async def broadcast_receivers(
     for role, platform in rows:
         if platform.id == sender_platform_id or platform.id in receivers:
             continue
-        if endpoint_url(platform, module, "RECEIVER") is None:
+        if platform.local is None and endpoint_url(platform, module, "RECEIVER") is None:
             continue
         assert platform.id is not None
         receivers[platform.id] = Party(platform, role)

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 from sqlmodel import select
 
-from app.core.context import HubContext
 from app.core.security import UndecryptableToken
+from app.hub.context import HubContext
 from app.hub.forward import broadcast
 from app.hub.parties.models import Platform, PlatformRole, endpoint_url
 from app.hub.routing import hub_ref

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import Depends, Path
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.context import HubContext
 from app.hub.auth import Caller, get_context, get_session, registered_caller
+from app.hub.context import HubContext
 from app.ocpi.pagination import PageParams, page_params
 from app.ocpi.schemas.common import PathSegment
 

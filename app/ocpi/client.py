@@ -15,16 +15,11 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import httpx
 
+from app.core.ids import correlation_id_var, new_id
 from app.core.metrics import HubMetrics
 from app.ocpi.auth import encode_token
 from app.ocpi.errors import InvalidParameters
-from app.ocpi.headers import (
-    CORRELATION_ID,
-    REQUEST_ID,
-    RoutingHeaders,
-    correlation_id_var,
-    new_id,
-)
+from app.ocpi.headers import CORRELATION_ID, REQUEST_ID, RoutingHeaders
 from app.ocpi.schemas.common import check_path_segment
 from app.ocpi.status import OcpiStatus, is_success
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
-from contextvars import ContextVar
 from dataclasses import dataclass
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core.ids import correlation_id_var, new_id, request_id_var
 from app.ocpi.errors import InvalidParameters
 
 TO_COUNTRY = "OCPI-to-country-code"
@@ -17,13 +16,6 @@ FROM_COUNTRY = "OCPI-from-country-code"
 FROM_PARTY = "OCPI-from-party-id"
 REQUEST_ID = "X-Request-ID"
 CORRELATION_ID = "X-Correlation-ID"
-
-request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
-correlation_id_var: ContextVar[str | None] = ContextVar("correlation_id", default=None)
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.ocpi.envelope import ocpi_response
 from app.ocpi.status import OcpiStatus
-
-OCPI_PREFIX = "/ocpi"
+from app.ocpi.version import OCPI_PREFIX
 
 _SLASHES = re.compile(r"/{2,}")
 _RAW_SLASHES = re.compile(rb"/{2,}")

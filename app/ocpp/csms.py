@@ -32,63 +32,22 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.websockets import WebSocket
 
-from app.core.context import HubContext
 from app.core.dbtypes import utcnow
 from app.hub.broker import BrokerTimeout, InstanceUnreachable
 from app.hub.cluster import service as cluster
-from app.ocpp import own_cpo
+from app.hub.context import HubContext
+from app.hub.parties import service as parties
+from app.ocpp import identity
+from app.ocpp import remote as remote_requests
 from app.ocpp.bridge import AuthResult, Bridge
 from app.ocpp.models import Charger, OcppTransaction, RemoteRequest, TransactionStatus
+from app.ocpp.own_cpo import OwnCpo
 from app.ocpp.protocol import Disconnected, StarletteConnection
 from app.ocpp.service import get_charger, valid_id, verify_password
 from app.ocpp.settings import OcppSettings
-from app.ocpp.v16 import V16ChargePoint
-from app.ocpp.v201 import V201ChargePoint
+from app.ocpp.versions import CALLS, HANDLERS, SUBPROTOCOLS
 
 log = logging.getLogger("voltroam.ocpp.csms")
-
-# Subprotocol -> version, in the order the hub prefers them.
-SUBPROTOCOLS = {"ocpp2.0.1": "2.0.1", "ocpp1.6": "1.6"}
-
-# What the admin API may send to chargers (the OCPP action names of each version).
-CALLS = {
-    "1.6": (
-        "RemoteStartTransaction",
-        "RemoteStopTransaction",
-        "UnlockConnector",
-        "ReserveNow",
-        "CancelReservation",
-        "SetChargingProfile",
-        "ClearChargingProfile",
-        "GetCompositeSchedule",
-        "ChangeAvailability",
-        "Reset",
-        "TriggerMessage",
-        "GetConfiguration",
-        "ChangeConfiguration",
-        "ClearCache",
-        "DataTransfer",
-    ),
-    "2.0.1": (
-        "RequestStartTransaction",
-        "RequestStopTransaction",
-        "UnlockConnector",
-        "ReserveNow",
-        "CancelReservation",
-        "SetChargingProfile",
-        "ClearChargingProfile",
-        "GetCompositeSchedule",
-        "ChangeAvailability",
-        "Reset",
-        "TriggerMessage",
-        "GetVariables",
-        "SetVariables",
-        "GetBaseReport",
-        "ClearCache",
-        "DataTransfer",
-        "GetTransactionStatus",
-    ),
-}
 
 
 class ChargerNotConnected(Exception):
@@ -113,8 +72,11 @@ class Csms:
     def __init__(self, ctx: HubContext, settings: OcppSettings | None = None) -> None:
         self.ctx = ctx
         self.settings = settings or OcppSettings()
-        own_cpo.reserve(ctx, self.settings)
+        identity.reserve(ctx, self.settings)
         self.bridge = Bridge(ctx, self.settings)
+        # The own CPO is one of the hub's local parties: OCPI requests addressed to it come here
+        # (answered REJECTED while the CSMS is not running).
+        ctx.local_parties.register(OwnCpo(self))
         self.connections: dict[str, Link] = {}
         # Read when Prometheus scrapes: never out of step with the connections held.
         ctx.metrics.chargers_connected.set_function(lambda: len(self.connections))
@@ -131,17 +93,15 @@ class Csms:
         # The own CPO party is created with the first charger, Location or Tariff (a hub without
         # chargers advertises no empty CPO); once it exists it is repaired and kept CONNECTED.
         async with self.ctx.sessions() as session:
-            exists = await own_cpo.own_platform(session) is not None
+            exists = await parties.local_platform(session, identity.KEY) is not None
         if exists:
-            await own_cpo.ensure_own_cpo(self.ctx, self.settings)
-        own_cpo.register(self.ctx, self)
+            await identity.ensure_own_cpo(self.ctx, self.settings)
         self.ctx.broker.on("ocpp.call", self._call_for_other_instance)
         self.ctx.broker.on("ocpp.drop", self._drop_for_other_instance)
         self._watchdog = asyncio.create_task(self._watch(), name="ocpp-watchdog")
         self.running = True
 
     async def stop(self) -> None:
-        own_cpo.unregister(self.ctx)
         self.ctx.broker.off("ocpp.call")
         self.ctx.broker.off("ocpp.drop")
         self.running = False
@@ -198,7 +158,7 @@ class Csms:
         await websocket.accept(subprotocol=subprotocol)
         version = SUBPROTOCOLS[subprotocol]
         connection = StarletteConnection(websocket)
-        handler_cls = V16ChargePoint if version == "1.6" else V201ChargePoint
+        handler_cls = HANDLERS[version]
         handler = handler_cls(charge_point_id, connection, self)
         link = Link(charge_point_id, version, handler, connection, websocket)
         previous = self.connections.get(charge_point_id)
@@ -291,7 +251,7 @@ class Csms:
 
     async def watch_once(self) -> None:
         """Drop silent chargers, mark chargers nobody holds as gone, fail overdue commands."""
-        await own_cpo.touch(self.ctx)
+        await identity.touch(self.ctx)
         grace = (
             self.settings.ocpp_heartbeat_interval_seconds
             * self.settings.ocpp_heartbeat_grace_factor
@@ -363,8 +323,12 @@ class Csms:
                 )
             ).all()
             for remote in overdue:
-                await self.bridge.answer_remote(
-                    session, remote, "FAILED", "The charger did not act on the request in time"
+                await remote_requests.answer(
+                    session,
+                    self.ctx,
+                    remote,
+                    "FAILED",
+                    "The charger did not act on the request in time",
                 )
             if overdue:
                 await session.commit()
@@ -526,7 +490,7 @@ class Csms:
         link = self.connections.get(charge_point_id)
         if link is None:
             raise ChargerNotConnected(charge_point_id)
-        if action not in CALLS[link.version]:
+        if action not in CALLS[link.version].admin_calls:
             raise CallRefused(f"{action} is not a call the hub makes in OCPP {link.version}")
         module = call16 if link.version == "1.6" else call201
         try:

@@ -11,7 +11,6 @@ from ocpp.exceptions import OCPPError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.context import HubContext
 from app.core.dbtypes import utcnow
 from app.hub.relay import service as relay
 from app.hub.relay.models import Callback
@@ -21,80 +20,29 @@ from app.ocpi.schemas.chargingprofiles import (
 )
 from app.ocpi.schemas.common import format_datetime, parse_datetime
 from app.ocpp.models import OcppTransaction, TransactionStatus
-from app.ocpp.own_cpo import csms_for
+from app.ocpp.port import CsmsPort
+from app.ocpp.versions import calls_for
 
 log = logging.getLogger("voltroam.ocpp.profiles")
 
 MODULE = "chargingprofiles"
-# Profile ids the hub sets: one per transaction, so a PUT replaces the previous one.
-PROFILE_ID_BASE = 100_000
 
 
 def _answer(result: ChargingProfileResponseType, timeout: int = 0) -> ChargingProfileResponse:
     return ChargingProfileResponse.model_validate({"result": result, "timeout": timeout})
 
 
-def _schedule(profile: dict[str, Any], version: str) -> dict[str, Any]:
-    schedule: dict[str, Any] = {
-        "chargingRateUnit": profile["charging_rate_unit"],
-        "chargingSchedulePeriod": [
-            {"startPeriod": p["start_period"], "limit": p["limit"]}
-            for p in profile.get("charging_profile_period") or []
-        ]
-        or [{"startPeriod": 0, "limit": 0}],
-    }
-    if profile.get("duration") is not None:
-        schedule["duration"] = profile["duration"]
-    if profile.get("start_date_time"):
-        schedule["startSchedule"] = profile["start_date_time"]
-    if profile.get("min_charging_rate") is not None:
-        schedule["minChargingRate"] = profile["min_charging_rate"]
-    if version != "1.6":
-        schedule["id"] = 1
-    return schedule
-
-
 def request_for(
     method: str, tx: OcppTransaction, version: str, body: dict[str, Any] | None, duration: int
 ) -> tuple[str, dict[str, Any]]:
     """The OCPP action and payload for an OCPI charging profile request on a transaction."""
-    assert tx.id is not None
-    profile_id = PROFILE_ID_BASE + tx.id
+    calls = calls_for(version)
     if method == "PUT":
         assert body is not None
-        profile = body["charging_profile"]
-        kind = "Absolute" if profile.get("start_date_time") else "Relative"
-        schedule = _schedule(profile, version)
-        if version == "1.6":
-            return "SetChargingProfile", {
-                "connectorId": tx.connector_id,
-                "csChargingProfiles": {
-                    "chargingProfileId": profile_id,
-                    "transactionId": int(tx.ocpp_tx_id),
-                    "stackLevel": 1,
-                    "chargingProfilePurpose": "TxProfile",
-                    "chargingProfileKind": kind,
-                    "chargingSchedule": schedule,
-                },
-            }
-        return "SetChargingProfile", {
-            "evseId": tx.evse_id,
-            "chargingProfile": {
-                "id": profile_id,
-                "transactionId": tx.ocpp_tx_id,
-                "stackLevel": 1,
-                "chargingProfilePurpose": "TxProfile",
-                "chargingProfileKind": kind,
-                "chargingSchedule": [schedule],
-            },
-        }
+        return calls.set_charging_profile(tx, body["charging_profile"])
     if method == "DELETE":
-        if version == "1.6":
-            return "ClearChargingProfile", {"id": profile_id}
-        return "ClearChargingProfile", {"chargingProfileId": profile_id}
-    if version == "1.6":
-        return "GetCompositeSchedule", {"connectorId": tx.connector_id, "duration": duration}
-    return "GetCompositeSchedule", {"evseId": tx.evse_id, "duration": duration}
+        return calls.clear_charging_profile(tx)
+    return calls.get_composite_schedule(tx, duration)
 
 
 def result_for(method: str, answer: dict[str, Any] | None) -> dict[str, Any]:
@@ -131,7 +79,7 @@ def result_for(method: str, answer: dict[str, Any] | None) -> dict[str, Any]:
 
 
 async def handle_charging_profile(
-    ctx: HubContext,
+    csms: CsmsPort,
     session: AsyncSession,
     method: str,
     session_id: str,
@@ -139,8 +87,7 @@ async def handle_charging_profile(
     body: dict[str, Any] | None,
     callback: Callback,
 ) -> ChargingProfileResponse:
-    csms = csms_for(ctx)
-    if csms is None:
+    if not csms.running:
         return _answer(ChargingProfileResponseType.REJECTED)
     tx = (
         await session.exec(
@@ -155,7 +102,7 @@ async def handle_charging_profile(
     action, payload = request_for(method, tx, version, body, int(params.get("duration", 0) or 0))
     callback_id = callback.public_id
     csms.spawn(
-        _call(ctx, csms, tx.charge_point_id, action, payload, method, callback_id),
+        _call(csms, tx.charge_point_id, action, payload, method, callback_id),
         f"profile-{tx.charge_point_id}",
     )
     return _answer(
@@ -164,8 +111,7 @@ async def handle_charging_profile(
 
 
 async def _call(
-    ctx: HubContext,
-    csms: Any,
+    csms: CsmsPort,
     cp: str,
     action: str,
     payload: dict[str, Any],
@@ -182,6 +128,7 @@ async def _call(
         log.exception("%s to %s failed", action, cp)
         answer = None
     document = result_for(method, answer)
+    ctx = csms.ctx
     async with ctx.sessions() as session:
         callback = await relay.find(session, "chargingprofile", callback_id)
         if callback is None:

@@ -13,10 +13,10 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.context import HubContext
+from app.hub.context import HubContext
 from app.ocpp.bridge import Bridge
+from app.ocpp.identity import ensure_own_cpo
 from app.ocpp.models import Charger
-from app.ocpp.own_cpo import ensure_own_cpo
 from app.ocpp.settings import OcppSettings
 
 # The identity is the last URL segment and becomes part of EVSE uids (CiString36: id + "-N").

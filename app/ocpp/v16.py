@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call_result
@@ -12,10 +12,8 @@ from ocpp.v16.enums import Action
 from app.ocpi.schemas.common import format_datetime, parse_datetime
 from app.ocpp.bridge import AuthResult, energy_samples
 from app.ocpp.models import OcppTransaction, TransactionStatus
+from app.ocpp.port import CsmsPort
 from app.ocpp.protocol import CsmsMixin
-
-if TYPE_CHECKING:
-    from app.ocpp.csms import Csms
 
 log = logging.getLogger("voltroam.ocpp.v16")
 
@@ -41,7 +39,7 @@ def _wh(sampled: dict[str, Any]) -> float:
 
 class V16ChargePoint(CsmsMixin, ChargePoint):
     actions = frozenset(a.value for a in Action)
-    csms: Csms
+    csms: CsmsPort
 
     @on(Action.boot_notification)
     async def on_boot(

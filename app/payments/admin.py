@@ -13,15 +13,17 @@ from pydantic import BaseModel, Field, field_validator
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.admin.auth import require_admin
-from app.core.context import HubContext
+from app.core.admin_auth import require_admin
+from app.hub.context import HubContext
 from app.ocpi.headers import PartyRef
 from app.ocpi.schemas.common import Number
-from app.payments import service
+from app.payments import jobs, records
 from app.payments.evse import find_evses
 from app.payments.models import JobStatus, Payment, PaymentJob
+from app.payments.models import PaymentStatus as S
 from app.payments.qr import pay_url, qr_code
 from app.payments.runner import Payments
+from app.payments.status import advance
 from app.tariffs.money import to_minor_units
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_admin)])
@@ -137,7 +139,7 @@ async def list_payments(
 
 
 async def _payment_or_404(session: AsyncSession, public_id: str) -> Payment:
-    payment = await service.by_public_id(session, public_id)
+    payment = await records.by_public_id(session, public_id)
     if payment is None:
         raise HTTPException(404, "Unknown payment")
     return payment
@@ -192,8 +194,8 @@ async def refund_payment(
     amount = None if body.amount is None else to_minor_units(body.amount, payment.currency)
     key = f"refund-{public_id}-{idempotency_key or uuid.uuid4().hex}"
     try:
-        job = await service.request_refund(ctx, payment, amount, body.reason, key)
-    except service.PaymentError as exc:
+        job = await jobs.request_refund(ctx, payment, amount, body.reason, key)
+    except records.PaymentError as exc:
         raise HTTPException(exc.status, exc.message) from None
     assert job is not None
     payments: Payments = request.app.state.payments
@@ -222,8 +224,9 @@ async def retry_jobs(request: Request, public_id: PublicId) -> PaymentDetail:
             job.attempts = 0
             job.next_attempt_at = payment.updated_at
             session.add(job)
-        if jobs and payment.status == "failed":
-            payment.status = "capturing" if payment.cdr_id else "authorized"
+        if jobs and payment.status == S.FAILED:
+            # Back to where the failed job started (the one move out of FAILED).
+            advance(payment, S.CAPTURING if payment.cdr_id else S.AUTHORIZED)
             session.add(payment)
         await session.commit()
     payments: Payments = request.app.state.payments

@@ -14,11 +14,11 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
 
-from app.core.context import HubContext
+from app.hub.context import HubContext
 from app.hub.store import service as store
 from app.ocpi.errors import InvalidParameters
 from app.ocpi.headers import PartyRef
-from app.payments import service
+from app.payments import checkout, events, jobs, records
 from app.payments.evse import (
     STARTABLE,
     EvseChoice,
@@ -144,7 +144,7 @@ async def session_page(request: Request, public_id: PublicId) -> HTMLResponse:
     payment, ocpi_session, time_zone = found
     async with _ctx(request).sessions() as session:
         location = await store.get(
-            session, "locations", service.cpo_ref(payment), payment.location_id
+            session, "locations", records.cpo_ref(payment), payment.location_id
         )
     return _page(
         request,
@@ -195,12 +195,12 @@ async def _payment_and_session(
 ) -> tuple[Payment, dict[str, Any] | None, str] | HTMLResponse:
     """The payment, its OCPI Session when the CPO reported one, the Location's time zone."""
     async with _ctx(request).sessions() as session:
-        payment = await service.by_public_id(session, public_id)
+        payment = await records.by_public_id(session, public_id)
         if payment is None:
             return _unknown_payment(request)
         ocpi_session = None
         if payment.session_id:
-            row = await store.get(session, "sessions", service.cpo_ref(payment), payment.session_id)
+            row = await store.get(session, "sessions", records.cpo_ref(payment), payment.session_id)
             ocpi_session = row.data if row else None
         return payment, ocpi_session, await location_time_zone(session, payment)
 
@@ -214,12 +214,12 @@ async def _payment_and_session(
 )
 async def stop(request: Request, public_id: PublicId) -> Response:
     async with _ctx(request).sessions() as session:
-        payment = await service.by_public_id(session, public_id)
+        payment = await records.by_public_id(session, public_id)
     if payment is None:
         return _unknown_payment(request)
     try:
-        await service.request_stop(_ctx(request), payment, "Stopped by the driver")
-    except service.PaymentError as exc:
+        await jobs.request_stop(_ctx(request), payment, "Stopped by the driver")
+    except records.PaymentError as exc:
         return _message(
             request, exc.status, "Cannot stop", exc.message, f"/pay/sessions/{public_id}"
         )
@@ -234,14 +234,14 @@ async def stop(request: Request, public_id: PublicId) -> Response:
 )
 async def receipt(request: Request, public_id: PublicId) -> HTMLResponse:
     async with _ctx(request).sessions() as session:
-        payment = await service.by_public_id(session, public_id)
+        payment = await records.by_public_id(session, public_id)
         if payment is None:
             return _unknown_payment(request)
         cdr = None
         if payment.cdr_id:
-            cdr = await store.get(session, "cdrs", service.cpo_ref(payment), payment.cdr_id)
+            cdr = await store.get(session, "cdrs", records.cpo_ref(payment), payment.cdr_id)
         location = await store.get(
-            session, "locations", service.cpo_ref(payment), payment.location_id
+            session, "locations", records.cpo_ref(payment), payment.location_id
         )
         time_zone = location.data.get("time_zone") if location else None
     if cdr is None:
@@ -275,7 +275,7 @@ async def test_checkout(
 
 
 async def _local_intent(request: Request, checkout_id: str) -> LocalIntent | None:
-    provider = service.local_provider(_payments(request).provider)
+    provider = checkout.local_provider(_payments(request).provider)
     return None if provider is None else await provider.find_checkout(checkout_id)
 
 
@@ -290,15 +290,15 @@ async def test_checkout_submit(
     checkout_id: Annotated[str, Path(max_length=64)],
     action: Annotated[str, Form(pattern="^(authorize|cancel)$", examples=["authorize", "cancel"])],
 ) -> Response:
-    provider = service.local_provider(_payments(request).provider)
+    provider = checkout.local_provider(_payments(request).provider)
     intent = await _local_intent(request, checkout_id)
     if provider is None or intent is None:
         return _message(request, 404, "Unknown checkout", "This test checkout does not exist.")
     ctx = _ctx(request)
     if action == "cancel":
-        await service.handle_event(
+        await events.handle_event(
             ctx,
-            service.Event(
+            events.Event(
                 f"local-{checkout_id}-expired",
                 "checkout.session.expired",
                 {
@@ -312,9 +312,9 @@ async def test_checkout_submit(
     authorized = await provider.authorize(checkout_id)
     assert authorized is not None
     # The same path as Stripe's webhook.
-    await service.handle_event(
+    await events.handle_event(
         ctx,
-        service.Event(
+        events.Event(
             f"local-{checkout_id}-completed",
             "checkout.session.completed",
             {
@@ -440,10 +440,10 @@ async def start(
         return _page(request, "choose.html", 409, choices=found)
     choice = found[0]
     try:
-        payment = await service.start_checkout(
+        payment = await checkout.start_checkout(
             _ctx(request), _payments(request).provider, choice, connector_id
         )
-    except service.PaymentError as exc:
+    except records.PaymentError as exc:
         return await _render_pay(request, choice, exc.message, exc.status)
     assert payment.checkout_url is not None
     return RedirectResponse(payment.checkout_url, status_code=303)

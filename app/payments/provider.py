@@ -19,8 +19,8 @@ from sqlalchemy import Column
 from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.context import HubContext
 from app.core.dbtypes import JSONDoc, UTCDateTime, utcnow
+from app.hub.context import HubContext
 
 
 class ProviderError(Exception):

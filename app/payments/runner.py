@@ -1,4 +1,5 @@
-"""The running payments part of an app: its provider and the loop that runs payment jobs."""
+"""The running payments part of an app: its provider, its eMSP (a local party of the hub) and the
+loop that runs payment jobs."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import asyncio
 import contextlib
 import logging
 
-from app.core.context import HubContext
-from app.payments import service
+from app.hub.context import HubContext
+from app.payments import emsp, jobs
 from app.payments.provider import PaymentProvider, make_provider
 
 log = logging.getLogger("voltroam.payments")
@@ -20,6 +21,7 @@ class Payments:
         self.provider = provider or make_provider(ctx)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        ctx.local_parties.register(emsp.PaymentsEmsp(ctx))
 
     @property
     def test_mode(self) -> bool:
@@ -39,9 +41,13 @@ class Payments:
 
     async def _loop(self) -> None:
         poll = self.ctx.settings.payment_jobs_poll_seconds
+        try:
+            await emsp.start_up(self.ctx)
+        except Exception:
+            log.exception("the payments eMSP's platform could not be checked")
         while True:
             try:
-                while await service.run_due_jobs(self.ctx, self.provider):
+                while await jobs.run_due_jobs(self.ctx, self.provider):
                     pass
             except asyncio.CancelledError:
                 raise

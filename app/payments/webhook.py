@@ -17,8 +17,8 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.core.context import HubContext
-from app.payments import service
+from app.hub.context import HubContext
+from app.payments import events
 from app.payments.runner import Payments
 
 log = logging.getLogger("voltroam.payments")
@@ -55,7 +55,7 @@ async def stripe_webhook(
             text, stripe_signature, secret, ctx.settings.stripe_webhook_tolerance_seconds
         )
         body = json.loads(text)
-        event = service.Event(
+        event = events.Event(
             id=str(body["id"]), type=str(body["type"]), obj=dict(body["data"]["object"])
         )
     except stripe.SignatureVerificationError as exc:
@@ -64,7 +64,7 @@ async def stripe_webhook(
     except (UnicodeDecodeError, ValueError, KeyError, TypeError):
         return JSONResponse({"detail": "Not a Stripe event"}, status_code=400)
     try:
-        outcome = await service.handle_event(ctx, event)
+        outcome = await events.handle_event(ctx, event)
     except SQLAlchemyError as exc:
         # Nothing was recorded: Stripe delivers the event again later.
         log.warning("Stripe event %s not recorded: %s", event.id, type(exc).__name__)

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from app.admin.auth import issue_admin_token
+from app.core.admin_auth import issue_admin_token
 from app.core.dbtypes import utcnow
 from tests.admin.data import add_deliveries, add_payments, add_sessions, payment
 from tests.browser.conftest import watch_external_requests

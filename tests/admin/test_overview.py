@@ -11,7 +11,7 @@ import httpx
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from app.admin.auth import issue_admin_token
+from app.core.admin_auth import issue_admin_token
 from app.core.dbtypes import utcnow
 from app.core.settings import Settings
 from app.hub.parties.models import Platform

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from app.admin.auth import issue_admin_token
+from app.core.admin_auth import issue_admin_token
 from tests.conftest import RunningServer, invite, running_hub, running_party, token_header
 from tests.peers import FakeParty
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from app.admin.auth import issue_admin_token
+from app.core.admin_auth import issue_admin_token
 from app.core.settings import Settings
 from app.hub.outbox.worker import DeliveryWorker
 from tests.conftest import RunningServer, free_port, running_party, token_header

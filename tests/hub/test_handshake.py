@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from app.admin.auth import issue_admin_token
+from app.core.admin_auth import issue_admin_token
 from tests.conftest import (
     RunningServer,
     free_port,

@@ -52,7 +52,7 @@ def gets(party: FakeParty, module: str) -> list[Any]:
 
 
 async def admin_get(net: Network | Any, hub: RunningServer, path: str) -> Any:
-    from app.admin.auth import issue_admin_token
+    from app.core.admin_auth import issue_admin_token
 
     assert hub.settings is not None
     headers = {"Authorization": f"Bearer {issue_admin_token(hub.settings)}"}

@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from app.core.context import HubContext
 from app.core.settings import Settings
 from app.hub.alive import check_platforms
+from app.hub.context import HubContext
 from app.hub.parties import service as parties
 from app.hub.parties.models import ConnectionStatus
 from tests.conftest import running_party

@@ -191,7 +191,7 @@ async def test_token_a_on_a_functional_module_is_401(
         ok = await http.get(probe, headers=token_header(party.hub_token))
         assert ok.status_code == 200 and ok.json()["status_code"] == 1000
         # Suspended platforms are refused.
-        from app.admin.auth import issue_admin_token
+        from app.core.admin_auth import issue_admin_token
 
         admin = {"Authorization": f"Bearer {issue_admin_token(settings)}"}
         pid = ok.json()["data"]["platform"]

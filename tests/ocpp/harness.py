@@ -24,7 +24,7 @@ from ocpp.v201 import call_result as result201
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
-from app.admin.auth import issue_admin_token
+from app.core.admin_auth import issue_admin_token
 from app.main import create_app
 from app.ocpp.settings import OcppSettings
 from tests.conftest import RunningServer, free_port, hub_settings, running_party, serve

@@ -101,7 +101,7 @@ def test_serve_refuses_the_local_provider_beside_a_live_key(tmp_path: Path) -> N
 
 
 async def test_the_app_itself_refuses_it_too(database_url: str) -> None:
-    from app.core.context import HubContext
+    from app.hub.context import HubContext
     from app.payments.runner import Payments
 
     ctx = HubContext.create(

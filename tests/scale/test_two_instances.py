@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.admin.auth import issue_admin_token
+from app.core.admin_auth import issue_admin_token
 from app.core.settings import Settings
 from tests.conftest import USE_POSTGRES, RunningServer, free_port, running_party, token_header
 from tests.hub.network import (

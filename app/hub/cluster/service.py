@@ -22,9 +22,9 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.context import HubContext
 from app.core.dbtypes import utcnow
 from app.hub.cluster.models import HubFact, HubInstance, HubLease
+from app.hub.context import HubContext
 
 log = logging.getLogger("voltroam.cluster")
 

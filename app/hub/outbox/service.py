@@ -30,10 +30,11 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.dbtypes import utcnow
+from app.core.ids import correlation_id_var, new_id
 from app.core.settings import Settings
 from app.hub.outbox.models import Delivery, DeliveryStatus
 from app.hub.store import service as store
-from app.ocpi.headers import PartyRef, correlation_id_var, new_id
+from app.ocpi.headers import PartyRef
 
 
 @dataclass(frozen=True)

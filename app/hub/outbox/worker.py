@@ -9,13 +9,14 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from app.core.context import HubContext
+from app.core.ids import correlation_id_var
 from app.core.security import UndecryptableToken
+from app.hub.context import HubContext
 from app.hub.outbox import service as outbox
 from app.hub.outbox.models import Delivery, DeliveryStatus
 from app.hub.parties.models import ConnectionStatus, Platform, endpoint_url
 from app.ocpi.client import PeerError, join_url
-from app.ocpi.headers import PartyRef, RoutingHeaders, correlation_id_var
+from app.ocpi.headers import PartyRef, RoutingHeaders
 
 log = logging.getLogger("voltroam.delivery")
 

@@ -31,8 +31,12 @@ class Platform(SQLModel, table=True):
     status: str = Field(default="PLANNED", max_length=16)
     # True once the credentials handshake completed (and until the platform unregisters).
     registered: bool = Field(default=False)
-    # "party" when the partner POSTed to us with our token A, "hub" when we connected to it.
+    # "party" when the partner POSTed to us with our token A, "hub" when we connected to it,
+    # "own" for a party the hub plays itself.
     initiated_by: str = Field(default="party", max_length=8)
+    # A party the hub plays itself (app/hub/local.py): the key of its LocalParty ("cpo": the
+    # own CPO, "payments": the payments eMSP); None for a partner reached over HTTP.
+    local: str | None = Field(default=None, max_length=16, unique=True, index=True)
     versions_url: str | None = Field(default=None, max_length=255)
     version: str | None = Field(default=None, max_length=16)
     # The partner's 2.2.1 endpoints: [{"identifier", "role", "url"}].

@@ -22,10 +22,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.context import HubContext
 from app.core.dbtypes import utcnow
 from app.core.security import hash_token, new_token
 from app.hub import clientinfo
+from app.hub.context import HubContext
+from app.hub.local import LocalRole
 from app.hub.parties.models import (
     ConnectionStatus,
     Platform,
@@ -36,6 +37,7 @@ from app.hub.parties.models import (
 from app.hub.syncs.service import queue_after_registration
 from app.ocpi.client import PeerError
 from app.ocpi.errors import MethodNotAllowed, OcpiError
+from app.ocpi.headers import PartyRef
 from app.ocpi.schemas.common import Role
 from app.ocpi.schemas.credentials import BusinessDetails, Credentials, CredentialsRole
 from app.ocpi.schemas.versions import Endpoint, ModuleID, Version, VersionDetails
@@ -532,3 +534,62 @@ async def _safe_delete(ctx: HubContext, credentials_url: str, token: str) -> Non
         await ctx.ocpi.request("DELETE", credentials_url, token, module="credentials")
     except PeerError:
         log.warning("could not unregister from %s after a refused connection", credentials_url)
+
+
+# --- platforms the hub plays itself (app/hub/local.py) -----------------------------------------
+
+
+async def local_platform(session: AsyncSession, key: str) -> Platform | None:
+    return (
+        await session.exec(select(Platform).where(Platform.local == key).order_by(col(Platform.id)))
+    ).first()
+
+
+async def ensure_local_platform(
+    session: AsyncSession, key: str, name: str, local_roles: Sequence[LocalRole]
+) -> int:
+    """Create (or repair) the platform row of a local party: registered, CONNECTED, no tokens,
+    its roles, and its party ids held in ``platform_party`` like any platform's. Returns its
+    platform id; the caller commits. Raises ValueError when a partner holds one of its party ids
+    (registered before the hub reserved them)."""
+    platform = await local_platform(session, key)
+    if platform is None:
+        platform = Platform(name=name, initiated_by="own", local=key)
+    # (Platform.local is unique: of two instances creating it at the same moment, one fails.)
+    if not platform.registered or platform.status != ConnectionStatus.CONNECTED:
+        platform.registered = True
+        platform.status = ConnectionStatus.CONNECTED
+    platform.last_seen_at = utcnow()
+    platform.updated_at = utcnow()
+    session.add(platform)
+    await session.flush()
+    assert platform.id is not None
+    stored = (
+        await session.exec(select(PlatformRole).where(PlatformRole.platform_id == platform.id))
+    ).all()
+    have = {(r.role, PartyRef(r.country_code, r.party_id)) for r in stored}
+    if any((r.role.value, r.party) not in have for r in local_roles):
+        roles = [
+            CredentialsRole(
+                role=r.role,
+                country_code=r.party.country_code,
+                party_id=r.party.party_id,
+                business_details=BusinessDetails(name=name),
+            )
+            for r in local_roles
+        ]
+        try:
+            await store_roles(session, platform.id, roles)
+        except OcpiError as exc:
+            raise ValueError(exc.message) from None
+    return platform.id
+
+
+async def touch_local(session: AsyncSession, key: str) -> None:
+    """Keep a local platform CONNECTED and its ``last_seen_at`` fresh (the caller commits)."""
+    platform = await local_platform(session, key)
+    if platform is not None:
+        platform.last_seen_at = utcnow()
+        if platform.status != ConnectionStatus.CONNECTED:
+            platform.status = ConnectionStatus.CONNECTED
+        session.add(platform)

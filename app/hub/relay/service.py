@@ -9,25 +9,26 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from pydantic import ValidationError
 from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.context import HubContext
 from app.core.dbtypes import utcnow
+from app.hub.context import HubContext
 from app.hub.forward import call_party
 from app.hub.outbox.service import Push, enqueue
+from app.hub.parties.models import Platform
 from app.hub.relay.models import Callback, CallbackStatus
 from app.hub.routing import Party
-from app.modules.versions.service import VERSION_PREFIX
 from app.ocpi.client import OcpiReply
 from app.ocpi.errors import OcpiError
 from app.ocpi.headers import PartyRef
+from app.ocpi.version import VERSION_PREFIX
 
 log = logging.getLogger("voltroam.relay")
 
@@ -108,6 +109,14 @@ async def latest_for_subject(
     return (await session.exec(stmt.order_by(col(Callback.id).desc()))).first()
 
 
+def result_body(result: str, text: str | None = None) -> dict[str, Any]:
+    """A CommandResult the hub states itself (for the own chargers, or TIMEOUT)."""
+    body: dict[str, Any] = {"result": result}
+    if text:
+        body["message"] = [{"language": "en", "text": text[:512]}]
+    return body
+
+
 def _result_push(callback: Callback, module: str, body: dict[str, Any]) -> Push:
     """The result, to the requester's own response_url, as from the receiver to the requester.
 
@@ -131,12 +140,16 @@ def _result_push(callback: Callback, module: str, body: dict[str, Any]) -> Push:
 async def _deliver(
     session: AsyncSession, ctx: HubContext, callback: Callback, module: str, body: dict[str, Any]
 ) -> None:
-    """Queue a result to the requester, or hand it to the hub's own eMSP (payments) when the
-    command was the hub's own."""
-    from app.payments import service as payments
-
-    if callback.original_url.startswith(payments.INTERNAL_URL):
-        await payments.command_result(session, ctx, callback, body)
+    """Queue a result to the requester's response_url, or hand it to the requester in this
+    transaction when it is a local party (the payments eMSP's own commands)."""
+    requester = (
+        await session.get(Platform, callback.requester_platform_id)
+        if callback.requester_platform_id is not None
+        else None
+    )
+    local = ctx.local_parties.of(requester) if requester is not None else None
+    if local is not None:
+        await local.result(session, callback, module, body)
         return
     await enqueue(session, [_result_push(callback, module, body)])
 
@@ -200,10 +213,34 @@ async def expire_due(ctx: HubContext) -> int:
     return answered
 
 
-_TIMEOUT_RESULT = {
-    "result": "TIMEOUT",
-    "message": [{"language": "en", "text": "No result from the CPO within its timeout"}],
-}
+_TIMEOUT_RESULT = result_body("TIMEOUT", "No result from the CPO within its timeout")
+
+
+class Answer(Protocol):
+    """A CommandResponse or ChargingProfileResponse."""
+
+    @property
+    def result(self) -> str: ...
+
+    @property
+    def timeout(self) -> int: ...
+
+
+A = TypeVar("A", bound=Answer)
+
+
+async def ask_local(session: AsyncSession, callback: Callback, call: Awaitable[A]) -> A:
+    """A request to a local receiver (``call``: its LocalParty method), recorded like
+    ``forward_with_callback`` records a remote receiver's answer."""
+    try:
+        answer = await call
+    except OcpiError:
+        await after_response(session, callback, accepted=False, timeout_seconds=None)
+        raise
+    await after_response(
+        session, callback, accepted=answer.result == "ACCEPTED", timeout_seconds=answer.timeout
+    )
+    return answer
 
 
 async def forward_with_callback(

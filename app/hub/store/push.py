@@ -17,8 +17,8 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.context import HubContext
 from app.hub.auth import Caller
+from app.hub.context import HubContext
 from app.hub.forward import broadcast, call_party, relay_reply, resolve_receiver, route_to
 from app.hub.routing import BROADCAST_TO, OWNERS, PUSHED_TO, hub_ref, is_hub
 from app.hub.store import service as store
@@ -29,7 +29,6 @@ from app.ocpi.errors import InvalidParameters, NotFound
 from app.ocpi.headers import PartyRef, RoutingHeaders
 from app.ocpi.schemas.common import ci_key, parse_datetime
 from app.ocpi.status import OcpiStatus
-from app.payments import service as payments
 
 
 @dataclass(frozen=True)
@@ -124,15 +123,6 @@ async def store_and_announce(
         recipient=recipient,
         existing=existing,
     )
-    if (
-        recipient is not None
-        and target.module in ("sessions", "cdrs")
-        and payments.is_payments_party(ctx.settings, recipient)
-    ):
-        # The token is the hub's own eMSP's (a paid ad hoc session): it is consumed here, in the
-        # same transaction, instead of being pushed anywhere.
-        await payments.observe(session, ctx, target.module, data)
-        announce = False
     if announce:
         if target.module in BROADCAST_TO:
             await broadcast(
@@ -148,8 +138,11 @@ async def store_and_announce(
                 query=query,
             )
         elif recipient is not None:
+            # A local recipient (the payments eMSP, for its own tokens) takes it in this
+            # transaction; a remote one gets an outbox row.
             await route_to(
                 session,
+                ctx,
                 recipient=recipient,
                 module=target.module,
                 method=method,

@@ -26,8 +26,8 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.context import HubContext
 from app.core.dbtypes import utcnow
+from app.hub.context import HubContext
 from app.hub.parties.models import Platform
 from app.hub.sync import ProgressCallback, PullProgress, pull_cpo
 from app.hub.syncs.models import SyncJob, SyncReason, SyncState

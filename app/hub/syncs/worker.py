@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 
-from app.core.context import HubContext
+from app.hub.context import HubContext
 from app.hub.syncs import service as syncs
 
 log = logging.getLogger("voltroam.syncs")

@@ -15,8 +15,8 @@ from app.hub.store import push
 from app.hub.store import service as store
 from app.hub.store.models import OcpiObject
 from app.modules.common import CallerDep, ContextDep, PageDep, SessionDep
-from app.modules.sessions.router import token_owner
-from app.modules.versions.service import VERSION_PREFIX, ServedEndpoint, register
+from app.modules.sessions.service import token_owner
+from app.modules.versions.service import ServedEndpoint, register
 from app.ocpi.envelope import Envelope, ocpi_response
 from app.ocpi.errors import InvalidParameters, NotFound
 from app.ocpi.headers import PartyRef
@@ -24,6 +24,7 @@ from app.ocpi.pagination import paginated_response
 from app.ocpi.schemas.cdrs import CDR
 from app.ocpi.schemas.common import parse_datetime
 from app.ocpi.schemas.versions import InterfaceRole
+from app.ocpi.version import VERSION_PREFIX
 
 MODULE = "cdrs"
 RECEIVER_PATH = f"{VERSION_PREFIX}/receiver/cdrs"

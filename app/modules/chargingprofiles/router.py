@@ -15,6 +15,7 @@ interface"), else to the newest party that asked about it, else to the eMSP of t
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Request
@@ -24,9 +25,10 @@ from pydantic import ValidationError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.context import HubContext
 from app.hub.auth import Caller
+from app.hub.context import HubContext
 from app.hub.forward import call_party, relay_reply, resolve_receiver
+from app.hub.local import no_endpoint
 from app.hub.outbox.service import Push, enqueue
 from app.hub.parties.models import ConnectionStatus, endpoint_url
 from app.hub.relay import service as relay
@@ -37,7 +39,7 @@ from app.hub.store import service as store
 from app.hub.store.models import OcpiObject
 from app.modules.common import CallerDep, ContextDep, ObjectId, SessionDep
 from app.modules.sessions import service as sessions
-from app.modules.versions.service import VERSION_PREFIX, ServedEndpoint, register
+from app.modules.versions.service import ServedEndpoint, register
 from app.ocpi.envelope import Envelope, ocpi_response
 from app.ocpi.errors import InvalidParameters, NotFound, OcpiError
 from app.ocpi.headers import PartyRef
@@ -53,7 +55,7 @@ from app.ocpi.schemas.chargingprofiles import (
 from app.ocpi.schemas.common import INT_MAX, OcpiModel, examples_of
 from app.ocpi.schemas.versions import InterfaceRole
 from app.ocpi.status import OcpiStatus
-from app.ocpp import own_cpo
+from app.ocpi.version import VERSION_PREFIX
 
 MODULE = "chargingprofiles"
 KIND = "chargingprofile"  # Callback.kind (relay.RESULT_PATHS)
@@ -122,8 +124,8 @@ async def _cpo_of(
     then depend on the CPO sending session information to them" (its own contract, topology "The
     CPO delegated Smart Charging to SCSP", where "the eMSP is not aware"), and "If another party
     sends a ChargingProfile and the CPO has no contract that allows that party to set profiles on
-    sessions, the CPO is allowed to reject such profiles." The hub's own CPO has no contract with
-    any SCSP: it answers UNKNOWN_SESSION to SCSPs.
+    sessions, the CPO is allowed to reject such profiles." The hub's own parties (its own CPO)
+    have no contract with any SCSP: it answers UNKNOWN_SESSION to SCSPs.
     """
     route = await sessions.route(session, ctx, caller, session_id)
     if route is not None:
@@ -131,7 +133,7 @@ async def _cpo_of(
     named = await sessions.named_cpo(session, ctx, caller)
     scsp = caller.parties(SCSP)
     asking = caller.routing.from_party
-    if named is None or own_cpo.is_own(named) or not scsp:
+    if named is None or named.platform.local is not None or not scsp:
         return None
     if asking is not None and asking not in scsp:
         return None
@@ -174,9 +176,13 @@ async def _relay_request(
         body = {**body, "response_url": hub_url}
     else:
         params = [*params, ("response_url", hub_url)]
-    if own_cpo.is_own(party):
-        answer = await own_cpo.charging_profile(
-            ctx, session, method, session_id, dict(params), body, callback
+    local = ctx.local_parties.of(party.platform)
+    if local is not None:
+        # A local CPO (the hub's own chargers) answers by a call.
+        answer = await relay.ask_local(
+            session,
+            callback,
+            local.charging_profile(session, method, session_id, dict(params), body, callback),
         )
         return ocpi_response(answer, headers=push.answer_headers(ctx, requester))
     reply = await relay.forward_with_callback(
@@ -384,29 +390,26 @@ async def put_active_charging_profile(
         raise OcpiError(OcpiStatus.UNKNOWN_RECEIVER, f"Unknown receiver {target}")
     if party.platform.status == ConnectionStatus.SUSPENDED:
         raise OcpiError(OcpiStatus.RECEIVER_NOT_CONNECTED, f"Receiver {target} is suspended")
-    url = endpoint_url(party.platform, MODULE, "SENDER")
-    if url is None:
-        raise OcpiError(
-            OcpiStatus.UNKNOWN_RECEIVER, f"Receiver {target} has no {MODULE} SENDER endpoint"
-        )
-    await enqueue(
-        session,
-        [
-            Push(
-                platform_id=party.platform.id or 0,
-                module=MODULE,
-                method="PUT",
-                path=push.url_path(session_id),
-                url=url,
-                object_ref=store.object_ref(MODULE, cpo, session_id, "active"),
-                body=document,
-                from_party=cpo,
-                to_party=target,
-                # A newer ActiveChargingProfile replaces one that has not left yet.
-                full=True,
-            )
-        ],
+    update = Push(
+        platform_id=party.platform.id or 0,
+        module=MODULE,
+        method="PUT",
+        path=push.url_path(session_id),
+        object_ref=store.object_ref(MODULE, cpo, session_id, "active"),
+        body=document,
+        from_party=cpo,
+        to_party=target,
+        # A newer ActiveChargingProfile replaces one that has not left yet.
+        full=True,
     )
+    local = ctx.local_parties.of(party.platform)
+    if local is not None:
+        await local.receive(session, update)
+    else:
+        url = endpoint_url(party.platform, MODULE, "SENDER")
+        if url is None:
+            raise no_endpoint(target, MODULE, "SENDER")
+        await enqueue(session, [replace(update, url=url)])
     await session.commit()
     ctx.notify_outbox()
     return ocpi_response(headers=push.answer_headers(ctx, cpo))

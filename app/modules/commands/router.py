@@ -17,16 +17,17 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.context import HubContext
 from app.hub.auth import Caller
+from app.hub.context import HubContext
 from app.hub.forward import relay_reply, resolve_receiver
 from app.hub.relay import service as relay
 from app.hub.routing import CPO_ONLY, EMSP_LIKE, Party
 from app.hub.store import push
 from app.hub.store import service as store
+from app.modules.commands import service
 from app.modules.common import CallerDep, ContextDep, SessionDep
 from app.modules.sessions import service as sessions
-from app.modules.versions.service import VERSION_PREFIX, ServedEndpoint, register
+from app.modules.versions.service import ServedEndpoint, register
 from app.ocpi.envelope import Envelope, ocpi_response
 from app.ocpi.errors import InvalidParameters, NotFound, OcpiError
 from app.ocpi.headers import PartyRef
@@ -40,9 +41,9 @@ from app.ocpi.schemas.commands import (
 from app.ocpi.schemas.common import examples_of
 from app.ocpi.schemas.versions import InterfaceRole
 from app.ocpi.status import OcpiStatus
-from app.ocpp import own_cpo
+from app.ocpi.version import VERSION_PREFIX
 
-MODULE = "commands"
+MODULE = service.MODULE
 register(
     ServedEndpoint(MODULE, InterfaceRole.RECEIVER, "/receiver/commands"),
     ServedEndpoint(MODULE, InterfaceRole.SENDER, "/sender/commands"),
@@ -59,16 +60,6 @@ COMMAND_EXAMPLES: dict[str, Example] = {
     )
     for command, model in COMMAND_REQUEST_MODELS.items()
 }
-
-
-def _subject(command: CommandType, request: dict[str, Any]) -> str | None:
-    field = {
-        CommandType.STOP_SESSION: "session_id",
-        CommandType.RESERVE_NOW: "reservation_id",
-        CommandType.CANCEL_RESERVATION: "reservation_id",
-    }.get(command, "location_id")
-    value = request.get(field)
-    return str(value).upper() if value is not None else None
 
 
 async def _owner_of(session: AsyncSession, module: str, key: str, what: str) -> PartyRef | None:
@@ -172,34 +163,20 @@ async def post_command(
         )
         return ocpi_response(answer, headers=push.answer_headers(ctx, requester))
     party, requester = receiver
-    callback = await relay.open_callback(
-        session,
-        kind="command",
-        action=command.value,
-        subject=_subject(command, parsed),
-        requester_platform_id=caller.platform.id,
-        requester=requester,
-        receiver=party,
-        original_url=parsed["response_url"],
-    )
-    if own_cpo.is_own(party):
-        # The hub's own chargers: the command becomes an OCPP call (app/ocpp).
-        forwarded = {**parsed, "response_url": relay.result_url(ctx, callback)}
-        answer = await own_cpo.command(ctx, session, command.value, forwarded, callback)
-        return ocpi_response(answer, headers=push.answer_headers(ctx, requester))
-    reply = await relay.forward_with_callback(
+    sent = await service.send(
         session,
         ctx,
-        callback,
-        party,
-        module=MODULE,
-        method="POST",
-        path=push.url_path(command.value),
+        command=command,
+        request=parsed,
+        party=party,
         requester=requester,
-        response_model=CommandResponse,
-        body={**parsed, "response_url": relay.result_url(ctx, callback)},
+        requester_platform_id=caller.platform.id,
+        response_url=parsed["response_url"],
     )
-    return relay_reply(ctx, reply, caller.routing, request.url.path)
+    if sent.reply is None:
+        # A local CPO (the hub's own chargers) answered.
+        return ocpi_response(sent.answer, headers=push.answer_headers(ctx, requester))
+    return relay_reply(ctx, sent.reply, caller.routing, request.url.path)
 
 
 @sender.post(

@@ -6,12 +6,12 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.context import HubContext
 from app.hub.auth import Caller, any_caller, get_context, get_session
+from app.hub.context import HubContext
 from app.hub.parties import service
-from app.modules.versions.service import VERSION_PREFIX
 from app.ocpi.envelope import Envelope, ocpi_response
 from app.ocpi.schemas.credentials import Credentials
+from app.ocpi.version import VERSION_PREFIX
 
 router = APIRouter(prefix=f"{VERSION_PREFIX}/credentials", tags=["OCPI credentials"])
 

@@ -7,11 +7,12 @@ from fastapi.responses import JSONResponse
 
 from app.hub.clientinfo import MODULE, client_infos
 from app.modules.common import CallerDep, PageDep, SessionDep
-from app.modules.versions.service import VERSION_PREFIX, ServedEndpoint, register
+from app.modules.versions.service import ServedEndpoint, register
 from app.ocpi.envelope import Envelope
 from app.ocpi.pagination import paginated_response
 from app.ocpi.schemas.hubclientinfo import ClientInfo
 from app.ocpi.schemas.versions import InterfaceRole
+from app.ocpi.version import VERSION_PREFIX
 
 register(ServedEndpoint(MODULE, InterfaceRole.SENDER, "/hubclientinfo"))
 router = APIRouter(prefix=f"{VERSION_PREFIX}/hubclientinfo", tags=["OCPI hubclientinfo"])

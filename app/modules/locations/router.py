@@ -8,8 +8,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.context import HubContext
 from app.hub.auth import Caller
+from app.hub.context import HubContext
 from app.hub.store import push
 from app.hub.store import service as store
 from app.modules.common import (
@@ -25,7 +25,7 @@ from app.modules.common import (
 )
 from app.modules.locations import service
 from app.modules.locations.service import MODULE, Address
-from app.modules.versions.service import VERSION_PREFIX, ServedEndpoint, register
+from app.modules.versions.service import ServedEndpoint, register
 from app.ocpi.envelope import Envelope, ocpi_response
 from app.ocpi.errors import NotFound
 from app.ocpi.headers import PartyRef
@@ -41,6 +41,7 @@ from app.ocpi.schemas.locations import (
 )
 from app.ocpi.schemas.versions import InterfaceRole
 from app.ocpi.status import OcpiStatus
+from app.ocpi.version import VERSION_PREFIX
 
 RECEIVER = f"{VERSION_PREFIX}/receiver/locations"
 SENDER = f"{VERSION_PREFIX}/sender/locations"

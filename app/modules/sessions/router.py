@@ -4,8 +4,6 @@ and eMSPs pull their own."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
@@ -23,10 +21,9 @@ from app.modules.common import (
     SessionDep,
 )
 from app.modules.sessions import service as sessions
-from app.modules.versions.service import VERSION_PREFIX, ServedEndpoint, register
+from app.modules.versions.service import ServedEndpoint, register
 from app.ocpi.envelope import Envelope
 from app.ocpi.errors import NotFound
-from app.ocpi.headers import PartyRef
 from app.ocpi.pagination import paginated_response
 from app.ocpi.schemas.sessions import (
     ChargingPreferences,
@@ -36,6 +33,7 @@ from app.ocpi.schemas.sessions import (
 )
 from app.ocpi.schemas.versions import InterfaceRole
 from app.ocpi.status import OcpiStatus
+from app.ocpi.version import VERSION_PREFIX
 
 MODULE = "sessions"
 register(
@@ -44,20 +42,6 @@ register(
 )
 receiver = APIRouter(prefix=f"{VERSION_PREFIX}/receiver/sessions", tags=["OCPI sessions"])
 sender = APIRouter(prefix=f"{VERSION_PREFIX}/sender/sessions", tags=["OCPI sessions"])
-
-
-def token_owner(obj: dict[str, Any]) -> PartyRef:
-    token = obj["cdr_token"]
-    return PartyRef.of(token["country_code"], token["party_id"])
-
-
-def merge_session(existing: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    """ "When a PATCH request contains the charging_periods field [...] this SHALL be processed as
-    a request to add all the ChargingPeriod objects to the existing Session object." """
-    merged = {**existing, **{k: v for k, v in patch.items() if k != "charging_periods"}}
-    added = patch.get("charging_periods") or []
-    merged["charging_periods"] = list(existing.get("charging_periods") or []) + list(added)
-    return push.validated(Session, merged)
 
 
 @receiver.put(
@@ -84,7 +68,7 @@ async def put_session(
         session,
         target=push.Target(MODULE, owner, session_id),
         obj=obj,
-        recipient=token_owner(obj),
+        recipient=sessions.token_owner(obj),
     )
 
 
@@ -111,7 +95,7 @@ async def patch_session(
         session,
         target=push.Target(MODULE, owner, session_id),
         patch=body.model_dump(mode="json", exclude_unset=True),
-        merge=merge_session,
+        merge=sessions.merge_session,
     )
 
 

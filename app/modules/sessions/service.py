@@ -9,10 +9,12 @@ paid ad hoc sessions (tokens of the hub's own payments eMSP, which no partner ho
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.context import HubContext
 from app.hub.auth import Caller
+from app.hub.context import HubContext
 from app.hub.forward import resolve_receiver
 from app.hub.routing import CPO_ONLY, EMSP_LIKE, Party
 from app.hub.store import push
@@ -20,8 +22,24 @@ from app.hub.store import service as store
 from app.hub.store.models import OcpiObject
 from app.ocpi.errors import InvalidParameters
 from app.ocpi.headers import PartyRef
+from app.ocpi.schemas.sessions import Session
 
 MODULE = "sessions"
+
+
+def token_owner(obj: dict[str, Any]) -> PartyRef:
+    """The eMSP a Session or CDR goes to: the owner of its ``cdr_token``."""
+    token = obj["cdr_token"]
+    return PartyRef.of(token["country_code"], token["party_id"])
+
+
+def merge_session(existing: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """ "When a PATCH request contains the charging_periods field [...] this SHALL be processed as
+    a request to add all the ChargingPeriod objects to the existing Session object." """
+    merged = {**existing, **{k: v for k, v in patch.items() if k != "charging_periods"}}
+    added = patch.get("charging_periods") or []
+    merged["charging_periods"] = list(existing.get("charging_periods") or []) + list(added)
+    return push.validated(Session, merged)
 
 
 async def callers_session(

@@ -16,12 +16,13 @@ from app.modules.common import (
     PartyId,
     SessionDep,
 )
-from app.modules.versions.service import VERSION_PREFIX, ServedEndpoint, register
+from app.modules.versions.service import ServedEndpoint, register
 from app.ocpi.envelope import Envelope, ocpi_response
 from app.ocpi.errors import NotFound
 from app.ocpi.pagination import paginated_response
 from app.ocpi.schemas.tariffs import Tariff
 from app.ocpi.schemas.versions import InterfaceRole
+from app.ocpi.version import VERSION_PREFIX
 
 MODULE = "tariffs"
 register(

@@ -19,7 +19,7 @@ from app.modules.common import (
     SessionDep,
 )
 from app.modules.tokens.authorize import authorize
-from app.modules.versions.service import VERSION_PREFIX, ServedEndpoint, register
+from app.modules.versions.service import ServedEndpoint, register
 from app.ocpi.envelope import Envelope
 from app.ocpi.errors import InvalidParameters
 from app.ocpi.pagination import paginated_response
@@ -31,6 +31,7 @@ from app.ocpi.schemas.tokens import (
     TokenType,
 )
 from app.ocpi.schemas.versions import InterfaceRole
+from app.ocpi.version import VERSION_PREFIX
 
 MODULE = "tokens"
 register(

@@ -5,13 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
-from app.core.context import HubContext
 from app.hub.auth import Caller, any_caller, get_context
+from app.hub.context import HubContext
 from app.modules.versions import service
 from app.ocpi.envelope import Envelope, ocpi_response
 from app.ocpi.schemas.versions import Version, VersionDetails
+from app.ocpi.version import OCPI_PREFIX, VERSION
 
-router = APIRouter(prefix=service.OCPI_PREFIX, tags=["OCPI versions"])
+router = APIRouter(prefix=OCPI_PREFIX, tags=["OCPI versions"])
 
 
 @router.get(
@@ -26,7 +27,7 @@ async def get_versions(
 
 
 @router.get(
-    f"/{service.VERSION}",
+    f"/{VERSION}",
     summary="List the hub's OCPI 2.2.1 endpoints",
     response_model=Envelope[VersionDetails],
 )

@@ -8,10 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.ocpi.schemas.versions import Endpoint, InterfaceRole, ModuleID, Version, VersionDetails
-
-VERSION = "2.2.1"
-OCPI_PREFIX = "/ocpi"
-VERSION_PREFIX = f"{OCPI_PREFIX}/{VERSION}"
+from app.ocpi.version import VERSION, VERSION_PREFIX
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""What a running hub holds: settings, database, the outbound HTTP client, the token cipher.
+"""What a running hub holds: settings, database, the outbound HTTP client, the token cipher, and
+the registry of the parties it plays itself.
 
 One instance per app, built in ``create_app`` and kept on ``app.state.hub``; the CLI builds its own.
 Nothing in it is global, so two hubs can run in one process (tests do).
@@ -18,6 +19,7 @@ from app.core.metrics import HubMetrics
 from app.core.security import TokenCipher
 from app.core.settings import Settings
 from app.hub.broker import Broker, make_broker, new_instance_id
+from app.hub.local import LocalParties
 from app.ocpi.client import OcpiClient
 
 
@@ -41,6 +43,9 @@ class HubContext:
     # The hub's own parties, which no partner may register under any role:
     # (country_code, party_id), upper-case -> what it is (said in the refusal).
     reserved_parties: dict[tuple[str, str], str] = field(init=False, default_factory=dict)
+    # The parties the hub plays itself (own CPO, payments eMSP), registered at start-up by the
+    # packages that implement them: the receivers that are reached by a call, not over HTTP.
+    local_parties: LocalParties = field(init=False, default_factory=LocalParties)
 
     def __post_init__(self) -> None:
         settings = self.settings

@@ -1,0 +1,1 @@
+"""`voltroam demo`: the hub with a simulated CPO, eMSP and OCPP chargers."""

@@ -1,0 +1,1 @@
+"""Commands (mod_commands): the router and the relay path every eMSP, the hub's own included, sends by."""

@@ -51,7 +51,6 @@ import uuid
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +70,7 @@ from tests.peers import decode_auth  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
 import progress  # noqa: E402
-from bench_fanout import bench_hub, run_in_child  # noqa: E402
+from bench_fanout import bench_hub  # noqa: E402
 from bench_fanout import json_response as envelope  # noqa: E402
 from common import (  # noqa: E402
     Ratio,
@@ -80,8 +79,10 @@ from common import (  # noqa: E402
     free_port,
     header,
     percentile,
+    percentile_ratios,
     print_ratios,
     run,
+    run_in_child,
 )
 
 VERSION = "2.2.1"
@@ -558,16 +559,6 @@ async def round_trips(cfg: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def peer_process(cfg: dict[str, Any], conn: Connection) -> None:
-    try:
-        conn.send(run(round_trips(cfg), cfg["loop"]))
-    except BaseException as exc:
-        conn.send({"crash": f"{type(exc).__name__}: {exc}"})
-        raise
-    finally:
-        conn.close()
-
-
 # --- the run ----------------------------------------------------------------------------------
 
 
@@ -631,7 +622,7 @@ async def bench(args: argparse.Namespace) -> None:
             result = await round_trips(cfg)
         else:
             progress.step("starting the CPO and the eMSP in a second process")
-            result = await run_in_child(peer_process, cfg)
+            result = await run_in_child(round_trips, cfg)
         notes = await outbox_summary(hub)
     progress.clear()
     report(args, result["modes"], result["notes"] + ["", *notes])
@@ -722,27 +713,9 @@ def report(args: argparse.Namespace, modes: dict[str, dict[str, Any]], notes: li
     )
     print_ratios(
         [
-            Ratio(
-                "round trip p50", ms(totals["hub"], 50), ms(totals["direct"], 50), "ms", 2, "lower"
-            ),
-            Ratio(
-                "round trip p99", ms(totals["hub"], 99), ms(totals["direct"], 99), "ms", 2, "lower"
-            ),
-            Ratio(
-                "result leg alone p50",
-                ms(hub["result_legs"], 50),
-                ms(direct["result_legs"], 50),
-                "ms",
-                2,
-                "lower",
-            ),
-            Ratio(
-                "result leg alone p99",
-                ms(hub["result_legs"], 99),
-                ms(direct["result_legs"], 99),
-                "ms",
-                2,
-                "lower",
+            *percentile_ratios("round trip", totals["hub"], totals["direct"], 1000, digits=2),
+            *percentile_ratios(
+                "result leg alone", hub["result_legs"], direct["result_legs"], 1000, digits=2
             ),
             Ratio("throughput", rate(hub), rate(direct), "rt/s"),
             Ratio(

@@ -37,7 +37,6 @@ import argparse
 import asyncio
 import json
 import math
-import multiprocessing
 import os
 import random
 import secrets
@@ -50,7 +49,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +84,7 @@ from common import (  # noqa: E402
     percentile,
     print_ratios,
     run,
+    run_in_child,
 )
 
 VERSION = "2.2.1"
@@ -413,7 +412,7 @@ async def push_all(client: httpx.AsyncClient, receiver_url: str, token: str, w: 
     await asyncio.gather(*(worker() for _ in range(w.concurrency)))
 
 
-async def run_peers(cfg: dict[str, Any], show_progress: bool = True) -> dict[str, Any]:
+async def run_peers(cfg: dict[str, Any]) -> dict[str, Any]:
     """Serve the eMSPs and the CPO, register them (with the hub), push, wait for every
     delivery; the figures."""
     m = cfg["emsps"]
@@ -464,8 +463,7 @@ async def run_peers(cfg: dict[str, Any], show_progress: bool = True) -> dict[str
             )
             # Let the hubclientinfo pushes of the registrations go out before measuring.
             await asyncio.sleep(1.0)
-        if show_progress:
-            progress.step(f"{m} eMSPs and the CPO ready; pushing {w.pushes} updates")
+        progress.step(f"{m} eMSPs and the CPO ready; pushing {w.pushes} updates")
 
         total = w.pushes * m
         server_pid = cfg.get("server_pid")
@@ -477,12 +475,11 @@ async def run_peers(cfg: dict[str, Any], show_progress: bool = True) -> dict[str
         while True:
             await asyncio.sleep(0.2)
             now = time.monotonic()
-            if show_progress:
-                progress.status(
-                    f"pushed {w.done}/{w.pushes} ({w.error_count} errors)   "
-                    f"delivered {received[0]}/{len(w.expected) * m if pusher.done() else total}"
-                    f"   {now - began:6.1f} s"
-                )
+            progress.status(
+                f"pushed {w.done}/{w.pushes} ({w.error_count} errors)   "
+                f"delivered {received[0]}/{len(w.expected) * m if pusher.done() else total}"
+                f"   {now - began:6.1f} s"
+            )
             if received[0] != seen or not pusher.done():
                 seen, idle_since = received[0], now
             if pusher.done():
@@ -492,10 +489,9 @@ async def run_peers(cfg: dict[str, Any], show_progress: bool = True) -> dict[str
                 if now - idle_since > cfg["stall_seconds"]:
                     break
         server_cpu = (cpu_seconds(server_pid) - cpu_before) if server_pid else math.nan
-        if show_progress:
-            progress.step(
-                f"pushes answered, {received[0]} deliveries received; waiting for late duplicates"
-            )
+        progress.step(
+            f"pushes answered, {received[0]} deliveries received; waiting for late duplicates"
+        )
         await asyncio.sleep(0.5)  # late duplicates
 
     latencies = [
@@ -529,38 +525,6 @@ async def run_peers(cfg: dict[str, Any], show_progress: bool = True) -> dict[str
         "unexpected_examples": [str(x) for x in unexpected[:5]],
         "other": sum((e.other for e in emsps), Counter()),
     }
-
-
-def peer_process(cfg: dict[str, Any], conn: Connection) -> None:
-    try:
-        conn.send(run(run_peers(cfg), cfg["loop"]))
-    except BaseException as exc:
-        conn.send({"crash": f"{type(exc).__name__}: {exc}"})
-        raise
-    finally:
-        conn.close()
-
-
-async def run_in_child(target: Callable[..., None], *args: Any) -> Any:
-    """Run ``target(*args, conn)`` in a spawned process while this loop keeps serving the hub."""
-    context = multiprocessing.get_context("spawn")
-    receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=target, args=(*args, sender), daemon=True)
-    process.start()
-    sender.close()
-    try:
-        while not receiver.poll():
-            if not process.is_alive():
-                raise RuntimeError(f"the peer process ended with code {process.exitcode}")
-            await asyncio.sleep(0.05)
-        result = receiver.recv()
-    finally:
-        process.join(timeout=10)
-        if process.is_alive():
-            process.terminate()
-    if isinstance(result, dict) and "crash" in result:
-        raise RuntimeError(f"the peer process failed: {result['crash']}")
-    return result
 
 
 # --- the bare baseline ------------------------------------------------------------------------
@@ -653,7 +617,7 @@ async def run_peers_for(args: argparse.Namespace, cfg: dict[str, Any]) -> dict[s
     if args.in_process:
         return await run_peers(cfg)
     cfg["server_pid"] = os.getpid()
-    return dict(await run_in_child(peer_process, cfg))
+    return dict(await run_in_child(run_peers, cfg))
 
 
 async def through_hub(args: argparse.Namespace) -> dict[str, Any]:
@@ -692,7 +656,8 @@ async def through_bare(args: argparse.Namespace, concurrency: int) -> dict[str, 
             "relay_token": relay_token,
         }
         result = await run_peers_for(args, cfg)
-    result["queue"] = {"push failures " + k: n for k, n in relay.failures.items()} or {"-": 0}
+    # It stores nothing: what it could not push is lost.
+    result["queue"] = {"nothing stored; push failures": relay.failures.total()}
     result["concurrency"] = concurrency
     progress.step("bare relay: done")
     return result
@@ -746,9 +711,9 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> None
     labels = [label for label, _ in next(iter(table.values()))]
     width = max(map(len, labels))
     print()
-    print(f"  {'':<{width}}  " + "".join(f"{name:<30}" for name in table))
+    print(f"  {'':<{width}}  " + "".join(f"{name:<36}" for name in table))
     for k, label in enumerate(labels):
-        print(f"  {label:<{width}}  " + "".join(f"{t[k][1]:<30}" for t in table.values()))
+        print(f"  {label:<{width}}  " + "".join(f"{t[k][1]:<36}" for t in table.values()))
     if args.in_process:
         print("  (peers in the server's process: its CPU includes theirs)")
     for name, r in results.items():

@@ -29,8 +29,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import httpx  # noqa: E402
 import progress  # noqa: E402
-from bench_fanout import peer_process, run_in_child  # noqa: E402
-from common import Ratio, header, hub_process, print_ratios  # noqa: E402
+from bench_fanout import run_peers  # noqa: E402
+from common import Ratio, header, hub_process, print_ratios, run_in_child  # noqa: E402
 
 from tests.conftest import invite, reset_postgres  # noqa: E402
 
@@ -70,7 +70,7 @@ async def one_round(args: argparse.Namespace, instances: int) -> dict[str, Any]:
                 "loop": "asyncio",
             }
             progress.step(f"{instances} instance(s): starting the peers in a second process")
-            result: dict[str, Any] = await run_in_child(peer_process, cfg)
+            result: dict[str, Any] = await run_in_child(run_peers, cfg)
             progress.step(f"{instances} instance(s): done, stopping the hub")
             return result
 

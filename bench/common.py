@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import multiprocessing
 import os
 import platform
 import socket
@@ -20,9 +21,10 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -144,6 +146,28 @@ class Ratio:
         return self.hub / self.bare if self.bare else math.nan
 
 
+def percentile_ratios(
+    label: str,
+    hub: Sequence[float],
+    bare: Sequence[float],
+    scale: float = 1.0,
+    unit: str = "ms",
+    digits: int = 1,
+) -> list[Ratio]:
+    """p50 and p99 of two samples of latencies (times ``scale``), lower is better."""
+    return [
+        Ratio(
+            f"{label} p{q}",
+            percentile(hub, q) * scale,
+            percentile(bare, q) * scale,
+            unit,
+            digits,
+            "lower",
+        )
+        for q in (50, 99)
+    ]
+
+
 def print_ratios(rows: Sequence[Ratio], bare: str = "bare", hub: str = "hub") -> None:
     print()
     print(f"{hub} / {bare} = ratio (load average at the end: {load_average()})")
@@ -177,6 +201,45 @@ def run(coro: Coroutine[Any, Any, T], loop: str) -> T:
         factory = uvloop.new_event_loop
     with asyncio.Runner(loop_factory=factory) as runner:
         return runner.run(coro)
+
+
+def _child(
+    main: Callable[[dict[str, Any]], Coroutine[Any, Any, Any]],
+    cfg: dict[str, Any],
+    conn: Connection,
+) -> None:
+    try:
+        conn.send(run(main(cfg), cfg["loop"]))
+    except BaseException as exc:
+        conn.send({"crash": f"{type(exc).__name__}: {exc}"})
+        raise
+    finally:
+        conn.close()
+
+
+async def run_in_child(
+    main: Callable[[dict[str, Any]], Coroutine[Any, Any, Any]], cfg: dict[str, Any]
+) -> Any:
+    """``await main(cfg)`` in a spawned process (on the event loop ``cfg["loop"]``) while this
+    loop keeps serving the hub; its result (plain data: it crosses the process boundary)."""
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_child, args=(main, cfg, sender), daemon=True)
+    process.start()
+    sender.close()
+    try:
+        while not receiver.poll():
+            if not process.is_alive():
+                raise RuntimeError(f"the peer process ended with code {process.exitcode}")
+            await asyncio.sleep(0.05)
+        result = receiver.recv()
+    finally:
+        process.join(timeout=10)
+        if process.is_alive():
+            process.terminate()
+    if isinstance(result, dict) and "crash" in result:
+        raise RuntimeError(f"the peer process failed: {result['crash']}")
+    return result
 
 
 # --- processes --------------------------------------------------------------------------------

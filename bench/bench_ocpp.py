@@ -1,9 +1,11 @@
 """Benchmark: N simulated OCPP 1.6 chargers connected at once to the hub's CSMS, side by side with
 a bare ``ocpp``-package central system that stores nothing.
 
-Run: ``python bench/bench_ocpp.py [--chargers 1000] [--duration 20] [--period 2]
-[--database-url postgresql://postgres@127.0.0.1:5432/test] [--find-max]``.
-Not part of the test run.
+Run: ``python bench/bench_ocpp.py [--load CHARGERS:PERIOD[:CALLS] ...] [--duration 20]
+[--database-url postgresql://postgres@127.0.0.1:5432/wt_bench] [--find-max]``, e.g.
+``--load 1000:2 --load 3000:6 --load 10000:10:1`` (1,000 chargers with MeterValues and Heartbeat
+every 2 s; 3,000 every 6 s; 10,000 with one MeterValues every 10 s). ``--chargers N --period P``
+is ``--load N:P``. Not part of the test run.
 
 Each server runs in its own process (so its resident memory is its own): the hub is
 ``voltroam serve`` on a fresh SQLite file (or the PostgreSQL database given, whose ``public``
@@ -12,15 +14,16 @@ schema is dropped first) with ``OCPP_ALLOW_UNKNOWN_CHARGERS=true``; the bare sys
 StatusNotification and MeterValues from memory. The load generator (this process) opens N
 WebSockets (subprotocol ocpp1.6, 100 handshakes in flight), sends BootNotification and
 StatusNotification, then for ``--duration`` seconds each charger sends a MeterValues and a
-Heartbeat every ``--period`` seconds (staggered), one CALL in flight per charger as OCPP-J
-requires. The hub does real work for each: MeterValues looks up the connector's transaction,
+Heartbeat (CALLS=2, the default) or a MeterValues alone (CALLS=1) every PERIOD seconds
+(staggered), one CALL in flight per charger as OCPP-J requires. The hub does real work for each: MeterValues looks up the connector's transaction,
 Heartbeat and StatusNotification touch the charger's state.
 
-Figures per server: connections held at the end, CALLs answered per second during the steady
-phase, p50/p99 reply latency (CALL sent until CALLRESULT received), peak resident memory of the
-server process; then the hub's figures as a ratio of the bare system's. ``--find-max`` doubles N
-(from ``--chargers``) until the hub no longer holds every connection or p99 exceeds 1 s, and
-reports the largest N that passed.
+Figures per load and server: connections held at the end, CALLs answered per second during the
+steady phase, p50/p99 reply latency (CALL sent until its CALLRESULT or CALLERROR received), the
+CALLERRORs the chargers received (by error code, over the whole run), peak resident memory of the
+server process; then hub / bare for each. ``--find-max`` doubles N (from the first load) until
+the hub no longer holds every connection or p99 exceeds 1 s, and reports the largest N that
+passed.
 """
 
 from __future__ import annotations
@@ -29,49 +32,62 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-VOLTROAM = str(Path(sys.executable).with_name("voltroam"))
 
 sys.path.insert(0, str(ROOT / "bench"))
 import progress  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from common import (  # noqa: E402
+    Ratio,
+    free_port,
+    header,
+    is_postgres,
+    print_ratios,
+    raise_open_files_limit,
+    reset_postgres,
+    rss_mib,
+    stop_process,
+    voltroam_serve,
+    wait_port,
+)
 
 
 def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def rss_mib(pid: int) -> float:
-    """Resident memory of a process and its children (uvicorn may fork nothing; be safe)."""
-    total = 0
-    pids = [pid]
-    with contextlib.suppress(OSError):
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        pids += [int(c) for c in children]
-    for p in pids:
-        with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-    return total / 1024
+@dataclass(frozen=True)
+class Load:
+    """N chargers, each sending ``calls`` CALLs (MeterValues, then Heartbeat) every ``period``."""
+
+    chargers: int
+    period: float
+    calls: int = 2
+
+    @classmethod
+    def parse(cls, text: str) -> Load:
+        parts = text.split(":")
+        if not 2 <= len(parts) <= 3:
+            raise argparse.ArgumentTypeError(f"CHARGERS:PERIOD[:CALLS], not {text!r}")
+        calls = int(parts[2]) if len(parts) == 3 else 2
+        if calls not in (1, 2):
+            raise argparse.ArgumentTypeError("CALLS is 1 (MeterValues) or 2 (and Heartbeat)")
+        return cls(int(parts[0]), float(parts[1]), calls)
+
+    def __str__(self) -> str:
+        what = "MeterValues + Heartbeat" if self.calls == 2 else "one MeterValues"
+        return f"{self.chargers} chargers, {what} every {self.period:g} s"
 
 
 # --- the bare central system (runs in a child process) --------------------------------------
@@ -120,7 +136,7 @@ def serve_bare(port: int) -> None:
 class Stats:
     latencies: list[float] = field(default_factory=list)
     steady_calls: int = 0
-    errors: int = 0
+    errors: Counter[str] = field(default_factory=Counter)  # CALLERRORs by error code
     connected: int = 0
     failed_connects: int = 0
     closed: int = 0
@@ -128,13 +144,13 @@ class Stats:
 
 async def one_charger(
     url: str, cp_id: str, stats: Stats, start_steady: asyncio.Event, stop: asyncio.Event,
-    period: float, gate: asyncio.Semaphore, ready: asyncio.Event, total: int,
+    load: Load, gate: asyncio.Semaphore, ready: asyncio.Event,
 ) -> None:  # fmt: skip
     from websockets.asyncio.client import connect
     from websockets.typing import Subprotocol
 
     def counted() -> None:
-        if stats.connected + stats.failed_connects >= total:
+        if stats.connected + stats.failed_connects >= load.chargers:
             ready.set()
 
     try:
@@ -143,7 +159,7 @@ async def one_charger(
                 url + cp_id,
                 subprotocols=[Subprotocol("ocpp1.6")],
                 proxy=None,
-                open_timeout=60,
+                open_timeout=120,
                 ping_interval=None,
                 compression=None,
             )
@@ -162,8 +178,10 @@ async def one_charger(
             reply = json.loads(await ws.recv())
             if reply[1] == uid:
                 break
-        if reply[0] != 3:
-            stats.errors += 1
+        if reply[0] == 4:  # [4, id, errorCode, errorDescription, errorDetails]
+            stats.errors[str(reply[2])] += 1
+        elif reply[0] != 3:
+            stats.errors["(not a CALLRESULT)"] += 1
         if steady:
             stats.latencies.append(time.perf_counter() - started)
             stats.steady_calls += 1
@@ -178,7 +196,7 @@ async def one_charger(
             False,
         )
         await start_steady.wait()
-        await asyncio.sleep(random.uniform(0, period))
+        await asyncio.sleep(random.uniform(0, load.period))
         meter = 0
         while not stop.is_set():
             meter += 100
@@ -192,9 +210,10 @@ async def one_charger(
                 },
                 True,
             )
-            await call("Heartbeat", {}, True)
+            if load.calls == 2:
+                await call("Heartbeat", {}, True)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), period)
+                await asyncio.wait_for(stop.wait(), load.period)
     except Exception:
         stats.closed += 1
     finally:
@@ -204,7 +223,7 @@ async def one_charger(
 
 
 async def run_load(
-    url: str, pid: int, chargers: int, duration: float, period: float, label: str = "load"
+    url: str, pid: int, load: Load, duration: float, label: str = "load"
 ) -> dict[str, Any]:
     stats = Stats()
     start_steady = asyncio.Event()
@@ -212,11 +231,10 @@ async def run_load(
     gate = asyncio.Semaphore(100)
     ready = asyncio.Event()
     peak = 0.0
+    chargers = load.chargers
     tasks = [
         asyncio.create_task(
-            one_charger(
-                url, f"BENCH{i:06d}", stats, start_steady, stop, period, gate, ready, chargers
-            )
+            one_charger(url, f"BENCH{i:06d}", stats, start_steady, stop, load, gate, ready)
         )
         for i in range(chargers)
     ]
@@ -227,7 +245,7 @@ async def run_load(
 
     async with progress.ticking(connecting):
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(ready.wait(), 180)
+            await asyncio.wait_for(ready.wait(), max(180, chargers / 20))
         await asyncio.sleep(1)
     progress.step(f"{connecting()}; {duration:.0f} s of MeterValues and Heartbeats")
     start_steady.set()
@@ -238,7 +256,7 @@ async def run_load(
         return (
             f"{label}: {time.perf_counter() - t0:.0f}/{duration:.0f} s, "
             f"{stats.steady_calls} calls answered, {stats.connected - stats.closed} held, "
-            f"{stats.errors} CALLERRORs"
+            f"{stats.errors.total()} CALLERRORs"
         )
 
     async with progress.ticking(steady):
@@ -262,49 +280,24 @@ async def run_load(
         "calls_per_s": calls / elapsed if elapsed else 0.0,
         "p50_ms": pct(0.50),
         "p99_ms": pct(0.99),
-        "errors": stats.errors,
+        "errors": stats.errors.total(),
+        "errors_by_code": dict(stats.errors),
         "rss_mib": peak,
     }
 
 
-def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("server exited early")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise RuntimeError("server did not start")
-
-
 def start_hub(port: int, database_url: str | None, workdir: str) -> subprocess.Popen[bytes]:
-    if database_url and database_url.startswith("postgres"):
-        import sqlalchemy
-
-        engine = sqlalchemy.create_engine(
-            database_url.replace("postgresql://", "postgresql+psycopg2://")
-        )
-        with engine.begin() as conn:
-            conn.execute(sqlalchemy.text("DROP SCHEMA IF EXISTS public CASCADE"))
-            conn.execute(sqlalchemy.text("CREATE SCHEMA public"))
+    if is_postgres(database_url):
+        assert database_url is not None
+        asyncio.run(reset_postgres(database_url))
     env = {
-        **os.environ,
         "DATABASE_URL": database_url or f"sqlite:///{workdir}/hub.db",
         "SECRET_KEY": "bench",
         "OCPP_ALLOW_UNKNOWN_CHARGERS": "true",
-        "LOG_LEVEL": "WARNING",
         "DELIVERY_ENABLED": "false",
         "ALIVE_CHECK_INTERVAL_SECONDS": "0",
     }
-    return subprocess.Popen(
-        [VOLTROAM, "serve", "--port", str(port)],
-        env=env,
-        cwd=workdir,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    return voltroam_serve(port, Path(workdir), env)
 
 
 def start_bare(port: int) -> subprocess.Popen[bytes]:
@@ -315,29 +308,23 @@ def start_bare(port: int) -> subprocess.Popen[bytes]:
     )
 
 
-def measure(kind: str, chargers: int, args: argparse.Namespace) -> dict[str, Any]:
+def measure(kind: str, load: Load, args: argparse.Namespace) -> dict[str, Any]:
     port = free_port()
     server = "voltroam serve" if kind == "hub" else "the bare ocpp central system"
-    progress.step(f"{kind}: starting {server} for {chargers} chargers")
+    progress.step(f"{kind}: starting {server} for {load}")
     with tempfile.TemporaryDirectory() as workdir:
         proc = start_hub(port, args.database_url, workdir) if kind == "hub" else start_bare(port)
         try:
-            wait_port(port, proc)
+            wait_port(port, proc, timeout=120)
             url = f"ws://127.0.0.1:{port}/ocpp/" if kind == "hub" else f"ws://127.0.0.1:{port}/"
-            return asyncio.run(
-                run_load(url, proc.pid, chargers, args.duration, args.period, label=kind)
-            )
+            return asyncio.run(run_load(url, proc.pid, load, args.duration, label=kind))
         finally:
-            proc.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(10)
-            if proc.poll() is None:
-                proc.kill()
+            stop_process(proc, timeout=30)
 
 
-def report(chargers: int, hub: dict[str, Any], bare: dict[str, Any]) -> None:
-    print(f"\n{chargers} chargers, OCPP 1.6, MeterValues + Heartbeat every period per charger")
-    print(f"{'':24}{'voltroam':>12}{'bare ocpp':>12}{'ratio':>10}")
+def report(load: Load, hub: dict[str, Any], bare: dict[str, Any], duration: float) -> None:
+    print(f"\n{load} (OCPP 1.6; {duration:g} s steady)")
+    print(f"  {'':24}{'voltroam':>12}{'bare ocpp':>12}{'ratio':>10}")
     rows = [
         ("connections held", "connections_held", "{:.0f}"),
         ("failed connects", "failed_connects", "{:.0f}"),
@@ -350,14 +337,29 @@ def report(chargers: int, hub: dict[str, Any], bare: dict[str, Any]) -> None:
     for label, key, fmt in rows:
         a, b = hub[key], bare[key]
         ratio = f"{a / b:.2f}" if b else "-"
-        print(f"{label:24}{fmt.format(a):>12}{fmt.format(b):>12}{ratio:>10}")
+        print(f"  {label:24}{fmt.format(a):>12}{fmt.format(b):>12}{ratio:>10}")
+    for name, r in (("voltroam", hub), ("bare ocpp", bare)):
+        if r["errors_by_code"]:
+            codes = ", ".join(f"{code} {n}" for code, n in sorted(r["errors_by_code"].items()))
+            print(f"  CALLERRORs received from {name}, by code: {codes}")
+    expected = load.chargers * load.calls / load.period
+    print(f"  (offered: {expected:.0f} calls/s)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--chargers", type=int, default=1000)
-    parser.add_argument("--duration", type=float, default=20.0)
-    parser.add_argument("--period", type=float, default=2.0)
+    parser.add_argument(
+        "--load",
+        type=Load.parse,
+        action="append",
+        default=None,
+        metavar="CHARGERS:PERIOD[:CALLS]",
+        help="a load to measure (repeatable), e.g. 1000:2, 3000:6, 10000:10:1; CALLS is 2 "
+        "(MeterValues and Heartbeat, default) or 1 (MeterValues) every PERIOD seconds",
+    )
+    parser.add_argument("--chargers", type=int, default=1000, help="without --load: N")
+    parser.add_argument("--period", type=float, default=2.0, help="without --load: PERIOD")
+    parser.add_argument("--duration", type=float, default=20.0, help="steady seconds per load")
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--find-max", action="store_true")
     parser.add_argument("--serve-bare", type=int, default=None, help=argparse.SUPPRESS)
@@ -365,18 +367,58 @@ def main() -> None:
     if args.serve_bare is not None:
         serve_bare(args.serve_bare)
         return
-    chargers = args.chargers
+    loads: list[Load] = args.load or [Load(args.chargers, args.period)]
+    limit = raise_open_files_limit()
+    asyncio.run(
+        header(
+            "bench_ocpp",
+            "; ".join(map(str, loads)) + "; the hub and a bare ocpp central system, each in "
+            f"its own process (open files limit {limit})",
+            args.database_url,
+        )
+    )
+    ratios: list[Ratio] = []
     best = 0
-    while True:
-        hub = measure("hub", chargers, args)
-        bare = measure("bare", chargers, args)
-        report(chargers, hub, bare)
-        ok = hub["connections_held"] == chargers and hub["p99_ms"] < 1000
-        if ok:
-            best = chargers
-        if not args.find_max or not ok:
-            break
-        chargers *= 2
+    for load in loads:
+        current = load
+        while True:
+            hub = measure("hub", current, args)
+            bare = measure("bare", current, args)
+            report(current, hub, bare, args.duration)
+            n = current.chargers
+            ratios += [
+                Ratio(
+                    f"{n} / {current.period:g} s: calls/s",
+                    hub["calls_per_s"],
+                    bare["calls_per_s"],
+                    "",
+                    0,
+                ),
+                Ratio(
+                    f"{n} / {current.period:g} s: p99 reply",
+                    hub["p99_ms"],
+                    bare["p99_ms"],
+                    "ms",
+                    1,
+                    "lower",
+                ),
+                Ratio(
+                    f"{n} / {current.period:g} s: peak RSS",
+                    hub["rss_mib"],
+                    bare["rss_mib"],
+                    "MiB",
+                    0,
+                    "lower",
+                ),
+            ]
+            ok = hub["connections_held"] == n and hub["p99_ms"] < 1000
+            if ok:
+                best = max(best, n)
+            if not args.find_max or not ok:
+                break
+            current = Load(n * 2, current.period, current.calls)
+    progress.clear()
+    print_ratios(ratios)
     if args.find_max:
         print(f"\nMost chargers the hub held with p99 < 1 s on this machine: {best}")
 

@@ -33,7 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
-from bench_fanout import bench_hub, default_loop, describe_database, machine_line, percentile, run
+from bench_fanout import bench_hub
+from common import database_line, default_loop, machine_line, percentile, run
 from sqlmodel import col, func, select
 
 from app.payments.models import JobKind, Payment, PaymentJob, PaymentStatus
@@ -185,7 +186,7 @@ async def bench(args: argparse.Namespace) -> None:
     ) as hub:
         app = hub.app
         await app.state.payments.stop()  # webhooks only in phase 1
-        database = await describe_database(hub)
+        database = (await database_line(args.database_url)).removeprefix("database: ")
         status(f"seeding {args.payments} payments")
         ids = await seed(app, args.payments)
         w = await webhooks(hub.base_url, ids, args.in_flight)

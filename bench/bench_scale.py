@@ -1,7 +1,7 @@
 """Benchmark: delivery throughput of one hub instance against two, on PostgreSQL and Redis.
 
 Run: ``python bench/bench_scale.py [--pushes 2000] [--emsps 3] [--concurrency 20]
-[--database-url postgresql://postgres@127.0.0.1:5432/test] [--redis-url redis://127.0.0.1:6379/0]``.
+[--database-url postgresql://postgres@127.0.0.1:5432/wt_bench] [--redis-url redis://127.0.0.1:6379/0]``.
 Not part of the test run.
 
 Each round starts real ``voltroam serve`` subprocesses (one, then two) on a freshly reset
@@ -17,12 +17,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import platform
-import subprocess
 import sys
 import tempfile
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -32,58 +29,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import httpx  # noqa: E402
 import progress  # noqa: E402
-from bench_fanout import machine_line, peer_process, run_in_child  # noqa: E402
+from bench_fanout import run_peers  # noqa: E402
+from common import Ratio, header, hub_process, print_ratios, run_in_child  # noqa: E402
 
-from app.core.settings import Settings  # noqa: E402
-from tests.conftest import RunningServer, free_port, invite, reset_postgres  # noqa: E402
-
-
-@asynccontextmanager
-async def serve_process(
-    database_url: str, redis_url: str, tmp: Path, concurrency: int
-) -> AsyncIterator[RunningServer]:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "PUBLIC_URL": base,
-        "SECRET_KEY": "bench-secret-key",
-        "LOG_LEVEL": "WARNING",
-        "SYNC_AFTER_REGISTRATION": "false",
-        "DELIVERY_CONCURRENCY": str(concurrency),
-        "PYTHONPATH": str(ROOT),
-    }
-    workdir = tmp / f"hub-{port}"
-    workdir.mkdir()
-    process = subprocess.Popen(  # noqa: ASYNC220 - started once, before the measurement
-        [sys.executable, "-m", "app.cli", "serve"],
-        cwd=workdir,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        async with httpx.AsyncClient() as http:
-            for _ in range(600):
-                try:
-                    if (await http.get(f"{base}/readyz")).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if process.poll() is not None:
-                    raise RuntimeError("voltroam serve exited")
-                await asyncio.sleep(0.05)
-            else:
-                raise RuntimeError("voltroam serve did not start")
-        settings = Settings(secret_key="bench-secret-key", public_url=base)
-        yield RunningServer(app=None, base_url=base, settings=settings)  # type: ignore[arg-type]
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+from tests.conftest import invite, reset_postgres  # noqa: E402
 
 
 async def one_round(args: argparse.Namespace, instances: int) -> dict[str, Any]:
@@ -94,13 +43,16 @@ async def one_round(args: argparse.Namespace, instances: int) -> dict[str, Any]:
             hubs = []
             for k in range(instances):  # one after the other: the first one migrates
                 progress.step(f"{instances} instance(s): starting voltroam serve #{k + 1}")
-                hubs.append(
-                    await stack.enter_async_context(
-                        serve_process(
-                            args.database_url, args.redis_url, Path(tmp), args.delivery_concurrency
-                        )
+                running = await stack.enter_async_context(
+                    hub_process(
+                        args.database_url,
+                        Path(tmp) / f"hub-{k}",
+                        REDIS_URL=args.redis_url,
+                        SYNC_AFTER_REGISTRATION="false",
+                        DELIVERY_CONCURRENCY=str(args.delivery_concurrency),
                     )
                 )
+                hubs.append(running.server)
             async with httpx.AsyncClient(timeout=30) as http:
                 token_as = [
                     await invite(http, hubs[0], f"Bench eMSP {i}") for i in range(args.emsps)
@@ -118,7 +70,7 @@ async def one_round(args: argparse.Namespace, instances: int) -> dict[str, Any]:
                 "loop": "asyncio",
             }
             progress.step(f"{instances} instance(s): starting the peers in a second process")
-            result: dict[str, Any] = await run_in_child(peer_process, cfg)
+            result: dict[str, Any] = await run_in_child(run_peers, cfg)
             progress.step(f"{instances} instance(s): done, stopping the hub")
             return result
 
@@ -128,12 +80,13 @@ def line(label: str, one: str, two: str, extra: str = "") -> str:
 
 
 async def bench(args: argparse.Namespace) -> None:
-    print(machine_line())
-    print(f"database: {args.database_url}; redis: {args.redis_url}")
-    print(
-        f"workload: 1 CPO -> hub -> {args.emsps} eMSPs; {args.pushes} Location PUTs to the first "
-        f"instance, concurrency {args.concurrency}; DELIVERY_CONCURRENCY {args.delivery_concurrency}"
-        " per instance; peers in a separate process"
+    await header(
+        "bench_scale",
+        f"1 CPO -> hub -> {args.emsps} eMSPs; {args.pushes} Location PUTs to the first "
+        f"instance, concurrency {args.concurrency}; DELIVERY_CONCURRENCY "
+        f"{args.delivery_concurrency} per instance; one instance, then two; peers in a separate "
+        f"process; redis {args.redis_url}",
+        args.database_url,
     )
     results = {n: await one_round(args, n) for n in (1, 2)}
     progress.clear()
@@ -171,7 +124,9 @@ async def bench(args: argparse.Namespace) -> None:
     )
     print(line("duplicates / missing", f"{one['duplicates']}/{one['missing']}",
                f"{two['duplicates']}/{two['missing']}"))  # fmt: skip
-    print(f"(python {platform.python_version()}; figures vary run to run by ~10%)")
+    print_ratios(
+        [Ratio("deliveries/s", rate[2], rate[1])], bare="one instance", hub="two instances"
+    )
 
 
 def main() -> None:
@@ -182,13 +137,14 @@ def main() -> None:
     parser.add_argument("--delivery-concurrency", type=int, default=32)
     parser.add_argument(
         "--database-url",
-        default=os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/test",
+        default=os.environ.get("DATABASE_URL"),
+        help="a PostgreSQL database (its public schema is DROPPED); default: DATABASE_URL",
     )
     parser.add_argument(
         "--redis-url", default=os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
     )
     args = parser.parse_args()
-    if not args.database_url.startswith("postgres"):
+    if not (args.database_url or "").startswith("postgres"):
         parser.error("several instances need PostgreSQL (--database-url postgresql://...)")
     asyncio.run(bench(args))
 

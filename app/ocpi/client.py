@@ -7,6 +7,7 @@ expected, missing headers, a broken ``Link``, advertised URLs with or without a 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,10 @@ from app.ocpi.schemas.common import check_path_segment
 from app.ocpi.status import OcpiStatus, is_success
 
 log = logging.getLogger("voltroam.ocpi.client")
+
+# A page of a GET-all is asked at most this often, waiting PAGE_RETRY_SECONDS x attempt between.
+PAGE_ATTEMPTS = 3
+PAGE_RETRY_SECONDS = 0.5
 
 
 class PeerError(Exception):
@@ -258,9 +263,7 @@ class OcpiClient:
         seen = 0
         while next_url is not None and pages < max_pages:
             call_params = None if next_url != url else {**query, "offset": offset}
-            reply = await self.request(
-                "GET", next_url, token, params=call_params, routing=routing, module=module
-            )
+            reply = await self._get_page(next_url, token, call_params, routing, module)
             if not reply.ok:
                 raise PeerError(
                     "bad_response",
@@ -288,6 +291,32 @@ class OcpiClient:
                 next_url = _with_query(url, {**query, "offset": offset})
             else:
                 return
+
+    async def _get_page(
+        self,
+        url: str,
+        token: str | None,
+        params: dict[str, Any] | None,
+        routing: RoutingHeaders | None,
+        module: str,
+    ) -> OcpiReply:
+        """One page of a GET-all, asked again after a timeout, a lost connection or a gateway's
+        502/503/504. A GET changes nothing on the peer, so asking again is safe; a
+        peer that is slow for a moment must not end a walk of thousands of objects."""
+        for attempt in range(1, PAGE_ATTEMPTS + 1):
+            try:
+                reply = await self.request(
+                    "GET", url, token, params=params, routing=routing, module=module
+                )
+            except PeerError as exc:
+                if exc.kind == "bad_response" or attempt == PAGE_ATTEMPTS:
+                    raise
+                log.info("GET %s: %s; asking again (attempt %s)", url, exc.kind, attempt + 1)
+            else:
+                if reply.http_status not in (502, 503, 504) or attempt == PAGE_ATTEMPTS:
+                    return reply
+            await asyncio.sleep(PAGE_RETRY_SECONDS * attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _int_header(headers: httpx.Headers, name: str) -> int | None:

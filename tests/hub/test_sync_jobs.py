@@ -103,7 +103,7 @@ async def test_a_cpo_connected_from_the_command_line_is_pulled(
         def be(party: FakeParty) -> list[Any]:
             return [c for c in party.pushes("locations", "PUT") if "/BE/CPB/" in c.path]
 
-        await wait_for(lambda: len(be(net.emsp1)) == 25 and len(be(net.emsp2)) == 25, 20)
+        await wait_for(lambda: len(be(net.emsp1)) == 25 and len(be(net.emsp2)) == 25, 30)
         await wait_for(lambda: any("/BE/CPB/" in c.path for c in net.emsp1.pushes("tariffs")))
         assert len(gets(cpo, "locations")) == 3 and len(gets(cpo, "tariffs")) == 1
         assert {c.token for c in gets(cpo, "locations")} == cpo.accepted_tokens - {"token-a-of-cpb"}

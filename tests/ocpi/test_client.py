@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -61,6 +62,29 @@ def quirky_app(port: int) -> FastAPI:
     async def proxy_error() -> PlainTextResponse:
         return PlainTextResponse("bad gateway", status_code=502)
 
+    slow_once: set[int] = set()
+
+    @app.get("/slow-once/items")
+    async def slow_once_items(offset: int = 0) -> JSONResponse:
+        # The second page is slower than the client waits, the first time it is asked.
+        if offset == 10 and offset not in slow_once:
+            slow_once.add(offset)
+            await asyncio.sleep(1.5)
+        response = envelope(items[offset : offset + 10])
+        response.headers["X-Total-Count"] = str(TOTAL)
+        return response
+
+    flaky_gateway: list[int] = []
+
+    @app.get("/gateway-once/items")
+    async def gateway_once(offset: int = 0) -> Any:
+        if offset == 20 and not flaky_gateway:
+            flaky_gateway.append(offset)
+            return PlainTextResponse("service unavailable", status_code=503)
+        response = envelope(items[offset : offset + 10])
+        response.headers["X-Total-Count"] = str(TOTAL)
+        return response
+
     @app.get("/echo")
     async def echo(request: Request) -> JSONResponse:
         return envelope(dict(request.headers))
@@ -87,6 +111,18 @@ async def test_walks_link_headers(quirky: tuple[str, OcpiClient]) -> None:
 async def test_broken_link_falls_back_to_offsets(quirky: tuple[str, OcpiClient]) -> None:
     base, client = quirky
     assert await collect(client, f"{base}/broken-link/items") == [str(i) for i in range(TOTAL)]
+
+
+async def test_a_page_that_timed_out_or_met_a_gateway_error_is_asked_again() -> None:
+    # A GET changes nothing: one slow page must not end the walk (a pull of thousands of
+    # Locations from a CPO that is busy for a moment).
+    port = free_port()
+    async with serve(quirky_app(port), port), httpx.AsyncClient() as http:
+        client = OcpiClient(http, timeout=1)
+        base = f"http://127.0.0.1:{port}"
+        everything = [str(i) for i in range(TOTAL)]
+        assert await collect(client, f"{base}/slow-once/items") == everything
+        assert await collect(client, f"{base}/gateway-once/items") == everything
 
 
 async def test_no_pagination_headers_reads_until_an_empty_page(

@@ -200,41 +200,26 @@ class PricedSession:
 
 
 class _Dimension:
-    """Accumulates one priced dimension over the session."""
+    """One priced dimension over the session: its amounts, from the billed pieces."""
 
-    __slots__ = (
-        "billable",
-        "context",
-        "excl",
-        "incl",
-        "last",
-        "last_end",
-        "last_start",
-        "order",
-        "records",
-    )
+    __slots__ = ("billable", "context", "excl", "incl", "last", "last_end", "last_start", "records")
 
-    def __init__(self, context: Context) -> None:
+    def __init__(self, context: Context, pieces: list[tuple[Component, int, int, Decimal]]) -> None:
+        """``pieces``: (component, segment start, segment end, volume), in session order."""
         self.context = context
-        self.billable = _ZERO
-        self.excl = _ZERO
-        self.incl = _ZERO
-        self.last: Component | None = None  # the last component billed, and its segment
-        self.last_start = self.last_end = 0
-        self.order = -1  # position of the last billed segment, to find the last time-based one
-        self.records: list[_Record] = []
-
-    def bill(self, component: Component, start: int, end: int, volume: Decimal, order: int) -> None:
-        excl = volume * component.price
-        incl = excl * component.vat_factor
-        self.billable += volume
-        self.excl += excl
-        self.incl += incl
-        self.last = component
-        self.last_start = start
-        self.last_end = end
-        self.order = order
-        self.records.append((self.context, component, start, end, volume, excl, incl, False))
+        billable = excl_sum = incl_sum = _ZERO
+        records: list[_Record] = []
+        for component, start, end, volume in pieces:
+            excl = volume * component.price
+            incl = excl * component.vat_factor
+            billable += volume
+            excl_sum += excl
+            incl_sum += incl
+            records.append((context, component, start, end, volume, excl, incl, False))
+        self.billable, self.excl, self.incl, self.records = billable, excl_sum, incl_sum, records
+        # The last component billed, and its segment, for step_size rounding.
+        self.last: Component | None = pieces[-1][0] if pieces else None
+        self.last_start, self.last_end = (pieces[-1][1], pieces[-1][2]) if pieces else (0, 0)
 
     @property
     def cost(self) -> Cost:
@@ -421,15 +406,18 @@ def _price(
     all_elements = masks.all
     day_of_mask, day_mask = None, all_elements
 
-    energy = _Dimension(Context.CHARGING)
-    time = _Dimension(Context.CHARGING)
-    parking = _Dimension(Context.CHARGING)
-    reserved = _Dimension(Context.RESERVATION)
+    # Billed pieces per dimension: (component, segment start, segment end, volume).
+    energy_pieces: list[tuple[Component, int, int, Decimal]] = []
+    time_pieces: list[tuple[Component, int, int, Decimal]] = []
+    parking_pieces: list[tuple[Component, int, int, Decimal]] = []
+    reserved_pieces: list[tuple[Component, int, int, Decimal]] = []
+    time_order = parking_order = -1  # position of the last billed piece of TIME, PARKING_TIME
     flats: dict[Context, _Record] = {}
-    choose_charging = tariff.choose_charging.choose
-    choose_reservation = (
+    charging_chooser = tariff.choose_charging
+    charging_memo, charging_relevant = charging_chooser.memo, charging_chooser.relevant
+    reservation_chooser = (
         tariff.choose_reservation_expired if expired else tariff.choose_reservation
-    ).choose
+    )
     total_energy = total_time = total_parking = total_reservation = _ZERO
 
     order = 0
@@ -506,11 +494,11 @@ def _price(
             if is_reservation:
                 seg_reservation = p_reservation * share
                 total_reservation += seg_reservation
-                choice = choose_reservation(mask)
+                choice = reservation_chooser.choose(mask)
                 if seg_reservation > 0:
                     comp = choice[1]
                     if comp is not None:
-                        reserved.bill(comp, prev_t, instant, seg_reservation, order)
+                        reserved_pieces.append((comp, prev_t, instant, seg_reservation))
                 context = Context.RESERVATION
             else:
                 seg_energy = e_here - prev_e
@@ -519,21 +507,25 @@ def _price(
                 total_energy += seg_energy
                 total_time += seg_time + seg_parking
                 total_parking += seg_parking
-                choice = choose_charging(mask)
+                choice = charging_memo.get(mask & charging_relevant) or charging_chooser.choose(
+                    mask
+                )
                 # Energy fed back into the grid is not billed at the charging price.
                 if seg_energy > 0:
                     comp = choice[0]
                     if comp is not None:
-                        energy.bill(comp, prev_t, instant, seg_energy, order)
+                        energy_pieces.append((comp, prev_t, instant, seg_energy))
                 if seg_time > 0:
                     comp = choice[1]
                     if comp is not None:
-                        time.bill(comp, prev_t, instant, seg_time, order)
+                        time_pieces.append((comp, prev_t, instant, seg_time))
+                        time_order = order
                 order += 1  # within one period, parking is taken to follow charging
                 if seg_parking > 0:
                     comp = choice[2]
                     if comp is not None:
-                        parking.bill(comp, prev_t, instant, seg_parking, order)
+                        parking_pieces.append((comp, prev_t, instant, seg_parking))
+                        parking_order = order
                 context = Context.CHARGING
             order += 1
             # FLAT: "Flat fee", billed once: the first FLAT component active in the session (and
@@ -557,11 +549,15 @@ def _price(
                 prev_t = instant
         energy_before += p_energy
 
+    energy = _Dimension(Context.CHARGING, energy_pieces)
+    time = _Dimension(Context.CHARGING, time_pieces)
+    parking = _Dimension(Context.CHARGING, parking_pieces)
+    reserved = _Dimension(Context.RESERVATION, reserved_pieces)
     energy.round_step(_WH_PER_KWH)
     # "once for PARKING_TIME and TIME combined": the dimension of the last time-based component
     # that was active is rounded, the other one is not ("Note that the charging duration is not
     # rounded up, as it is followed by another time based period").
-    last_time_based = parking if parking.order > time.order else time
+    last_time_based = parking if parking_order > time_order else time
     last_time_based.round_step(_S_PER_HOUR)
     reserved.round_step(_S_PER_HOUR)
 

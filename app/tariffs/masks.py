@@ -38,7 +38,10 @@ class Masks:
     all: int  # every element
     # Power and current, evaluated once per charging period.
     power_free: int  # elements without a power or current restriction
-    power_checks: tuple[tuple[int, Restrictions], ...]
+    # (bit, min_power, max_power, min_current, max_current) of the others
+    power_checks: tuple[
+        tuple[int, Decimal | None, Decimal | None, Decimal | None, Decimal | None], ...
+    ]
     # Local time of day: interval i is [tod_points[i], tod_points[i + 1]), tod_points[0] == 0.
     tod_points: tuple[int, ...]
     tod_masks: tuple[int, ...]
@@ -72,10 +75,24 @@ class Masks:
         current_low: Decimal | None,
         current_high: Decimal | None,
     ) -> int:
+        """Elements whose power and current restrictions hold for a charging period.
+
+        min_power/min_current: active "when the EV is charging with more than, or equal to" the
+        value; max_power/max_current: "with less than" the value. A ChargingPeriod carries MIN_/MAX_
+        values, so the lowest value known must reach the minimum and the highest value known must
+        stay under the maximum. Unknown values never satisfy a restriction.
+        """
         mask = self.power_free
-        for bit, r in self.power_checks:
-            if r.power_holds(power_low, power_high, current_low, current_high):
-                mask |= bit
+        for bit, min_power, max_power, min_current, max_current in self.power_checks:
+            if min_power is not None and (power_low is None or power_low < min_power):
+                continue
+            if max_power is not None and (power_high is None or power_high >= max_power):
+                continue
+            if min_current is not None and (current_low is None or current_low < min_current):
+                continue
+            if max_current is not None and (current_high is None or current_high >= max_current):
+                continue
+            mask |= bit
         return mask
 
 
@@ -100,8 +117,12 @@ def build_masks(restrictions: Sequence[Restrictions | None]) -> Masks:
     all_mask = (1 << len(restrictions)) - 1
     present = [(1 << i, r) for i, r in enumerate(restrictions) if r is not None]
 
-    power_checks = tuple((bit, r) for bit, r in present if r.uses_power)
-    power_free = all_mask & ~sum(bit for bit, _ in power_checks)
+    power_checks = tuple(
+        (bit, r.min_power, r.max_power, r.min_current, r.max_current)
+        for bit, r in present
+        if r.uses_power
+    )
+    power_free = all_mask & ~sum(check[0] for check in power_checks)
 
     windows = [(bit, r) for bit, r in present if r.start_time is not None or r.end_time is not None]
     tod_seconds = sorted(

@@ -13,7 +13,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Protocol
 
-from app.ocpi.schemas.cdrs import CdrDimensionType, ChargingPeriod
+from app.ocpi.schemas.cdrs import CdrDimension, CdrDimensionType, ChargingPeriod
 from app.ocpi.schemas.common import Price
 from app.ocpi.schemas.tariffs import TariffDimensionType, TariffElement, TariffRestrictions
 from app.tariffs.masks import Masks, build_masks
@@ -123,27 +123,28 @@ class Chooser:
     masks in practice; at most ``_MEMO_LIMIT`` are kept).
     """
 
-    __slots__ = ("_memo", "_relevant", "_rows")
+    __slots__ = ("_rows", "memo", "relevant")
 
     def __init__(self, table: Table) -> None:
         self._rows = tuple(
             tuple((1 << element.index, component) for element, component in table.get(dim, ()))
             for dim in CHOICE_DIMENSIONS
         )
-        self._relevant = sum({bit for row in self._rows for bit, _ in row})
-        self._memo: dict[int, tuple[Component | None, ...]] = {}
+        self.relevant = sum({bit for row in self._rows for bit, _ in row})
+        # Answers by mask & relevant: look here first (the engine does), then call choose().
+        self.memo: dict[int, tuple[Component | None, ...]] = {}
 
     def choose(self, mask: int) -> tuple[Component | None, ...]:
         """(ENERGY, TIME, PARKING_TIME, FLAT) components that apply, None where none does."""
-        mask &= self._relevant
-        answer = self._memo.get(mask)
+        mask &= self.relevant
+        answer = self.memo.get(mask)
         if answer is None:
             answer = tuple(
                 next((component for bit, component in row if mask & bit), None)
                 for row in self._rows
             )
-            if len(self._memo) < _MEMO_LIMIT:
-                self._memo[mask] = answer
+            if len(self.memo) < _MEMO_LIMIT:
+                self.memo[mask] = answer
         return answer
 
 
@@ -379,19 +380,12 @@ def normalise_periods(
                 raise SessionDataError(
                     "end_date_time", "before the start of the last charging period"
                 )
-        values: dict[CdrDimensionType, Decimal] = {}
-        for j, dim in enumerate(cp.dimensions):
-            kind, volume = dim.type, dim.volume
-            if kind in values:
-                raise SessionDataError(
-                    f"charging_periods[{i}].dimensions[{j}].type",
-                    f"{kind.value} given twice in one period",
-                )
-            if volume < 0 and kind in _NON_NEGATIVE:
-                raise SessionDataError(
-                    f"charging_periods[{i}].dimensions[{j}].volume", "must not be negative"
-                )
-            values[kind] = volume
+        dimensions = cp.dimensions
+        values = {dim.type: dim.volume for dim in dimensions}
+        if len(values) < len(dimensions) or any(
+            v < 0 for v in (values.get(_TIME), values.get(_PARKING), values.get(_RESERVATION)) if v
+        ):
+            raise _dimension_error(i, dimensions)
         energy = values.get(_ENERGY, _ZERO)
         parking = values.get(_PARKING, _ZERO)
         is_reservation = _RESERVATION in values
@@ -450,6 +444,24 @@ def normalise_periods(
             )
         )
     return periods
+
+
+def _dimension_error(i: int, dimensions: Sequence[CdrDimension]) -> SessionDataError:
+    """The error for the first dimension of period ``i`` given twice, or negative where it must
+    not be (the caller has seen that there is one)."""
+    seen: set[CdrDimensionType] = set()
+    for j, dim in enumerate(dimensions):
+        if dim.type in seen:
+            return SessionDataError(
+                f"charging_periods[{i}].dimensions[{j}].type",
+                f"{dim.type.value} given twice in one period",
+            )
+        if dim.volume < 0 and dim.type in _NON_NEGATIVE:
+            return SessionDataError(
+                f"charging_periods[{i}].dimensions[{j}].volume", "must not be negative"
+            )
+        seen.add(dim.type)
+    return SessionDataError(f"charging_periods[{i}].dimensions", "invalid")
 
 
 _NON_NEGATIVE = frozenset(

@@ -134,28 +134,6 @@ class Restrictions:
             return False
         return self.days is None or day.weekday() in self.days
 
-    def power_holds(
-        self,
-        power_low: Decimal | None,
-        power_high: Decimal | None,
-        current_low: Decimal | None,
-        current_high: Decimal | None,
-    ) -> bool:
-        """min_power/min_current: active "when the EV is charging with more than, or equal to" the
-        value; max_power/max_current: "with less than" the value. A ChargingPeriod carries MIN_/MAX_
-        values, so the lowest value known must reach the minimum and the highest value known must
-        stay under the maximum. Unknown values never satisfy a restriction."""
-        if self.min_power is not None and (power_low is None or power_low < self.min_power):
-            return False
-        if self.max_power is not None and (power_high is None or power_high >= self.max_power):
-            return False
-        if self.min_current is not None and (current_low is None or current_low < self.min_current):
-            return False
-        return not (
-            self.max_current is not None
-            and (current_high is None or current_high >= self.max_current)
-        )
-
     @property
     def uses_power(self) -> bool:
         return any(

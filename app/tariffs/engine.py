@@ -34,7 +34,7 @@ same to the last digit; cost lines are only built when asked for.
 
 from __future__ import annotations
 
-import bisect
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
@@ -88,6 +88,9 @@ _PRECISION = 40
 class Context(StrEnum):
     CHARGING = "CHARGING"
     RESERVATION = "RESERVATION"
+
+
+_CHARGING, _RESERVATION = Context.CHARGING, Context.RESERVATION
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,6 +354,19 @@ def _cuts(
     return sorted(cuts)
 
 
+def _flat(context: Context, component: Component, start: int, end: int) -> _Record:
+    return (
+        context,
+        component,
+        start,
+        end,
+        _ONE,
+        component.price,
+        component.price * component.vat_factor,
+        False,
+    )
+
+
 def _fraction(point: tuple[Decimal, int, Decimal | None]) -> Decimal:
     return point[0]
 
@@ -412,7 +428,9 @@ def _price(
     parking_pieces: list[tuple[Component, int, int, Decimal]] = []
     reserved_pieces: list[tuple[Component, int, int, Decimal]] = []
     time_order = parking_order = -1  # position of the last billed piece of TIME, PARKING_TIME
-    flats: dict[Context, _Record] = {}
+    charging_flat: _Record | None = None
+    reservation_flat: _Record | None = None
+    flat_records: list[_Record] = []  # in the order they were found
     charging_chooser = tariff.choose_charging
     charging_memo, charging_relevant = charging_chooser.memo, charging_chooser.relevant
     reservation_chooser = (
@@ -439,13 +457,14 @@ def _price(
         # (fraction of the period, instant, cumulative energy at that point if known exactly)
         points: list[tuple[Decimal, int, Decimal | None]] = []
         if span_us > 0:
-            lo = bisect.bisect_right(cut_list, p_start)
-            hi = bisect.bisect_left(cut_list, p_end)
+            lo = bisect_right(cut_list, p_start)
+            hi = bisect_left(cut_list, p_end)
             crosses = False
-            if kwh_points and p_energy != 0:
+            if kwh_points and p_energy:
                 e_from, e_to = energy_before, energy_before + p_energy
                 low, high = (e_from, e_to) if e_from < e_to else (e_to, e_from)
-                crosses = any(low < kwh < high for kwh in kwh_points)
+                above = bisect_right(kwh_points, low)  # the first kWh point above low
+                crosses = above < len(kwh_points) and kwh_points[above] < high
             if lo < hi or crosses:
                 span = Decimal(span_us)
                 for instant in cut_list[lo:hi]:
@@ -480,70 +499,65 @@ def _price(
             if local_time:
                 local = prev_t + (offset if offset is not None else _offset_at(tz, prev_t))
                 if tod_points:
-                    mask &= tod_masks[bisect.bisect_right(tod_points, local % DAY_US) - 1]
+                    mask &= tod_masks[bisect_right(tod_points, local % DAY_US) - 1]
                 if by_day:
                     day = local // DAY_US
                     if day != day_of_mask:
                         day_of_mask, day_mask = day, masks.day_mask(day)
                     mask &= day_mask
             if mask_kwh:
-                mask &= kwh_masks[bisect.bisect_right(mask_kwh, prev_e)]
+                mask &= kwh_masks[bisect_right(mask_kwh, prev_e)]
             if duration_points:
-                mask &= duration_masks[bisect.bisect_right(duration_points, prev_t - origin)]
+                mask &= duration_masks[bisect_right(duration_points, prev_t - origin)]
 
+            # FLAT: "Flat fee", billed once: the first FLAT component active in the session (and
+            # once more for a reservation, which tariff_16's worked example bills on top of the
+            # start fee).
             if is_reservation:
                 seg_reservation = p_reservation * share
                 total_reservation += seg_reservation
                 choice = reservation_chooser.choose(mask)
-                if seg_reservation > 0:
+                if seg_reservation > _ZERO:
                     comp = choice[1]
                     if comp is not None:
                         reserved_pieces.append((comp, prev_t, instant, seg_reservation))
-                context = Context.RESERVATION
+                if reservation_flat is None and choice[3] is not None:
+                    reservation_flat = _flat(_RESERVATION, choice[3], prev_t, instant)
+                    flat_records.append(reservation_flat)
             else:
                 seg_energy = e_here - prev_e
-                seg_time = p_time * share
-                seg_parking = p_parking * share
+                seg_time = p_time * share if p_time else _ZERO
                 total_energy += seg_energy
-                total_time += seg_time + seg_parking
-                total_parking += seg_parking
+                if p_parking:
+                    seg_parking = p_parking * share
+                    total_time += seg_time + seg_parking
+                    total_parking += seg_parking
+                else:
+                    seg_parking = _ZERO
+                    total_time += seg_time
                 choice = charging_memo.get(mask & charging_relevant) or charging_chooser.choose(
                     mask
                 )
                 # Energy fed back into the grid is not billed at the charging price.
-                if seg_energy > 0:
+                if seg_energy > _ZERO:
                     comp = choice[0]
                     if comp is not None:
                         energy_pieces.append((comp, prev_t, instant, seg_energy))
-                if seg_time > 0:
+                if seg_time > _ZERO:
                     comp = choice[1]
                     if comp is not None:
                         time_pieces.append((comp, prev_t, instant, seg_time))
                         time_order = order
                 order += 1  # within one period, parking is taken to follow charging
-                if seg_parking > 0:
+                if seg_parking > _ZERO:
                     comp = choice[2]
                     if comp is not None:
                         parking_pieces.append((comp, prev_t, instant, seg_parking))
                         parking_order = order
-                context = Context.CHARGING
+                if charging_flat is None and choice[3] is not None:
+                    charging_flat = _flat(_CHARGING, choice[3], prev_t, instant)
+                    flat_records.append(charging_flat)
             order += 1
-            # FLAT: "Flat fee", billed once: the first FLAT component active in the session (and
-            # once more for a reservation, which tariff_16's worked example bills on top of the
-            # start fee).
-            if context not in flats:
-                comp = choice[3]
-                if comp is not None:
-                    flats[context] = (
-                        context,
-                        comp,
-                        prev_t,
-                        instant,
-                        _ONE,
-                        comp.price,
-                        comp.price * comp.vat_factor,
-                        False,
-                    )
             prev_f, prev_e = fraction, e_here
             if instant > prev_t:
                 prev_t = instant
@@ -561,17 +575,30 @@ def _price(
     last_time_based.round_step(_S_PER_HOUR)
     reserved.round_step(_S_PER_HOUR)
 
-    flat = flats.get(Context.CHARGING)
-    fixed = Cost(flat[5], flat[6]) if flat is not None else Cost.zero()
+    fixed = Cost(charging_flat[5], charging_flat[6]) if charging_flat else Cost.zero()
     reservation_cost = reserved.cost
-    flat = flats.get(Context.RESERVATION)
-    if flat is not None:
-        reservation_cost += Cost(flat[5], flat[6])
-    subtotal = fixed + energy.cost + time.cost + parking.cost + reservation_cost
-    total, min_applied, max_applied = _clamp(subtotal, tariff)
+    if reservation_flat is not None:
+        reservation_cost += Cost(reservation_flat[5], reservation_flat[6])
+    energy_cost, time_cost, parking_cost = energy.cost, time.cost, parking.cost
+    subtotal = Cost(
+        fixed.excl_vat
+        + energy_cost.excl_vat
+        + time_cost.excl_vat
+        + parking_cost.excl_vat
+        + reservation_cost.excl_vat,
+        fixed.incl_vat
+        + energy_cost.incl_vat
+        + time_cost.incl_vat
+        + parking_cost.incl_vat
+        + reservation_cost.incl_vat,
+    )
+    if tariff.min_price is None and tariff.max_price is None:
+        total, min_applied, max_applied = subtotal, False, False
+    else:
+        total, min_applied, max_applied = _clamp(subtotal, tariff)
 
     records = [
-        *flats.values(),
+        *flat_records,
         *energy.records,
         *time.records,
         *parking.records,
@@ -587,11 +614,11 @@ def _price(
         # Segments split a period's energy by fractions; their sum can carry arithmetic dust
         # (4.378999...9 for 4.379 kWh). A µWh is far below any meter's resolution.
         total_energy=total_energy.quantize(_MICRO_KWH),
-        total_energy_cost=energy.cost,
+        total_energy_cost=energy_cost,
         total_time=total_time,
-        total_time_cost=time.cost,
+        total_time_cost=time_cost,
         total_parking_time=total_parking,
-        total_parking_cost=parking.cost,
+        total_parking_cost=parking_cost,
         total_reservation_time=total_reservation,
         total_reservation_cost=reservation_cost,
         billed_energy=energy.billable,

@@ -382,15 +382,20 @@ def normalise_periods(
                 )
         dimensions = cp.dimensions
         values = {dim.type: dim.volume for dim in dimensions}
-        if len(values) < len(dimensions) or any(
-            v < 0 for v in (values.get(_TIME), values.get(_PARKING), values.get(_RESERVATION)) if v
+        time = values.get(_TIME)
+        parking = values.get(_PARKING, _ZERO)
+        reservation = values.get(_RESERVATION)
+        if (
+            len(values) < len(dimensions)
+            or (time is not None and time < _ZERO)
+            or parking < _ZERO
+            or (reservation is not None and reservation < _ZERO)
         ):
             raise _dimension_error(i, dimensions)
         energy = values.get(_ENERGY, _ZERO)
-        parking = values.get(_PARKING, _ZERO)
-        is_reservation = _RESERVATION in values
-        reservation = values[_RESERVATION] if is_reservation else _ZERO
-        time = values.get(_TIME)
+        is_reservation = reservation is not None
+        if reservation is None:
+            reservation = _ZERO
         if time is None:
             if is_reservation:
                 time = _ZERO
@@ -417,15 +422,15 @@ def normalise_periods(
                 )
             )
             continue
-        charging = time > 0 or energy != 0
+        charging = time > _ZERO or energy != _ZERO
         average: Decimal | None
         if not charging:
             average = _ZERO
-        elif time > 0:
+        elif time > _ZERO:
             average = energy / time
         else:
             duration = _hours(p_end - p_start)
-            average = energy / duration if duration > 0 else None
+            average = energy / duration if duration > _ZERO else None
         power = values.get(_POWER, average)
         current = values.get(_CURRENT, None if charging else _ZERO)
         periods.append(

@@ -50,7 +50,6 @@ from app.tariffs.masks import DAY_US
 from app.tariffs.model import (
     CompiledTariff,
     Component,
-    Limit,
     SessionDataError,
     TariffError,
     TariffTerms,
@@ -110,39 +109,35 @@ class CostLine:
     step_rounding: bool = False  # the volume added by step_size rounding
 
 
-# What a CostLine is made of, kept until the lines are asked for: context, component, start and
-# end (µs since 1970-01-01 UTC), volume, amount excl. and incl. VAT, step rounding.
-_Record = tuple[Context, Component, int, int, Decimal, Decimal, Decimal, bool]
+# A billed piece of a dimension: (component, segment start, segment end, volume); instants in µs
+# since 1970-01-01 UTC.
+_Piece = tuple[Component, int, int, Decimal]
+# The pieces of one dimension (or one flat fee), kept until the cost lines are asked for: context,
+# pieces, the piece added by step_size rounding, whether it is a flat fee.
+_Group = tuple[Context, list[_Piece], _Piece | None, bool]
 
 
 class _Lines:
-    """The cost lines of a PricedSession, built from their records when first used."""
+    """The cost lines of a PricedSession, built from the billed pieces when first used."""
 
-    __slots__ = ("_built", "_records")
+    __slots__ = ("_built", "_groups")
 
-    def __init__(self, records: list[_Record]) -> None:
-        self._records = records
+    def __init__(self, groups: list[_Group]) -> None:
+        self._groups = groups
         self._built: tuple[CostLine, ...] | None = None
 
     def built(self) -> tuple[CostLine, ...]:
         if self._built is None:
-            ordered = sorted(self._records, key=lambda r: (r[2], r[7]))  # stable
-            self._built = tuple(
-                CostLine(
-                    context=context,
-                    dimension=component.dimension,
-                    start=_datetime(start),
-                    end=_datetime(end),
-                    element_index=component.element_index,
-                    price=component.price,
-                    vat=component.vat,
-                    step_size=component.step_size,
-                    volume=volume,
-                    cost=Cost(excl, incl),
-                    step_rounding=step_rounding,
-                )
-                for context, component, start, end, volume, excl, incl, step_rounding in ordered
-            )
+            lines: list[CostLine] = []
+            with localcontext() as ctx:
+                ctx.prec = _PRECISION  # the amounts as the engine computed them
+                for context, pieces, rounding, flat in self._groups:
+                    for component, start, end, volume in pieces:
+                        lines.append(_line(context, component, start, end, volume, False, flat))
+                    if rounding is not None:
+                        lines.append(_line(context, *rounding, True, False))
+            lines.sort(key=lambda line: (line.start, line.step_rounding))  # stable
+            self._built = tuple(lines)
         return self._built
 
     def __eq__(self, other: object) -> bool:
@@ -202,27 +197,52 @@ class PricedSession:
         )
 
 
+def _line(
+    context: Context,
+    component: Component,
+    start: int,
+    end: int,
+    volume: Decimal,
+    step_rounding: bool,
+    flat: bool,
+) -> CostLine:
+    excl = component.price if flat else volume * component.price  # a flat fee is its price
+    return CostLine(
+        context=context,
+        dimension=component.dimension,
+        start=_datetime(start),
+        end=_datetime(end),
+        element_index=component.element_index,
+        price=component.price,
+        vat=component.vat,
+        step_size=component.step_size,
+        volume=volume,
+        cost=Cost(excl, excl * component.vat_factor),
+        step_rounding=step_rounding,
+    )
+
+
 class _Dimension:
     """One priced dimension over the session: its amounts, from the billed pieces."""
 
-    __slots__ = ("billable", "context", "excl", "incl", "last", "last_end", "last_start", "records")
+    __slots__ = ("billable", "context", "excl", "incl", "pieces", "rounding")
 
-    def __init__(self, context: Context, pieces: list[tuple[Component, int, int, Decimal]]) -> None:
-        """``pieces``: (component, segment start, segment end, volume), in session order."""
+    def __init__(self, context: Context, pieces: list[_Piece]) -> None:
+        """``pieces`` in session order."""
         self.context = context
+        self.pieces = pieces
+        self.rounding: _Piece | None = None
         billable = excl_sum = incl_sum = _ZERO
-        records: list[_Record] = []
-        for component, start, end, volume in pieces:
+        for component, _, _, volume in pieces:
             excl = volume * component.price
-            incl = excl * component.vat_factor
             billable += volume
             excl_sum += excl
-            incl_sum += incl
-            records.append((context, component, start, end, volume, excl, incl, False))
-        self.billable, self.excl, self.incl, self.records = billable, excl_sum, incl_sum, records
-        # The last component billed, and its segment, for step_size rounding.
-        self.last: Component | None = pieces[-1][0] if pieces else None
-        self.last_start, self.last_end = (pieces[-1][1], pieces[-1][2]) if pieces else (0, 0)
+            incl_sum += excl * component.vat_factor
+        self.billable, self.excl, self.incl = billable, excl_sum, incl_sum
+
+    @property
+    def group(self) -> _Group:
+        return (self.context, self.pieces, self.rounding, False)
 
     @property
     def cost(self) -> Cost:
@@ -230,9 +250,9 @@ class _Dimension:
 
     def round_step(self, unit: Decimal) -> None:
         """step_size rounding on the session total, billed at the last component's price."""
-        component = self.last
-        if component is None:
+        if not self.pieces:
             return
+        component, last_start, last_end, _ = self.pieces[-1]
         step = component.step_size
         if step <= 0 or self.billable <= 0:
             return
@@ -242,13 +262,10 @@ class _Dimension:
         if extra <= 0:
             return
         excl = extra * component.price
-        incl = excl * component.vat_factor
         self.billable += extra
         self.excl += excl
-        self.incl += incl
-        self.records.append(
-            (self.context, component, self.last_start, self.last_end, extra, excl, incl, True)
-        )
+        self.incl += excl * component.vat_factor
+        self.rounding = (component, last_start, last_end, extra)
 
 
 def _us(moment: datetime) -> int:
@@ -354,17 +371,8 @@ def _cuts(
     return sorted(cuts)
 
 
-def _flat(context: Context, component: Component, start: int, end: int) -> _Record:
-    return (
-        context,
-        component,
-        start,
-        end,
-        _ONE,
-        component.price,
-        component.price * component.vat_factor,
-        False,
-    )
+def _flat_cost(component: Component) -> Cost:
+    return Cost(component.price, component.price * component.vat_factor)
 
 
 def _fraction(point: tuple[Decimal, int, Decimal | None]) -> Decimal:
@@ -428,9 +436,9 @@ def _price(
     parking_pieces: list[tuple[Component, int, int, Decimal]] = []
     reserved_pieces: list[tuple[Component, int, int, Decimal]] = []
     time_order = parking_order = -1  # position of the last billed piece of TIME, PARKING_TIME
-    charging_flat: _Record | None = None
-    reservation_flat: _Record | None = None
-    flat_records: list[_Record] = []  # in the order they were found
+    charging_flat: _Piece | None = None
+    reservation_flat: _Piece | None = None
+    flat_groups: list[_Group] = []  # in the order they were found
     charging_chooser = tariff.choose_charging
     charging_memo, charging_relevant = charging_chooser.memo, charging_chooser.relevant
     reservation_chooser = (
@@ -522,8 +530,8 @@ def _price(
                     if comp is not None:
                         reserved_pieces.append((comp, prev_t, instant, seg_reservation))
                 if reservation_flat is None and choice[3] is not None:
-                    reservation_flat = _flat(_RESERVATION, choice[3], prev_t, instant)
-                    flat_records.append(reservation_flat)
+                    reservation_flat = (choice[3], prev_t, instant, _ONE)
+                    flat_groups.append((_RESERVATION, [reservation_flat], None, True))
             else:
                 seg_energy = e_here - prev_e
                 seg_time = p_time * share if p_time else _ZERO
@@ -555,8 +563,8 @@ def _price(
                         parking_pieces.append((comp, prev_t, instant, seg_parking))
                         parking_order = order
                 if charging_flat is None and choice[3] is not None:
-                    charging_flat = _flat(_CHARGING, choice[3], prev_t, instant)
-                    flat_records.append(charging_flat)
+                    charging_flat = (choice[3], prev_t, instant, _ONE)
+                    flat_groups.append((_CHARGING, [charging_flat], None, True))
             order += 1
             prev_f, prev_e = fraction, e_here
             if instant > prev_t:
@@ -575,10 +583,10 @@ def _price(
     last_time_based.round_step(_S_PER_HOUR)
     reserved.round_step(_S_PER_HOUR)
 
-    fixed = Cost(charging_flat[5], charging_flat[6]) if charging_flat else Cost.zero()
+    fixed = _flat_cost(charging_flat[0]) if charging_flat else Cost.zero()
     reservation_cost = reserved.cost
     if reservation_flat is not None:
-        reservation_cost += Cost(reservation_flat[5], reservation_flat[6])
+        reservation_cost += _flat_cost(reservation_flat[0])
     energy_cost, time_cost, parking_cost = energy.cost, time.cost, parking.cost
     subtotal = Cost(
         fixed.excl_vat
@@ -592,18 +600,8 @@ def _price(
         + parking_cost.incl_vat
         + reservation_cost.incl_vat,
     )
-    if tariff.min_price is None and tariff.max_price is None:
-        total, min_applied, max_applied = subtotal, False, False
-    else:
-        total, min_applied, max_applied = _clamp(subtotal, tariff)
+    total, min_applied, max_applied = _clamp(subtotal, tariff)
 
-    records = [
-        *flat_records,
-        *energy.records,
-        *time.records,
-        *parking.records,
-        *reserved.records,
-    ]
     return PricedSession(
         tariff_id=tariff.tariff_id,
         currency=tariff.currency,
@@ -627,7 +625,7 @@ def _price(
         billed_reservation_time=reserved.billable,
         min_price_applied=min_applied,
         max_price_applied=max_applied,
-        _lines=_Lines(records),
+        _lines=_Lines([*flat_groups, energy.group, time.group, parking.group, reserved.group]),
     )
 
 
@@ -639,27 +637,30 @@ def _clamp(total: Cost, tariff: CompiledTariff) -> tuple[Cost, bool, bool]:
     """
     excl, incl = total.excl_vat, total.incl_vat
     min_applied = max_applied = False
-
-    def bound(limit: Limit, is_min: bool) -> None:
-        nonlocal excl, incl, min_applied, max_applied
-        new_excl = max(excl, limit.excl_vat) if is_min else min(excl, limit.excl_vat)
+    limit = tariff.min_price
+    if limit is not None:
+        new_excl = max(excl, limit.excl_vat)
         if limit.incl_vat is not None:
-            new_incl = max(incl, limit.incl_vat) if is_min else min(incl, limit.incl_vat)
+            new_incl = max(incl, limit.incl_vat)
         elif new_excl != excl:
             new_incl = incl * new_excl / excl if excl != 0 else new_excl
         else:
             new_incl = incl
-        if (new_excl, new_incl) != (excl, incl):
-            if is_min:
-                min_applied = True
-            else:
-                max_applied = True
+        min_applied = new_excl != excl or new_incl != incl
         excl, incl = new_excl, new_incl
-
-    if tariff.min_price is not None:
-        bound(tariff.min_price, True)
-    if tariff.max_price is not None:
-        bound(tariff.max_price, False)
+    limit = tariff.max_price
+    if limit is not None:
+        new_excl = min(excl, limit.excl_vat)
+        if limit.incl_vat is not None:
+            new_incl = min(incl, limit.incl_vat)
+        elif new_excl != excl:
+            new_incl = incl * new_excl / excl if excl != 0 else new_excl
+        else:
+            new_incl = incl
+        max_applied = new_excl != excl or new_incl != incl
+        excl, incl = new_excl, new_incl
+    if not (min_applied or max_applied):
+        return total, False, False
     return Cost(excl, incl), min_applied, max_applied
 
 

@@ -463,27 +463,29 @@ def _price(
     ) in periods:
         span_us = p_end - p_start
         # (fraction of the period, instant, cumulative energy at that point if known exactly)
-        points: list[tuple[Decimal, int, Decimal | None]] = []
-        if span_us > 0:
-            lo = bisect_right(cut_list, p_start)
-            hi = bisect_left(cut_list, p_end)
-            crosses = False
-            if kwh_points and p_energy:
-                e_from, e_to = energy_before, energy_before + p_energy
-                low, high = (e_from, e_to) if e_from < e_to else (e_to, e_from)
-                above = bisect_right(kwh_points, low)  # the first kWh point above low
-                crosses = above < len(kwh_points) and kwh_points[above] < high
-            if lo < hi or crosses:
-                span = Decimal(span_us)
-                for instant in cut_list[lo:hi]:
-                    points.append((Decimal(instant - p_start) / span, instant, None))
-                if crosses:
-                    for kwh in kwh_points:
-                        if low < kwh < high:
-                            fraction = (kwh - e_from) / p_energy
-                            points.append((fraction, p_start + int(span * fraction), kwh))
-                points.sort(key=_fraction)
-        points.append((_ONE, p_end, energy_before + p_energy))
+        points: list[tuple[Decimal, int, Decimal | None]]
+        lo = bisect_right(cut_list, p_start)
+        hi = bisect_left(cut_list, p_end)
+        crosses = False
+        if kwh_points and p_energy:
+            e_from, e_to = energy_before, energy_before + p_energy
+            low, high = (e_from, e_to) if e_from < e_to else (e_to, e_from)
+            above = bisect_right(kwh_points, low)  # the first kWh point above low
+            crosses = above < len(kwh_points) and kwh_points[above] < high
+        if (lo < hi or crosses) and span_us > 0:
+            span = Decimal(span_us)
+            points = [
+                (Decimal(instant - p_start) / span, instant, None) for instant in cut_list[lo:hi]
+            ]
+            if crosses:
+                for kwh in kwh_points:
+                    if low < kwh < high:
+                        fraction = (kwh - e_from) / p_energy
+                        points.append((fraction, p_start + int(span * fraction), kwh))
+            points.sort(key=_fraction)
+            points.append((_ONE, p_end, energy_before + p_energy))
+        else:
+            points = [(_ONE, p_end, energy_before + p_energy)]
 
         period_mask = (
             masks.power_mask(power_low, power_high, current_low, current_high)

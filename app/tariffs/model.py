@@ -423,16 +423,30 @@ def normalise_periods(
             )
             continue
         charging = time > _ZERO or energy != _ZERO
-        average: Decimal | None
-        if not charging:
-            average = _ZERO
-        elif time > _ZERO:
-            average = energy / time
-        else:
-            duration = _hours(p_end - p_start)
-            average = energy / duration if duration > _ZERO else None
-        power = values.get(_POWER, average)
-        current = values.get(_CURRENT, None if charging else _ZERO)
+        power_low = values.get(_MIN_POWER)
+        power_high = values.get(_MAX_POWER)
+        if power_low is None or power_high is None:
+            power = values.get(_POWER)
+            if power is None:
+                if not charging:
+                    power = _ZERO
+                elif time > _ZERO:
+                    power = energy / time  # the average over the period
+                else:
+                    duration = _hours(p_end - p_start)
+                    power = energy / duration if duration > _ZERO else None
+            if power_low is None:
+                power_low = power
+            if power_high is None:
+                power_high = power
+        current_low = values.get(_MIN_CURRENT)
+        current_high = values.get(_MAX_CURRENT)
+        if current_low is None or current_high is None:
+            current = values.get(_CURRENT, None if charging else _ZERO)
+            if current_low is None:
+                current_low = current
+            if current_high is None:
+                current_high = current
         periods.append(
             (
                 p_start,
@@ -442,10 +456,10 @@ def normalise_periods(
                 parking,
                 reservation,
                 is_reservation,
-                values.get(_MIN_POWER, power),
-                values.get(_MAX_POWER, power),
-                values.get(_MIN_CURRENT, current),
-                values.get(_MAX_CURRENT, current),
+                power_low,
+                power_high,
+                current_low,
+                current_high,
             )
         )
     return periods

@@ -389,10 +389,11 @@ def _price(
 ) -> PricedSession:
     masks = tariff.masks
     with_power = bool(masks.power_checks)
+    start_us = _us(start)
     periods = normalise_periods(
         charging_periods,
         [_us(cp.start_date_time) for cp in charging_periods],
-        _us(start),
+        start_us,
         _us(end),
         with_power,
     )
@@ -410,7 +411,7 @@ def _price(
             expired = Reservation(str(reservation)) is Reservation.RESERVATION_EXPIRES
         except ValueError:
             raise SessionDataError("reservation", f"unknown value {reservation!r}") from None
-    reservation_origin = min(_us(start), periods[0][0])
+    reservation_origin = min(start_us, periods[0][0])
     # min_duration / max_duration count from the start of the charging session, which follows
     # the reservation when there was one.
     charging_origin = (

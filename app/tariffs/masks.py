@@ -24,6 +24,7 @@ from app.tariffs.restrictions import Restrictions
 __all__ = ["DAY_US", "Masks", "build_masks", "day_number"]
 
 DAY_US = 86_400_000_000
+_DAY_SECONDS = 86_400
 _US = 1_000_000
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
@@ -120,7 +121,10 @@ def build_masks(restrictions: Sequence[Restrictions | None]) -> Masks:
     power_checks = tuple(
         (bit, r.min_power, r.max_power, r.min_current, r.max_current)
         for bit, r in present
-        if r.uses_power
+        if r.min_power is not None
+        or r.max_power is not None
+        or r.min_current is not None
+        or r.max_current is not None
     )
     power_free = all_mask & ~sum(check[0] for check in power_checks)
 
@@ -128,13 +132,23 @@ def build_masks(restrictions: Sequence[Restrictions | None]) -> Masks:
     tod_seconds = sorted(
         {0} | {t for _, r in windows for t in (r.start_time, r.end_time) if t is not None}
     )
-    tod_masks = []
-    for seconds in tod_seconds:
-        mask = all_mask
-        for bit, r in windows:
-            if not r.in_window(seconds):
-                mask &= ~bit
-        tod_masks.append(mask)
+    # A window holds on an interval between two of these points exactly when it holds at the
+    # interval's start (the window's own ends are among the points).
+    tod_masks = [all_mask] * len(tod_seconds)
+    for bit, r in windows:
+        start = r.start_time if r.start_time is not None else 0
+        # end_time: "To stop at end of the day use: 00:00", so 00:00 as an end is 24:00.
+        end = r.end_time if r.end_time else _DAY_SECONDS
+        for i, seconds in enumerate(tod_seconds):
+            if start < end:
+                holds = start <= seconds < end
+            elif start > end:
+                # "If end_time < start_time then the period wraps around to the next day."
+                holds = seconds >= start or seconds < end
+            else:
+                holds = True  # start_time == end_time: the whole day
+            if not holds:
+                tod_masks[i] &= ~bit
 
     day_checks = tuple(
         (bit, r)

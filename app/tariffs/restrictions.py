@@ -37,8 +37,6 @@ DAY_INDEX = {
     "SUNDAY": 6,
 }
 
-_DAY_SECONDS = 86400
-
 
 class Reservation(StrEnum):
     """ReservationRestrictionType (mod_tariffs.asciidoc)."""
@@ -109,21 +107,8 @@ class Restrictions:
     def duration_points(self) -> set[int]:
         return {v for v in (self.min_duration, self.max_duration) if v is not None}
 
-    # The engine evaluates these through :mod:`app.tariffs.masks`, one kind at a time.
-
-    def in_window(self, seconds: float) -> bool:
-        """start_time / end_time hold at ``seconds`` since local midnight."""
-        if self.start_time is None and self.end_time is None:
-            return True
-        start = self.start_time if self.start_time is not None else 0
-        # end_time: "To stop at end of the day use: 00:00", so 00:00 as an end is 24:00.
-        end = self.end_time if self.end_time else _DAY_SECONDS
-        if start < end:
-            return start <= seconds < end
-        if start > end:
-            # "If end_time < start_time then the period wraps around to the next day."
-            return seconds >= start or seconds < end
-        return True  # start_time == end_time: the whole day
+    # The engine evaluates restrictions through :mod:`app.tariffs.masks`, one kind at a time
+    # (times of day, days, energy, duration, power and current), where their rules are.
 
     def on_day(self, day: date) -> bool:
         """start_date: "valid from this day (inclusive)"; end_date: "valid until this day
@@ -133,13 +118,6 @@ class Restrictions:
         if self.end_date is not None and day >= self.end_date:
             return False
         return self.days is None or day.weekday() in self.days
-
-    @property
-    def uses_power(self) -> bool:
-        return any(
-            v is not None
-            for v in (self.min_power, self.max_power, self.min_current, self.max_current)
-        )
 
 
 def _offset_seconds(tz: tzinfo, instant: datetime) -> int:

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.ocpi.schemas.cdrs import ChargingPeriod
+from app.ocpi.schemas.cdrs import CdrDimension, CdrDimensionType, ChargingPeriod
 from app.ocpi.schemas.tariffs import Tariff
 from app.tariffs import PricedSession, PricingInputError, compile_tariff, engine
 from tests.tariffs.reference import engine as reference
@@ -45,6 +45,11 @@ DST_CHANGES = [
     datetime(2024, 10, 5, 15, 30, tzinfo=UTC),  # Lord Howe, forward 30 minutes
 ]
 
+NON_NEGATIVE = (
+    CdrDimensionType.TIME,
+    CdrDimensionType.PARKING_TIME,
+    CdrDimensionType.RESERVATION_TIME,
+)
 prices = st.decimals(min_value=0, max_value=9, places=4)
 vats = st.one_of(st.none(), st.sampled_from([Decimal(0), Decimal("5.5"), Decimal(21)]))
 clock = st.builds(lambda h, m: f"{h:02d}:{m:02d}", st.integers(0, 23), st.integers(0, 59))
@@ -106,6 +111,22 @@ def tariffs(draw: st.DrawFn) -> dict[str, Any]:
         if draw(st.integers(0, 3)) > 0:
             element["restrictions"] = draw(restrictions())
         elements.append(element)
+    if draw(st.booleans()):
+        # Reservation pricing: "A reservation can only have: FLAT and TIME TariffDimensions".
+        for kind in draw(
+            st.lists(
+                st.sampled_from(["RESERVATION", "RESERVATION_EXPIRES"]), min_size=1, max_size=2
+            )
+        ):
+            components = [
+                {"type": dim, "price": draw(prices), "vat": draw(vats), "step_size": step}
+                for dim, step in (("TIME", draw(st.sampled_from([0, 1, 60, 900]))), ("FLAT", 1))
+                if draw(st.integers(0, 3)) > 0
+            ] or [{"type": "TIME", "price": draw(prices), "step_size": 1}]
+            elements.insert(
+                draw(st.integers(0, len(elements))),
+                {"price_components": components, "restrictions": {"reservation": kind}},
+            )
     data: dict[str, Any] = {
         "country_code": "NL",
         "party_id": "VLT",
@@ -169,7 +190,7 @@ def sessions(draw: st.DrawFn) -> tuple[list[ChargingPeriod], datetime, datetime]
     start += timedelta(microseconds=draw(st.sampled_from([0, 0, 0, 1, 500_000, 999_999])))
     count = draw(st.integers(0, 8))
     kinds = []
-    if count and draw(st.integers(0, 3)) == 0:
+    if count and draw(st.integers(0, 2)) == 0:
         kinds.append("reservation")
     while len(kinds) < count:
         kinds.append(draw(st.sampled_from(["charging", "charging", "parking"])))
@@ -187,8 +208,22 @@ def sessions(draw: st.DrawFn) -> tuple[list[ChargingPeriod], datetime, datetime]
         )
         moment += timedelta(seconds=seconds, microseconds=draw(st.sampled_from([0, 0, 250])))
     end = moment + timedelta(seconds=draw(st.integers(0, 2 * 3600)))
-    if draw(st.integers(0, 9)) == 0:
-        end = moment - timedelta(seconds=1)  # bad input: ends before its last period starts
+    # Bad input, now and then: each must be refused with the same error.
+    bad = draw(st.integers(0, 19))
+    if bad == 0:
+        end = moment - timedelta(seconds=1)  # ends before its last period starts
+    elif bad == 1 and periods:
+        period = draw(st.sampled_from(periods))  # a dimension twice
+        period.dimensions.append(
+            period.dimensions[draw(st.integers(0, len(period.dimensions) - 1))]
+        )
+    elif bad == 2 and periods:
+        period = draw(st.sampled_from(periods))  # a negative time
+        period.dimensions.append(
+            CdrDimension(type=draw(st.sampled_from(list(NON_NEGATIVE))), volume=Decimal("-0.5"))
+        )
+    elif bad == 3 and len(periods) > 1:
+        periods.reverse()  # periods out of order
     return periods, start, end
 
 
@@ -236,7 +271,7 @@ def assert_same(new: Any, old: Any) -> None:
     tariffs(),
     sessions(),
     st.sampled_from(ZONES),
-    st.sampled_from([None, "RESERVATION", "RESERVATION_EXPIRES"]),
+    st.sampled_from([None, "RESERVATION", "RESERVATION_EXPIRES", "NO_SUCH_VALUE"]),
 )
 def test_the_engine_prices_as_its_reference(
     data: dict[str, Any], s: Any, tz: Any, reservation: str | None

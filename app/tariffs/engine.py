@@ -508,11 +508,13 @@ def _price(
             # The elements whose restrictions hold at the start of the segment.
             mask = period_mask
             if local_time:
-                local = prev_t + (offset if offset is not None else _offset_at(tz, prev_t))
+                # Local day (days since 1970-01-01) and time of day (µs since local midnight).
+                day, time_of_day = divmod(
+                    prev_t + (offset if offset is not None else _offset_at(tz, prev_t)), DAY_US
+                )
                 if tod_points:
-                    mask &= tod_masks[bisect_right(tod_points, local % DAY_US) - 1]
+                    mask &= tod_masks[bisect_right(tod_points, time_of_day) - 1]
                 if by_day:
-                    day = local // DAY_US
                     if day != day_of_mask:
                         day_of_mask, day_mask = day, masks.day_mask(day)
                     mask &= day_mask

@@ -4,6 +4,7 @@ from app.hub.cluster.models import HubFact, HubInstance, HubLease
 from app.hub.outbox.models import Delivery
 from app.hub.parties.models import Platform, PlatformParty, PlatformRole
 from app.hub.relay.models import Callback
+from app.hub.store.evse_index import EvseIndex
 from app.hub.store.models import OcpiObject
 from app.hub.syncs.models import SyncJob
 from app.ocpp.models import Charger, OcppTransaction, OwnLocation, RemoteRequest
@@ -14,6 +15,7 @@ __all__ = [
     "Callback",
     "Charger",
     "Delivery",
+    "EvseIndex",
     "HubFact",
     "HubInstance",
     "HubLease",

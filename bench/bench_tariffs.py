@@ -2,6 +2,12 @@
 
 Run: ``python bench/bench_tariffs.py [--seconds 3]``. Not part of the test run.
 
+Prints, from one run, the engine (``price_cdr`` with a compiled tariff: "hub") beside a bare
+baseline ("bare": the same CDR priced in one straight-line pass, summing each dimension's volume
+and multiplying it by one price, VAT and rounding - see :func:`bare_price`), both in CDRs per
+second on one core (CPU time of the thread: on a shared machine, waiting for a core is not
+counted), and the ratio of their times per CDR. They run in alternating 0.1 s slices.
+
 The tariff has 14 elements with time-of-day windows (one wrapping past midnight), days of the
 week, a date range, kWh tiers, power and current bands, session-duration overstay fees and all four
 dimensions, priced in Europe/Amsterdam local time. Sessions: a typical 2-hour CDR with 8 charging
@@ -11,10 +17,9 @@ periods, and a 24-hour CDR with 96 periods crossing every restriction boundary.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -24,14 +29,30 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import progress
+from common import Ratio, load_average, machine_line, print_ratios
 
-from app.ocpi.schemas.cdrs import CDR, ChargingPeriod
+from app.ocpi.schemas.cdrs import CDR, CdrDimensionType, ChargingPeriod
 from app.ocpi.schemas.tariffs import Tariff
 from app.tariffs import apply_to_cdr, compile_tariff, price_cdr
 
 WEEKDAYS = ["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY"]
 WEEKEND = ["SATURDAY", "SUNDAY"]
 TZ = "Europe/Amsterdam"
+ENERGY, TIME, PARKING = (
+    CdrDimensionType.ENERGY,
+    CdrDimensionType.TIME,
+    CdrDimensionType.PARKING_TIME,
+)
+# The bare baseline's one-element tariff: the bench tariff's unrestricted prices.
+BARE_ZERO = Decimal(0)
+BARE_FLAT, BARE_ENERGY, BARE_TIME, BARE_PARKING = (
+    Decimal("0.50"),
+    Decimal("0.39"),
+    Decimal("0.10"),
+    Decimal("1.00"),
+)
+BARE_VAT = Decimal("1.21")
+QUANTUM = Decimal("0.0001")
 
 
 def pc(kind: str, price: str, vat: str = "21", step: int = 1) -> dict[str, Any]:
@@ -163,25 +184,61 @@ def make_cdr(start: datetime, periods: int, minutes: int) -> CDR:
     )
 
 
-def rate(label: str, work: Any, seconds: float) -> float:
-    progress.status(f"measuring {label} for {seconds:g} s")
-    work()  # warm up
-    count = 0
-    began = time.perf_counter()
-    deadline = began + seconds
-    while time.perf_counter() < deadline:
-        work()
-        count += 1
-    elapsed = time.perf_counter() - began
-    per_second = count / elapsed
-    progress.clear()
-    print(f"  {label:<52} {per_second:10.1f} CDRs/s  ({1000 / per_second:7.2f} ms/CDR)")
-    return per_second
+def bare_price(cdr: CDR) -> tuple[Decimal, Decimal]:
+    """The bare baseline: the same CDR priced straight-line, as by a one-element tariff.
+
+    One pass over the charging periods summing each dimension's volume, then volume x price for
+    ENERGY, TIME and PARKING_TIME plus the start fee, VAT added, rounded to OCPI's 4 decimals:
+    the least any pricing of this CDR does (read every period, Decimal arithmetic), without
+    restrictions, cuts, step_size or min/max price.
+    """
+    energy = time_ = parking = BARE_ZERO
+    for period in cdr.charging_periods:
+        for dim in period.dimensions:
+            kind = dim.type
+            if kind is ENERGY:
+                energy += dim.volume
+            elif kind is TIME:
+                time_ += dim.volume
+            elif kind is PARKING:
+                parking += dim.volume
+    excl = BARE_FLAT + energy * BARE_ENERGY + time_ * BARE_TIME + parking * BARE_PARKING
+    return excl.quantize(QUANTUM), (excl * BARE_VAT).quantize(QUANTUM)
+
+
+def measure(work: dict[str, Callable[[], object]], seconds: float) -> dict[str, float]:
+    """Calls per CPU second of each function on one core.
+
+    Time is this thread's CPU time (``time.thread_time``): on a shared machine the time spent
+    waiting for a core is not counted. The functions run in alternating 0.1 s slices so that
+    all of them see the same conditions (caches, frequency, neighbours).
+    """
+    counts = dict.fromkeys(work, 0)
+    spent = dict.fromkeys(work, 0.0)
+    for fn in work.values():
+        fn()  # warm up
+    slice_ = 0.1
+    clock = time.thread_time
+    while min(spent.values()) < seconds:
+        for name, fn in work.items():
+            began = clock()
+            stop = began + slice_
+            n = 0
+            while True:
+                fn()
+                n += 1
+                if not n % 8 and clock() >= stop:
+                    break
+            spent[name] += clock() - began
+            counts[name] += n
+    return {name: counts[name] / spent[name] for name in work}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=3.0, help="time per measurement")
+    parser.add_argument(
+        "--seconds", type=float, default=3.0, help="CPU seconds per function and CDR"
+    )
     args = parser.parse_args()
 
     tariff = Tariff.model_validate(TARIFF)
@@ -191,22 +248,42 @@ def main() -> None:
     typical = make_cdr(start, periods=8, minutes=15)
     long_cdr = make_cdr(start, periods=96, minutes=15)
 
-    print(f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs")
+    print(f"bench_tariffs ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC): CDRs priced per second")
+    print(machine_line())
+    print(f"load average at the start: {load_average()} (1, 5, 15 min; the machine is shared)")
     print(f"tariff: {len(TARIFF['elements'])} elements; time zone {TZ}; one process, one thread")
-    for cdr in (typical, long_cdr):
+    print(
+        "hub: price_cdr(cdr, compiled tariff, time zone), the engine; "
+        "bare: one straight-line pass summing the CDR's volumes x one price each, VAT, rounding"
+    )
+    rows: list[Ratio] = []
+    for name, cdr in (("2 h CDR", typical), ("24 h CDR", long_cdr)):
         priced = price_cdr(cdr, compiled, TZ)
         print(
-            f"{len(cdr.charging_periods)} charging periods "
-            f"({(cdr.end_date_time - cdr.start_date_time) / timedelta(hours=1):.0f} h): "
+            f"{name}: {len(cdr.charging_periods)} charging periods, "
             f"{len(priced.lines)} cost lines, total {priced.total_cost.rounded().excl_vat} EUR "
             f"excl. VAT / {priced.total_cost.rounded().incl_vat} incl."
         )
-        rate("price_cdr, compiled tariff", lambda c=cdr: price_cdr(c, compiled, TZ), args.seconds)
-        rate(
-            "price_cdr + apply_to_cdr, tariff compiled each time",
-            lambda c=cdr: apply_to_cdr(c, price_cdr(c, tariff, TZ)),
+        progress.status(f"measuring the {name} for {args.seconds:g} s each")
+        rates = measure(
+            {
+                "hub": lambda c=cdr: price_cdr(c, compiled, TZ),
+                "bare": lambda c=cdr: bare_price(c),
+                "end-to-end": lambda c=cdr: apply_to_cdr(c, price_cdr(c, tariff, TZ)),
+            },
             args.seconds,
         )
+        progress.clear()
+        print(
+            f"  hub {rates['hub']:10.0f} CDRs/s on one core   bare {rates['bare']:10.0f} CDRs/s"
+            f"   (compile + price + apply_to_cdr: {rates['end-to-end']:.0f} CDRs/s)"
+        )
+        rows.append(
+            Ratio(
+                f"{name}, time per CDR", 1e6 / rates["hub"], 1e6 / rates["bare"], "µs", 1, "lower"
+            )
+        )
+    print_ratios(rows)
 
 
 if __name__ == "__main__":

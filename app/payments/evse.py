@@ -6,13 +6,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import String, cast, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.dbtypes import utcnow
 from app.core.settings import Settings
 from app.hub.store import service as store
+from app.hub.store.evse_index import EvseIndex
 from app.hub.store.models import OcpiObject
 from app.ocpi.headers import PartyRef
 from app.tariffs.money import currency_exponent, from_minor_units, to_minor_units
@@ -52,19 +52,16 @@ class EvseChoice:
         return None
 
 
-def _like_escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 async def find_evses(
     session: AsyncSession, evse_uid: str, cpo: PartyRef | None = None
 ) -> list[EvseChoice]:
     """Every EVSE with this uid among the Locations the hub holds (a uid is only unique per
-    CPO; ``cpo`` narrows it down). Removed EVSEs are not offered."""
-    needle = f'%"{_like_escape(evse_uid.lower())}"%'
-    stmt = select(OcpiObject).where(
-        OcpiObject.module == "locations",
-        func.lower(cast(col(OcpiObject.data), String)).like(needle, escape="\\"),
+    CPO; ``cpo`` narrows it down). Removed EVSEs are not offered. The Locations are found
+    through the EVSE uid index (app/hub/store/evse_index.py), not by reading their JSON."""
+    stmt = (
+        select(OcpiObject)
+        .join(EvseIndex, col(EvseIndex.object_id) == col(OcpiObject.id))
+        .where(EvseIndex.evse_uid == evse_uid.upper(), OcpiObject.module == "locations")
     )
     if cpo is not None:
         stmt = stmt.where(

@@ -21,14 +21,23 @@ Rules, with the spec text they come from:
 
 Amounts are exact ``Decimal``; rounding to the four decimals of OCPI happens only when a result is
 written into a CDR (:func:`apply_to_cdr`).
+
+How it is fast (issue 16): instants are integers (microseconds since 1970-01-01 UTC) and local time
+is UTC plus the zone's offset, looked up once per CDR when no offset change (DST) falls near the
+session - only sessions near a DST change go through ``zoneinfo`` per segment. Restrictions are
+bitmasks prepared when the tariff is compiled (:mod:`app.tariffs.masks`), so finding the element
+of every dimension for a segment is a few binary searches, an AND and a dictionary look-up.
+Volumes and amounts stay ``Decimal`` with the same operations, in the same order, as the
+straightforward engine this replaced (kept as the oracle of the tests), so every total is the
+same to the last digit; cost lines are only built when asked for.
 """
 
 from __future__ import annotations
 
-import bisect
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from decimal import ROUND_CEILING, Decimal, localcontext
 from enum import StrEnum
 from typing import Any
@@ -37,21 +46,18 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from app.ocpi.schemas.cdrs import CDR, ChargingPeriod
 from app.ocpi.schemas.common import Price
 from app.ocpi.schemas.tariffs import TariffDimensionType
+from app.tariffs.masks import DAY_US
 from app.tariffs.model import (
     CompiledTariff,
     Component,
-    Element,
-    Limit,
-    Period,
     SessionDataError,
-    Table,
     TariffError,
     TariffTerms,
     compile_tariff,
     normalise_periods,
 )
 from app.tariffs.money import Cost, ocpi_round
-from app.tariffs.restrictions import Reservation, SegmentState, local_boundaries
+from app.tariffs.restrictions import Reservation, local_boundaries
 
 __all__ = [
     "Context",
@@ -74,12 +80,16 @@ _S_PER_HOUR = Decimal(3600)
 _MICRO_KWH = Decimal("0.000000001")
 _DUST = Decimal("0.000001")  # below a millionth of a Wh / second, differences are arithmetic
 _MICROSECOND = timedelta(microseconds=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _PRECISION = 40
 
 
 class Context(StrEnum):
     CHARGING = "CHARGING"
     RESERVATION = "RESERVATION"
+
+
+_CHARGING, _RESERVATION = Context.CHARGING, Context.RESERVATION
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +107,47 @@ class CostLine:
     volume: Decimal  # kWh for ENERGY, hours for TIME / PARKING_TIME, 1 for FLAT
     cost: Cost
     step_rounding: bool = False  # the volume added by step_size rounding
+
+
+# A billed piece of a dimension: (component, segment start, segment end, volume); instants in µs
+# since 1970-01-01 UTC.
+_Piece = tuple[Component, int, int, Decimal]
+# The pieces of one dimension (or one flat fee), kept until the cost lines are asked for: context,
+# pieces, the piece added by step_size rounding, whether it is a flat fee.
+_Group = tuple[Context, list[_Piece], _Piece | None, bool]
+
+
+class _Lines:
+    """The cost lines of a PricedSession, built from the billed pieces when first used."""
+
+    __slots__ = ("_built", "_groups")
+
+    def __init__(self, groups: list[_Group]) -> None:
+        self._groups = groups
+        self._built: tuple[CostLine, ...] | None = None
+
+    def built(self) -> tuple[CostLine, ...]:
+        if self._built is None:
+            lines: list[CostLine] = []
+            with localcontext() as ctx:
+                ctx.prec = _PRECISION  # the amounts as the engine computed them
+                for context, pieces, rounding, flat in self._groups:
+                    for component, start, end, volume in pieces:
+                        lines.append(_line(context, component, start, end, volume, False, flat))
+                    if rounding is not None:
+                        lines.append(_line(context, *rounding, True, False))
+            lines.sort(key=lambda line: (line.start, line.step_rounding))  # stable
+            self._built = tuple(lines)
+        return self._built
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Lines) and self.built() == other.built()
+
+    def __hash__(self) -> int:
+        return hash(self.built())
+
+    def __repr__(self) -> str:
+        return repr(self.built())
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +174,12 @@ class PricedSession:
     billed_reservation_time: Decimal
     min_price_applied: bool
     max_price_applied: bool
-    lines: tuple[CostLine, ...]
+    _lines: _Lines
+
+    @property
+    def lines(self) -> tuple[CostLine, ...]:
+        """Every priced piece of the session, in order (built on first use)."""
+        return self._lines.built()
 
     @property
     def total_charging_time(self) -> Decimal:
@@ -141,83 +197,86 @@ class PricedSession:
         )
 
 
-@dataclass(slots=True)
-class _Segment:
-    start: datetime
-    end: datetime
-    state: SegmentState
-    energy: Decimal
-    time: Decimal
-    parking: Decimal
-    reservation: Decimal
-    is_reservation: bool
-
-
-class _Dimension:
-    """Accumulates one priced dimension over the session."""
-
-    __slots__ = ("billable", "context", "cost", "dimension", "last", "lines", "order")
-
-    def __init__(self, context: Context, dimension: TariffDimensionType) -> None:
-        self.context = context
-        self.dimension = dimension
-        self.billable = _ZERO
-        self.cost = Cost.zero()
-        self.last: tuple[Component, _Segment] | None = None
-        self.order = -1  # position of the last billed segment, to find the last time-based one
-        self.lines: list[CostLine] = []
-
-    def bill(self, component: Component, segment: _Segment, volume: Decimal, order: int) -> None:
-        excl = volume * component.price
-        cost = Cost(excl, excl * component.vat_factor)
-        self.billable += volume
-        self.cost += cost
-        self.last = (component, segment)
-        self.order = order
-        self.lines.append(_line(self.context, component, segment, volume, cost, False))
-
-    def round_step(self, unit: Decimal) -> Decimal:
-        """step_size rounding on the session total; returns the volume added."""
-        if self.last is None:
-            return _ZERO
-        component, segment = self.last
-        step = component.step_size
-        if step <= 0 or self.billable <= 0:
-            return _ZERO
-        units = (self.billable * unit).quantize(_DUST)
-        rounded = (units / step).to_integral_value(rounding=ROUND_CEILING) * step / unit
-        extra = rounded - self.billable
-        if extra <= 0:
-            return _ZERO
-        excl = extra * component.price
-        cost = Cost(excl, excl * component.vat_factor)
-        self.billable += extra
-        self.cost += cost
-        self.lines.append(_line(self.context, component, segment, extra, cost, True))
-        return extra
-
-
 def _line(
     context: Context,
     component: Component,
-    segment: _Segment,
+    start: int,
+    end: int,
     volume: Decimal,
-    cost: Cost,
     step_rounding: bool,
+    flat: bool,
 ) -> CostLine:
+    excl = component.price if flat else volume * component.price  # a flat fee is its price
     return CostLine(
         context=context,
         dimension=component.dimension,
-        start=segment.start,
-        end=segment.end,
+        start=_datetime(start),
+        end=_datetime(end),
         element_index=component.element_index,
         price=component.price,
         vat=component.vat,
         step_size=component.step_size,
         volume=volume,
-        cost=cost,
+        cost=Cost(excl, excl * component.vat_factor),
         step_rounding=step_rounding,
     )
+
+
+class _Dimension:
+    """One priced dimension over the session: its amounts, from the billed pieces."""
+
+    __slots__ = ("billable", "context", "excl", "incl", "pieces", "rounding")
+
+    def __init__(self, context: Context, pieces: list[_Piece]) -> None:
+        """``pieces`` in session order."""
+        self.context = context
+        self.pieces = pieces
+        self.rounding: _Piece | None = None
+        billable = excl_sum = incl_sum = _ZERO
+        for component, _, _, volume in pieces:
+            excl = volume * component.price
+            billable += volume
+            excl_sum += excl
+            incl_sum += excl * component.vat_factor
+        self.billable, self.excl, self.incl = billable, excl_sum, incl_sum
+
+    @property
+    def group(self) -> _Group:
+        return (self.context, self.pieces, self.rounding, False)
+
+    @property
+    def cost(self) -> Cost:
+        return Cost(self.excl, self.incl)
+
+    def round_step(self, unit: Decimal) -> None:
+        """step_size rounding on the session total, billed at the last component's price."""
+        if not self.pieces:
+            return
+        component, last_start, last_end, _ = self.pieces[-1]
+        step = component.step_size
+        if step <= 0 or self.billable <= 0:
+            return
+        units = (self.billable * unit).quantize(_DUST)
+        rounded = (units / step).to_integral_value(rounding=ROUND_CEILING) * step / unit
+        extra = rounded - self.billable
+        if extra <= 0:
+            return
+        excl = extra * component.price
+        self.billable += extra
+        self.excl += excl
+        self.incl += excl * component.vat_factor
+        self.rounding = (component, last_start, last_end, extra)
+
+
+def _us(moment: datetime) -> int:
+    """Microseconds since 1970-01-01 UTC (a naive datetime is taken as UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+def _datetime(us: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=us)
 
 
 def resolve_time_zone(time_zone: str | tzinfo) -> tzinfo:
@@ -237,111 +296,342 @@ def _is_fixed(tz: tzinfo) -> bool:
     return key == "UTC" or key.startswith("Etc/")
 
 
-def _segments(
-    tariff: CompiledTariff,
-    periods: Sequence[Period],
-    tz: tzinfo,
-    charging_origin: datetime,
-    reservation_origin: datetime,
-) -> list[_Segment]:
-    """Cut the periods wherever a restriction of the tariff may change, volumes pro rata."""
-    first, last = periods[0].start, periods[-1].end
-    cuts: set[datetime] = set()
-    if tariff.uses_local_time:
-        cuts.update(local_boundaries(tz, tariff.time_points, first, last, fixed=_is_fixed(tz)))
-    for seconds in tariff.duration_points:
-        cuts.add(charging_origin + timedelta(seconds=seconds))
-        cuts.add(reservation_origin + timedelta(seconds=seconds))
-    cut_list = sorted(cuts)
-    kwh_points = tariff.kwh_points
-    local_time = tariff.uses_local_time
+# UTC offsets (µs) of zones at every 12 hours (00:00 and 12:00 UTC), by (zone, half-day number).
+_OFFSETS: dict[tuple[tzinfo, int], int] = {}
+_OFFSETS_LIMIT = 200_000
+_HALF_DAY_US = 43_200_000_000
+# A local time of day within this of the session can map to an instant inside it (offsets lie
+# within -12 h and +14 h).
+_MARGIN_US = 28 * 3_600_000_000
 
-    segments: list[_Segment] = []
+
+def _offset_at(tz: tzinfo, us: int) -> int:
+    offset = _datetime(us).astimezone(tz).utcoffset()
+    return offset // _MICROSECOND if offset is not None else 0
+
+
+def _fixed_offset(tz: tzinfo, first: int, last: int) -> int | None:
+    """The zone's UTC offset when it does not change near [first, last], else None.
+
+    Like the DST search of :func:`app.tariffs.restrictions.local_boundaries`, this assumes that no
+    zone changes its offset twice within 12 hours.
+    """
+    if isinstance(tz, timezone):
+        return _offset_at(tz, first)
+    offset: int | None = None
+    for half in range(
+        (first - _MARGIN_US) // _HALF_DAY_US, (last + _MARGIN_US) // _HALF_DAY_US + 2
+    ):
+        key = (tz, half)
+        here = _OFFSETS.get(key)
+        if here is None:
+            here = _offset_at(tz, half * _HALF_DAY_US)
+            if len(_OFFSETS) < _OFFSETS_LIMIT:
+                _OFFSETS[key] = here
+        if offset is None:
+            offset = here
+        elif here != offset:
+            return None
+    return offset
+
+
+def _cuts(
+    tariff: CompiledTariff,
+    tz: tzinfo,
+    offset: int | None,
+    first: int,
+    last: int,
+    charging_origin: int,
+    reservation_origin: int,
+) -> list[int]:
+    """Instants where a restriction of the tariff may start or stop holding, sorted."""
+    cuts: set[int] = set()
+    if tariff.uses_local_time and first < last:
+        if offset is not None:
+            # Local time is UTC + offset throughout: each day's local times of day.
+            points = tariff.time_points_us
+            day = (first + offset) // DAY_US
+            base = day * DAY_US - offset
+            while base <= last:
+                for point in points:
+                    instant = base + point
+                    if first < instant < last:
+                        cuts.add(instant)
+                base += DAY_US
+        else:
+            cuts.update(
+                _us(instant)
+                for instant in local_boundaries(
+                    tz, tariff.time_points, _datetime(first), _datetime(last), fixed=_is_fixed(tz)
+                )
+            )
+    for seconds in tariff.duration_points:
+        cuts.add(charging_origin + seconds * 1_000_000)
+        cuts.add(reservation_origin + seconds * 1_000_000)
+    return sorted(cuts)
+
+
+def _flat_cost(component: Component) -> Cost:
+    return Cost(component.price, component.price * component.vat_factor)
+
+
+def _fraction(point: tuple[Decimal, int, Decimal | None]) -> Decimal:
+    return point[0]
+
+
+def _price(
+    tariff: CompiledTariff,
+    charging_periods: Sequence[ChargingPeriod],
+    start: datetime,
+    end: datetime,
+    tz: tzinfo,
+    reservation: Reservation | str | None,
+) -> PricedSession:
+    masks = tariff.masks
+    with_power = bool(masks.power_checks)
+    start_us = _us(start)
+    periods = normalise_periods(
+        charging_periods,
+        [_us(cp.start_date_time) for cp in charging_periods],
+        start_us,
+        _us(end),
+        with_power,
+    )
+    has_reservation = False
+    first_charging: int | None = None
+    for period in periods:
+        if period[6]:
+            has_reservation = True
+        elif first_charging is None:
+            first_charging = period[0]
+    if reservation is None:
+        expired = has_reservation and first_charging is None
+    else:
+        try:
+            expired = Reservation(str(reservation)) is Reservation.RESERVATION_EXPIRES
+        except ValueError:
+            raise SessionDataError("reservation", f"unknown value {reservation!r}") from None
+    reservation_origin = min(start_us, periods[0][0])
+    # min_duration / max_duration count from the start of the charging session, which follows
+    # the reservation when there was one.
+    charging_origin = (
+        first_charging if has_reservation and first_charging is not None else reservation_origin
+    )
+    first, last = periods[0][0], periods[-1][1]
+    local_time = tariff.uses_local_time
+    offset = _fixed_offset(tz, first, last) if local_time else 0
+    cut_list = _cuts(tariff, tz, offset, first, last, charging_origin, reservation_origin)
+    kwh_points = tariff.kwh_points
+
+    # What the restrictions look at, as masks (see app.tariffs.masks).
+    tod_points, tod_masks = masks.tod_points, masks.tod_masks
+    by_day = bool(masks.day_checks)
+    mask_kwh, kwh_masks = masks.kwh_points, masks.kwh_masks
+    duration_points, duration_masks = masks.duration_points, masks.duration_masks
+    all_elements = masks.all
+    day_of_mask, day_mask = None, all_elements
+
+    # Billed pieces per dimension: (component, segment start, segment end, volume).
+    energy_pieces: list[tuple[Component, int, int, Decimal]] = []
+    time_pieces: list[tuple[Component, int, int, Decimal]] = []
+    parking_pieces: list[tuple[Component, int, int, Decimal]] = []
+    reserved_pieces: list[tuple[Component, int, int, Decimal]] = []
+    time_order = parking_order = -1  # position of the last billed piece of TIME, PARKING_TIME
+    charging_flat: _Piece | None = None
+    reservation_flat: _Piece | None = None
+    flat_groups: list[_Group] = []  # in the order they were found
+    charging_chooser = tariff.choose_charging
+    charging_memo, charging_relevant = charging_chooser.memo, charging_chooser.relevant
+    reservation_chooser = (
+        tariff.choose_reservation_expired if expired else tariff.choose_reservation
+    )
+    total_energy = total_time = total_parking = total_reservation = _ZERO
+
+    order = 0
     energy_before = _ZERO
-    for p in periods:
-        span_us = (p.end - p.start) // _MICROSECOND
+    for (
+        p_start,
+        p_end,
+        p_energy,
+        p_time,
+        p_parking,
+        p_reservation,
+        is_reservation,
+        power_low,
+        power_high,
+        current_low,
+        current_high,
+    ) in periods:
+        span_us = p_end - p_start
         # (fraction of the period, instant, cumulative energy at that point if known exactly)
-        points: list[tuple[Decimal, datetime, Decimal | None]] = []
-        if span_us > 0:
+        points: list[tuple[Decimal, int, Decimal | None]]
+        lo = bisect_right(cut_list, p_start)
+        hi = bisect_left(cut_list, p_end)
+        crosses = False
+        if kwh_points and p_energy:
+            e_from, e_to = energy_before, energy_before + p_energy
+            low, high = (e_from, e_to) if e_from < e_to else (e_to, e_from)
+            above = bisect_right(kwh_points, low)  # the first kWh point above low
+            crosses = above < len(kwh_points) and kwh_points[above] < high
+        if (lo < hi or crosses) and span_us > 0:
             span = Decimal(span_us)
-            lo = bisect.bisect_right(cut_list, p.start)
-            hi = bisect.bisect_left(cut_list, p.end)
-            for instant in cut_list[lo:hi]:
-                points.append((Decimal((instant - p.start) // _MICROSECOND) / span, instant, None))
-            if kwh_points and p.energy != 0:
-                e_from, e_to = energy_before, energy_before + p.energy
-                low, high = min(e_from, e_to), max(e_from, e_to)
+            points = [
+                (Decimal(instant - p_start) / span, instant, None) for instant in cut_list[lo:hi]
+            ]
+            if crosses:
                 for kwh in kwh_points:
                     if low < kwh < high:
-                        fraction = (kwh - e_from) / p.energy
-                        instant = p.start + timedelta(microseconds=int(span * fraction))
-                        points.append((fraction, instant, kwh))
-            points.sort(key=lambda point: point[0])
-        points.append((_ONE, p.end, energy_before + p.energy))
+                        fraction = (kwh - e_from) / p_energy
+                        points.append((fraction, p_start + int(span * fraction), kwh))
+            points.sort(key=_fraction)
+            points.append((_ONE, p_end, energy_before + p_energy))
+        else:
+            points = [(_ONE, p_end, energy_before + p_energy)]
 
-        origin = reservation_origin if p.is_reservation else charging_origin
-        prev_f, prev_t, prev_e = _ZERO, p.start, energy_before
+        period_mask = (
+            masks.power_mask(power_low, power_high, current_low, current_high)
+            if with_power
+            else all_elements
+        )
+        origin = reservation_origin if is_reservation else charging_origin
+        prev_f, prev_t, prev_e = _ZERO, p_start, energy_before
         for fraction, instant, exact_energy in points:
             if fraction <= prev_f and fraction != _ONE:
                 if exact_energy is not None:
                     prev_e = exact_energy  # same point, exact cumulative energy known
                 continue
             e_here = (
-                exact_energy if exact_energy is not None else energy_before + p.energy * fraction
+                exact_energy if exact_energy is not None else energy_before + p_energy * fraction
             )
             share = fraction - prev_f
+
+            # The elements whose restrictions hold at the start of the segment.
+            mask = period_mask
             if local_time:
-                loc = prev_t.astimezone(tz)
-                local_seconds = (
-                    loc.hour * 3600 + loc.minute * 60 + loc.second + loc.microsecond / 1e6
+                # Local day (days since 1970-01-01) and time of day (µs since local midnight).
+                day, time_of_day = divmod(
+                    prev_t + (offset if offset is not None else _offset_at(tz, prev_t)), DAY_US
                 )
-                local_date, weekday = loc.date(), loc.weekday()
+                if tod_points:
+                    mask &= tod_masks[bisect_right(tod_points, time_of_day) - 1]
+                if by_day:
+                    if day != day_of_mask:
+                        day_of_mask, day_mask = day, masks.day_mask(day)
+                    mask &= day_mask
+            if mask_kwh:
+                mask &= kwh_masks[bisect_right(mask_kwh, prev_e)]
+            if duration_points:
+                mask &= duration_masks[bisect_right(duration_points, prev_t - origin)]
+
+            # FLAT: "Flat fee", billed once: the first FLAT component active in the session (and
+            # once more for a reservation, which tariff_16's worked example bills on top of the
+            # start fee).
+            if is_reservation:
+                seg_reservation = p_reservation * share
+                total_reservation += seg_reservation
+                choice = reservation_chooser.choose(mask)
+                if seg_reservation > _ZERO:
+                    comp = choice[1]
+                    if comp is not None:
+                        reserved_pieces.append((comp, prev_t, instant, seg_reservation))
+                if reservation_flat is None and choice[3] is not None:
+                    reservation_flat = (choice[3], prev_t, instant, _ONE)
+                    flat_groups.append((_RESERVATION, [reservation_flat], None, True))
             else:
-                local_seconds, local_date, weekday = 0.0, prev_t.date(), prev_t.weekday()
-            state = SegmentState(
-                local_seconds=local_seconds,
-                local_date=local_date,
-                weekday=weekday,
-                energy_kwh=prev_e,
-                duration_s=Decimal((prev_t - origin) // _MICROSECOND).scaleb(-6),
-                power_low=p.power_low,
-                power_high=p.power_high,
-                current_low=p.current_low,
-                current_high=p.current_high,
-            )
-            segments.append(
-                _Segment(
-                    start=prev_t,
-                    end=instant,
-                    state=state,
-                    energy=e_here - prev_e,
-                    time=p.time * share,
-                    parking=p.parking * share,
-                    reservation=p.reservation * share,
-                    is_reservation=p.is_reservation,
+                seg_energy = e_here - prev_e
+                seg_time = p_time * share if p_time else _ZERO
+                total_energy += seg_energy
+                if p_parking:
+                    seg_parking = p_parking * share
+                    total_time += seg_time + seg_parking
+                    total_parking += seg_parking
+                else:
+                    seg_parking = _ZERO
+                    total_time += seg_time
+                choice = charging_memo.get(mask & charging_relevant) or charging_chooser.choose(
+                    mask
                 )
-            )
-            prev_f, prev_t, prev_e = fraction, max(instant, prev_t), e_here
-        energy_before += p.energy
-    return segments
+                # Energy fed back into the grid is not billed at the charging price.
+                if seg_energy > _ZERO:
+                    comp = choice[0]
+                    if comp is not None:
+                        energy_pieces.append((comp, prev_t, instant, seg_energy))
+                if seg_time > _ZERO:
+                    comp = choice[1]
+                    if comp is not None:
+                        time_pieces.append((comp, prev_t, instant, seg_time))
+                        time_order = order
+                order += 1  # within one period, parking is taken to follow charging
+                if seg_parking > _ZERO:
+                    comp = choice[2]
+                    if comp is not None:
+                        parking_pieces.append((comp, prev_t, instant, seg_parking))
+                        parking_order = order
+                if charging_flat is None and choice[3] is not None:
+                    charging_flat = (choice[3], prev_t, instant, _ONE)
+                    flat_groups.append((_CHARGING, [charging_flat], None, True))
+            order += 1
+            prev_f, prev_e = fraction, e_here
+            if instant > prev_t:
+                prev_t = instant
+        energy_before += p_energy
 
+    energy = _Dimension(Context.CHARGING, energy_pieces)
+    time = _Dimension(Context.CHARGING, time_pieces)
+    parking = _Dimension(Context.CHARGING, parking_pieces)
+    reserved = _Dimension(Context.RESERVATION, reserved_pieces)
+    energy.round_step(_WH_PER_KWH)
+    # "once for PARKING_TIME and TIME combined": the dimension of the last time-based component
+    # that was active is rounded, the other one is not ("Note that the charging duration is not
+    # rounded up, as it is followed by another time based period").
+    last_time_based = parking if parking_order > time_order else time
+    last_time_based.round_step(_S_PER_HOUR)
+    reserved.round_step(_S_PER_HOUR)
 
-def _lookup(
-    table: Table, dim: TariffDimensionType, state: SegmentState, cache: dict[int, bool]
-) -> Component | None:
-    """First element with a component for ``dim`` whose restrictions all hold."""
-    for element, component in table[dim]:
-        ok = cache.get(element.index)
-        if ok is None:
-            ok = _holds(element, state)
-            cache[element.index] = ok
-        if ok:
-            return component
-    return None
+    fixed = _flat_cost(charging_flat[0]) if charging_flat else Cost.zero()
+    reservation_cost = reserved.cost
+    if reservation_flat is not None:
+        reservation_cost += _flat_cost(reservation_flat[0])
+    energy_cost, time_cost, parking_cost = energy.cost, time.cost, parking.cost
+    subtotal = Cost(
+        fixed.excl_vat
+        + energy_cost.excl_vat
+        + time_cost.excl_vat
+        + parking_cost.excl_vat
+        + reservation_cost.excl_vat,
+        fixed.incl_vat
+        + energy_cost.incl_vat
+        + time_cost.incl_vat
+        + parking_cost.incl_vat
+        + reservation_cost.incl_vat,
+    )
+    total, min_applied, max_applied = _clamp(subtotal, tariff)
 
-
-def _holds(element: Element, state: SegmentState) -> bool:
-    return element.restrictions is None or element.restrictions.holds(state)
+    return PricedSession(
+        tariff_id=tariff.tariff_id,
+        currency=tariff.currency,
+        start=start,
+        end=end,
+        total_cost=total,
+        total_fixed_cost=fixed,
+        # Segments split a period's energy by fractions; their sum can carry arithmetic dust
+        # (4.378999...9 for 4.379 kWh). A µWh is far below any meter's resolution.
+        total_energy=total_energy.quantize(_MICRO_KWH),
+        total_energy_cost=energy_cost,
+        total_time=total_time,
+        total_time_cost=time_cost,
+        total_parking_time=total_parking,
+        total_parking_cost=parking_cost,
+        total_reservation_time=total_reservation,
+        total_reservation_cost=reservation_cost,
+        billed_energy=energy.billable,
+        billed_time=time.billable,
+        billed_parking_time=parking.billable,
+        billed_reservation_time=reserved.billable,
+        min_price_applied=min_applied,
+        max_price_applied=max_applied,
+        _lines=_Lines([*flat_groups, energy.group, time.group, parking.group, reserved.group]),
+    )
 
 
 def _clamp(total: Cost, tariff: CompiledTariff) -> tuple[Cost, bool, bool]:
@@ -352,27 +642,30 @@ def _clamp(total: Cost, tariff: CompiledTariff) -> tuple[Cost, bool, bool]:
     """
     excl, incl = total.excl_vat, total.incl_vat
     min_applied = max_applied = False
-
-    def bound(limit: Limit, is_min: bool) -> None:
-        nonlocal excl, incl, min_applied, max_applied
-        new_excl = max(excl, limit.excl_vat) if is_min else min(excl, limit.excl_vat)
+    limit = tariff.min_price
+    if limit is not None:
+        new_excl = max(excl, limit.excl_vat)
         if limit.incl_vat is not None:
-            new_incl = max(incl, limit.incl_vat) if is_min else min(incl, limit.incl_vat)
+            new_incl = max(incl, limit.incl_vat)
         elif new_excl != excl:
             new_incl = incl * new_excl / excl if excl != 0 else new_excl
         else:
             new_incl = incl
-        if (new_excl, new_incl) != (excl, incl):
-            if is_min:
-                min_applied = True
-            else:
-                max_applied = True
+        min_applied = new_excl != excl or new_incl != incl
         excl, incl = new_excl, new_incl
-
-    if tariff.min_price is not None:
-        bound(tariff.min_price, True)
-    if tariff.max_price is not None:
-        bound(tariff.max_price, False)
+    limit = tariff.max_price
+    if limit is not None:
+        new_excl = min(excl, limit.excl_vat)
+        if limit.incl_vat is not None:
+            new_incl = min(incl, limit.incl_vat)
+        elif new_excl != excl:
+            new_incl = incl * new_excl / excl if excl != 0 else new_excl
+        else:
+            new_incl = incl
+        max_applied = new_excl != excl or new_incl != incl
+        excl, incl = new_excl, new_incl
+    if not (min_applied or max_applied):
+        return total, False, False
     return Cost(excl, incl), min_applied, max_applied
 
 
@@ -397,124 +690,6 @@ def price_session(
     with localcontext() as ctx:
         ctx.prec = _PRECISION
         return _price(compiled, charging_periods, start, end, tz, reservation)
-
-
-def _price(
-    tariff: CompiledTariff,
-    charging_periods: Sequence[ChargingPeriod],
-    start: datetime,
-    end: datetime,
-    tz: tzinfo,
-    reservation: Reservation | str | None,
-) -> PricedSession:
-    periods = normalise_periods(charging_periods, start, end)
-    has_reservation = any(p.is_reservation for p in periods)
-    charging_periods_ = [p for p in periods if not p.is_reservation]
-    if reservation is None:
-        expired = has_reservation and not charging_periods_
-    else:
-        try:
-            expired = Reservation(str(reservation)) is Reservation.RESERVATION_EXPIRES
-        except ValueError:
-            raise SessionDataError("reservation", f"unknown value {reservation!r}") from None
-    reservation_origin = min(start, periods[0].start)
-    # min_duration / max_duration count from the start of the charging session, which follows
-    # the reservation when there was one.
-    charging_origin = (
-        charging_periods_[0].start if has_reservation and charging_periods_ else reservation_origin
-    )
-    segments = _segments(tariff, periods, tz, charging_origin, reservation_origin)
-
-    energy = _Dimension(Context.CHARGING, Dim.ENERGY)
-    time = _Dimension(Context.CHARGING, Dim.TIME)
-    parking = _Dimension(Context.CHARGING, Dim.PARKING_TIME)
-    reserved = _Dimension(Context.RESERVATION, Dim.TIME)
-    flats: dict[Context, CostLine] = {}
-    charging_table = tariff.charging
-    reservation_table = tariff.reservation_expired if expired else tariff.reservation
-    total_energy = total_time = total_parking = total_reservation = _ZERO
-
-    order = 0
-    for seg in segments:
-        cache: dict[int, bool] = {}
-        state = seg.state
-        if seg.is_reservation:
-            total_reservation += seg.reservation
-            if seg.reservation > 0:
-                comp = _lookup(reservation_table, Dim.TIME, state, cache)
-                if comp is not None:
-                    reserved.bill(comp, seg, seg.reservation, order)
-            context, table = Context.RESERVATION, reservation_table
-        else:
-            total_energy += seg.energy
-            total_time += seg.time + seg.parking
-            total_parking += seg.parking
-            # Energy fed back into the grid is not billed at the charging price.
-            if seg.energy > 0:
-                comp = _lookup(charging_table, Dim.ENERGY, state, cache)
-                if comp is not None:
-                    energy.bill(comp, seg, seg.energy, order)
-            if seg.time > 0:
-                comp = _lookup(charging_table, Dim.TIME, state, cache)
-                if comp is not None:
-                    time.bill(comp, seg, seg.time, order)
-            order += 1  # within one period, parking is taken to follow charging
-            if seg.parking > 0:
-                comp = _lookup(charging_table, Dim.PARKING_TIME, state, cache)
-                if comp is not None:
-                    parking.bill(comp, seg, seg.parking, order)
-            context, table = Context.CHARGING, charging_table
-        order += 1
-        # FLAT: "Flat fee", billed once: the first FLAT component active in the session (and once
-        # more for a reservation, which tariff_16's worked example bills on top of the start fee).
-        if context not in flats:
-            comp = _lookup(table, Dim.FLAT, state, cache)
-            if comp is not None:
-                cost = Cost(comp.price, comp.price * comp.vat_factor)
-                flats[context] = _line(context, comp, seg, _ONE, cost, False)
-
-    energy.round_step(_WH_PER_KWH)
-    # "once for PARKING_TIME and TIME combined": the dimension of the last time-based component
-    # that was active is rounded, the other one is not ("Note that the charging duration is not
-    # rounded up, as it is followed by another time based period").
-    last_time_based = parking if parking.order > time.order else time
-    last_time_based.round_step(_S_PER_HOUR)
-    reserved.round_step(_S_PER_HOUR)
-
-    fixed = flats[Context.CHARGING].cost if Context.CHARGING in flats else Cost.zero()
-    reservation_cost = reserved.cost
-    if Context.RESERVATION in flats:
-        reservation_cost += flats[Context.RESERVATION].cost
-    subtotal = fixed + energy.cost + time.cost + parking.cost + reservation_cost
-    total, min_applied, max_applied = _clamp(subtotal, tariff)
-
-    lines = [*flats.values(), *energy.lines, *time.lines, *parking.lines, *reserved.lines]
-    lines.sort(key=lambda line: (line.start, line.step_rounding))
-    return PricedSession(
-        tariff_id=tariff.tariff_id,
-        currency=tariff.currency,
-        start=start,
-        end=end,
-        total_cost=total,
-        total_fixed_cost=fixed,
-        # Segments split a period's energy by fractions; their sum can carry arithmetic dust
-        # (4.378999...9 for 4.379 kWh). A µWh is far below any meter's resolution.
-        total_energy=total_energy.quantize(_MICRO_KWH),
-        total_energy_cost=energy.cost,
-        total_time=total_time,
-        total_time_cost=time.cost,
-        total_parking_time=total_parking,
-        total_parking_cost=parking.cost,
-        total_reservation_time=total_reservation,
-        total_reservation_cost=reservation_cost,
-        billed_energy=energy.billable,
-        billed_time=time.billable,
-        billed_parking_time=parking.billable,
-        billed_reservation_time=reserved.billable,
-        min_price_applied=min_applied,
-        max_price_applied=max_applied,
-        lines=tuple(lines),
-    )
 
 
 def running_cost(

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Protocol
 
-from app.ocpi.schemas.cdrs import CdrDimensionType, ChargingPeriod
+from app.ocpi.schemas.cdrs import CdrDimension, CdrDimensionType, ChargingPeriod
 from app.ocpi.schemas.common import Price
 from app.ocpi.schemas.tariffs import TariffDimensionType, TariffElement, TariffRestrictions
+from app.tariffs.masks import Masks, build_masks
 from app.tariffs.restrictions import DAY_INDEX, Reservation, Restrictions, parse_date, parse_time
 
 __all__ = [
+    "CHOICE_DIMENSIONS",
+    "Chooser",
     "CompiledTariff",
     "Component",
     "Element",
@@ -36,7 +39,6 @@ _ZERO = Decimal(0)
 _ONE = Decimal(1)
 _HUNDRED = Decimal(100)
 _US_PER_HOUR = Decimal(3_600_000_000)
-_MICROSECOND = timedelta(microseconds=1)
 _ONE_SECOND_H = Decimal(1) / Decimal(3600)
 
 Dim = TariffDimensionType
@@ -107,6 +109,44 @@ class Limit:
 # Lookup table: for each dimension, the elements that price it, in the order to try them.
 Table = dict[TariffDimensionType, tuple[tuple[Element, Component], ...]]
 
+# The dimensions a Chooser answers for, in the order of its answers.
+CHOICE_DIMENSIONS = (Dim.ENERGY, Dim.TIME, Dim.PARKING_TIME, Dim.FLAT)
+_MEMO_LIMIT = 4096
+
+
+class Chooser:
+    """A Table as a function of the mask of the elements whose restrictions hold.
+
+    Tariff Object: "the first Tariff Element with a Price Component for that dimension in the list
+    with matching Tariff Restrictions will be used". :meth:`choose` answers for ENERGY, TIME,
+    PARKING_TIME and FLAT at once and remembers the answer per mask (a tariff has few distinct
+    masks in practice; at most ``_MEMO_LIMIT`` are kept).
+    """
+
+    __slots__ = ("_rows", "memo", "relevant")
+
+    def __init__(self, table: Table) -> None:
+        self._rows = tuple(
+            tuple((1 << element.index, component) for element, component in table.get(dim, ()))
+            for dim in CHOICE_DIMENSIONS
+        )
+        self.relevant = sum({bit for row in self._rows for bit, _ in row})
+        # Answers by mask & relevant: look here first (the engine does), then call choose().
+        self.memo: dict[int, tuple[Component | None, ...]] = {}
+
+    def choose(self, mask: int) -> tuple[Component | None, ...]:
+        """(ENERGY, TIME, PARKING_TIME, FLAT) components that apply, None where none does."""
+        mask &= self.relevant
+        answer = self.memo.get(mask)
+        if answer is None:
+            answer = tuple(
+                next((component for bit, component in row if mask & bit), None)
+                for row in self._rows
+            )
+            if len(self.memo) < _MEMO_LIMIT:
+                self.memo[mask] = answer
+        return answer
+
 
 @dataclass(frozen=True, slots=True)
 class CompiledTariff:
@@ -122,24 +162,31 @@ class CompiledTariff:
     uses_local_time: bool
     kwh_points: tuple[Decimal, ...]
     duration_points: tuple[int, ...]
+    # The same, as the engine uses them: restrictions as bitmasks, tables as choosers.
+    masks: Masks = field(compare=False, repr=False)
+    choose_charging: Chooser = field(compare=False, repr=False)
+    choose_reservation: Chooser = field(compare=False, repr=False)
+    choose_reservation_expired: Chooser = field(compare=False, repr=False)
+    time_points_us: tuple[int, ...] = field(compare=False, repr=False)
 
 
-@dataclass(slots=True)
-class Period:
-    """A ChargingPeriod with its end and the volumes the engine prices (hours, kWh)."""
-
-    start: datetime
-    end: datetime
-    energy: Decimal
-    time: Decimal  # charging time, hours
-    parking: Decimal  # PARKING_TIME, hours
-    reservation: Decimal  # RESERVATION_TIME, hours
-    is_reservation: bool
-    power_low: Decimal | None
-    power_high: Decimal | None
-    current_low: Decimal | None
-    current_high: Decimal | None
-    index: int = field(default=0)
+# A ChargingPeriod with its end and the volumes the engine prices: (start, end) in microseconds
+# since 1970-01-01 UTC, energy (kWh), charging time, PARKING_TIME and RESERVATION_TIME (hours),
+# whether it is reservation time, then power low / high (kW) and current low / high (A), None
+# where unknown.
+Period = tuple[
+    int,
+    int,
+    Decimal,
+    Decimal,
+    Decimal,
+    Decimal,
+    bool,
+    Decimal | None,
+    Decimal | None,
+    Decimal | None,
+    Decimal | None,
+]
 
 
 def _limit(price: Price | None) -> Limit | None:
@@ -254,30 +301,52 @@ def compile_tariff(tariff: TariffTerms) -> CompiledTariff:
             time_points |= r.time_points()
         kwh_points |= r.kwh_points()
         duration_points |= r.duration_points()
+    charging_table = table(charging, tuple(Dim))
+    reservation_table = table(reserved, reservation_dims)
+    expired_table = table(expired + reserved, reservation_dims)
     return CompiledTariff(
         tariff_id=tariff.id,
         currency=tariff.currency,
         elements=tuple(elements),
         min_price=_limit(tariff.min_price),
         max_price=_limit(tariff.max_price),
-        charging=table(charging, tuple(Dim)),
-        reservation=table(reserved, reservation_dims),
-        reservation_expired=table(expired + reserved, reservation_dims),
+        charging=charging_table,
+        reservation=reservation_table,
+        reservation_expired=expired_table,
         time_points=frozenset(time_points),
         uses_local_time=any(r.uses_local_time for r in all_restrictions),
         kwh_points=tuple(sorted(kwh_points)),
         duration_points=tuple(sorted(duration_points)),
+        masks=build_masks([el.restrictions for el in elements]),
+        choose_charging=Chooser(charging_table),
+        choose_reservation=Chooser(reservation_table),
+        choose_reservation_expired=Chooser(expired_table),
+        time_points_us=tuple(sorted(t * 1_000_000 for t in time_points)),
     )
 
 
-def _hours(delta: timedelta) -> Decimal:
-    return Decimal(delta // _MICROSECOND) / _US_PER_HOUR
+def _hours(microseconds: int) -> Decimal:
+    return Decimal(microseconds) / _US_PER_HOUR
+
+
+_D = CdrDimensionType
+_ENERGY, _TIME, _PARKING, _RESERVATION = _D.ENERGY, _D.TIME, _D.PARKING_TIME, _D.RESERVATION_TIME
+_POWER, _MIN_POWER, _MAX_POWER = _D.POWER, _D.MIN_POWER, _D.MAX_POWER
+_CURRENT, _MIN_CURRENT, _MAX_CURRENT = _D.CURRENT, _D.MIN_CURRENT, _D.MAX_CURRENT
 
 
 def normalise_periods(
-    charging_periods: Sequence[ChargingPeriod], start: datetime, end: datetime
+    charging_periods: Sequence[ChargingPeriod],
+    starts: Sequence[int],
+    start: int,
+    end: int,
+    with_power: bool = True,
 ) -> list[Period]:
-    """Turn ChargingPeriods into :class:`Period` objects with an end and the priced volumes.
+    """Turn ChargingPeriods into :data:`Period` tuples with an end and the priced volumes.
+
+    ``starts`` are the periods' start_date_time, ``start`` and ``end`` the session's, all in
+    microseconds since 1970-01-01 UTC. Power and current are only worked out ``with_power``
+    (without, they are None: the tariff has no power or current restriction to read them).
 
     * "A period ends when the next period starts. The last period ends when the session ends."
     * Charging time is the ``TIME`` dimension; when a period has none, it is the period's duration
@@ -292,26 +361,14 @@ def normalise_periods(
             raise SessionDataError("end_date_time", "before start_date_time")
         # No meter data yet (a live session that just started): the whole time is charging time.
         return [
-            Period(
-                start=start,
-                end=end,
-                energy=_ZERO,
-                time=_hours(end - start),
-                parking=_ZERO,
-                reservation=_ZERO,
-                is_reservation=False,
-                power_low=None,
-                power_high=None,
-                current_low=None,
-                current_high=None,
-            )
+            (start, end, _ZERO, _hours(end - start), _ZERO, _ZERO, False, None, None, None, None)
         ]
     periods: list[Period] = []
+    last = len(charging_periods) - 1
     for i, cp in enumerate(charging_periods):
-        path = f"charging_periods[{i}]"
-        p_start = cp.start_date_time
-        if i + 1 < len(charging_periods):
-            p_end = charging_periods[i + 1].start_date_time
+        p_start = starts[i]
+        if i < last:
+            p_end = starts[i + 1]
             if p_end < p_start:
                 raise SessionDataError(
                     f"charging_periods[{i + 1}].start_date_time",
@@ -323,58 +380,107 @@ def normalise_periods(
                 raise SessionDataError(
                     "end_date_time", "before the start of the last charging period"
                 )
-        values: dict[CdrDimensionType, Decimal] = {}
-        for j, dim in enumerate(cp.dimensions):
-            if dim.type in values:
-                raise SessionDataError(
-                    f"{path}.dimensions[{j}].type", f"{dim.type.value} given twice in one period"
-                )
-            if dim.type in _NON_NEGATIVE and dim.volume < 0:
-                raise SessionDataError(f"{path}.dimensions[{j}].volume", "must not be negative")
-            values[dim.type] = dim.volume
-        D = CdrDimensionType
-        energy = values.get(D.ENERGY, _ZERO)
-        parking = values.get(D.PARKING_TIME, _ZERO)
-        reservation = values.get(D.RESERVATION_TIME, _ZERO)
-        is_reservation = D.RESERVATION_TIME in values
-        if D.TIME in values:
-            time = values[D.TIME]
-        elif is_reservation:
-            time = _ZERO
-        else:
-            time = _hours(p_end - p_start) - parking
-            # PARKING_TIME is a number with 4 decimals (0.36 s): a remainder under a second is
-            # its rounding, not charging time.
-            if time < _ONE_SECOND_H:
+        dimensions = cp.dimensions
+        values = {dim.type: dim.volume for dim in dimensions}
+        time = values.get(_TIME)
+        parking = values.get(_PARKING, _ZERO)
+        reservation = values.get(_RESERVATION)
+        if (
+            len(values) < len(dimensions)
+            or (time is not None and time < _ZERO)
+            or parking < _ZERO
+            or (reservation is not None and reservation < _ZERO)
+        ):
+            raise _dimension_error(i, dimensions)
+        energy = values.get(_ENERGY, _ZERO)
+        is_reservation = reservation is not None
+        if reservation is None:
+            reservation = _ZERO
+        if time is None:
+            if is_reservation:
                 time = _ZERO
-        charging = time > 0 or energy != 0
-        average: Decimal | None
-        if not charging:
-            average = _ZERO
-        elif time > 0:
-            average = energy / time
-        else:
-            duration = _hours(p_end - p_start)
-            average = energy / duration if duration > 0 else None
-        power = values.get(D.POWER, average)
-        current = values.get(D.CURRENT, None if charging else _ZERO)
+            else:
+                time = _hours(p_end - p_start) - parking
+                # PARKING_TIME is a number with 4 decimals (0.36 s): a remainder under a second is
+                # its rounding, not charging time.
+                if time < _ONE_SECOND_H:
+                    time = _ZERO
+        if not with_power:
+            periods.append(
+                (
+                    p_start,
+                    p_end,
+                    energy,
+                    time,
+                    parking,
+                    reservation,
+                    is_reservation,
+                    None,
+                    None,
+                    None,
+                    None,
+                )
+            )
+            continue
+        charging = time > _ZERO or energy != _ZERO
+        power_low = values.get(_MIN_POWER)
+        power_high = values.get(_MAX_POWER)
+        if power_low is None or power_high is None:
+            power = values.get(_POWER)
+            if power is None:
+                if not charging:
+                    power = _ZERO
+                elif time > _ZERO:
+                    power = energy / time  # the average over the period
+                else:
+                    duration = _hours(p_end - p_start)
+                    power = energy / duration if duration > _ZERO else None
+            if power_low is None:
+                power_low = power
+            if power_high is None:
+                power_high = power
+        current_low = values.get(_MIN_CURRENT)
+        current_high = values.get(_MAX_CURRENT)
+        if current_low is None or current_high is None:
+            current = values.get(_CURRENT, None if charging else _ZERO)
+            if current_low is None:
+                current_low = current
+            if current_high is None:
+                current_high = current
         periods.append(
-            Period(
-                start=p_start,
-                end=p_end,
-                energy=energy,
-                time=time,
-                parking=parking,
-                reservation=reservation,
-                is_reservation=is_reservation,
-                power_low=values.get(D.MIN_POWER, power),
-                power_high=values.get(D.MAX_POWER, power),
-                current_low=values.get(D.MIN_CURRENT, current),
-                current_high=values.get(D.MAX_CURRENT, current),
-                index=i,
+            (
+                p_start,
+                p_end,
+                energy,
+                time,
+                parking,
+                reservation,
+                is_reservation,
+                power_low,
+                power_high,
+                current_low,
+                current_high,
             )
         )
     return periods
+
+
+def _dimension_error(i: int, dimensions: Sequence[CdrDimension]) -> SessionDataError:
+    """The error for the first dimension of period ``i`` given twice, or negative where it must
+    not be (the caller has seen that there is one)."""
+    seen: set[CdrDimensionType] = set()
+    for j, dim in enumerate(dimensions):
+        if dim.type in seen:
+            return SessionDataError(
+                f"charging_periods[{i}].dimensions[{j}].type",
+                f"{dim.type.value} given twice in one period",
+            )
+        if dim.volume < 0 and dim.type in _NON_NEGATIVE:
+            return SessionDataError(
+                f"charging_periods[{i}].dimensions[{j}].volume", "must not be negative"
+            )
+        seen.add(dim.type)
+    return SessionDataError(f"charging_periods[{i}].dimensions", "invalid")
 
 
 _NON_NEGATIVE = frozenset(

@@ -19,7 +19,6 @@ __all__ = [
     "DAY_INDEX",
     "Reservation",
     "Restrictions",
-    "SegmentState",
     "local_boundaries",
     "parse_date",
     "parse_time",
@@ -37,8 +36,6 @@ DAY_INDEX = {
     "SATURDAY": 5,
     "SUNDAY": 6,
 }
-
-_DAY_SECONDS = 86400
 
 
 class Reservation(StrEnum):
@@ -64,21 +61,6 @@ def parse_date(value: str) -> date:
         return date.fromisoformat(value)
     except ValueError as exc:
         raise ValueError(f"{value!r} is not a valid date ({exc})") from None
-
-
-@dataclass(frozen=True, slots=True)
-class SegmentState:
-    """What the restrictions look at, for one segment of the session (evaluated at its start)."""
-
-    local_seconds: float  # seconds since local midnight, at the start of the segment
-    local_date: date
-    weekday: int  # 0 = Monday
-    energy_kwh: Decimal  # energy consumed in the session before the segment starts
-    duration_s: Decimal  # seconds elapsed since the session started
-    power_low: Decimal | None  # lowest power known for the segment (kW)
-    power_high: Decimal | None  # highest power known for the segment (kW)
-    current_low: Decimal | None  # lowest current known for the segment (A, sum of phases)
-    current_high: Decimal | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,62 +107,17 @@ class Restrictions:
     def duration_points(self) -> set[int]:
         return {v for v in (self.min_duration, self.max_duration) if v is not None}
 
-    def holds(self, state: SegmentState) -> bool:
-        """All restrictions hold (logical AND). ``reservation`` is handled by the engine."""
-        if (self.start_time is not None or self.end_time is not None) and not self._in_window(
-            state.local_seconds
-        ):
-            return False
-        # start_date: "valid from this day (inclusive)"; end_date: "valid until this day
-        # (exclusive)". Both in local time.
-        if self.start_date is not None and state.local_date < self.start_date:
-            return False
-        if self.end_date is not None and state.local_date >= self.end_date:
-            return False
-        if self.days is not None and state.weekday not in self.days:
-            return False
-        # min_kwh: "valid from this amount of energy (inclusive) being used";
-        # max_kwh: "valid until this amount of energy (exclusive) being used".
-        if self.min_kwh is not None and state.energy_kwh < self.min_kwh:
-            return False
-        if self.max_kwh is not None and state.energy_kwh >= self.max_kwh:
-            return False
-        # min_duration inclusive, max_duration exclusive, seconds since the session started.
-        if self.min_duration is not None and state.duration_s < self.min_duration:
-            return False
-        if self.max_duration is not None and state.duration_s >= self.max_duration:
-            return False
-        # min_power/min_current: active "when the EV is charging with more than, or equal to" the
-        # value; max_power/max_current: "with less than" the value. A ChargingPeriod carries
-        # MIN_/MAX_ values, so the lowest value known must reach the minimum and the highest
-        # value known must stay under the maximum. Unknown values never satisfy a restriction.
-        if self.min_power is not None and (
-            state.power_low is None or state.power_low < self.min_power
-        ):
-            return False
-        if self.max_power is not None and (
-            state.power_high is None or state.power_high >= self.max_power
-        ):
-            return False
-        if self.min_current is not None and (
-            state.current_low is None or state.current_low < self.min_current
-        ):
-            return False
-        return not (
-            self.max_current is not None
-            and (state.current_high is None or state.current_high >= self.max_current)
-        )
+    # The engine evaluates restrictions through :mod:`app.tariffs.masks`, one kind at a time
+    # (times of day, days, energy, duration, power and current), where their rules are.
 
-    def _in_window(self, seconds: float) -> bool:
-        start = self.start_time if self.start_time is not None else 0
-        # end_time: "To stop at end of the day use: 00:00", so 00:00 as an end is 24:00.
-        end = self.end_time if self.end_time else _DAY_SECONDS
-        if start < end:
-            return start <= seconds < end
-        if start > end:
-            # "If end_time < start_time then the period wraps around to the next day."
-            return seconds >= start or seconds < end
-        return True  # start_time == end_time: the whole day
+    def on_day(self, day: date) -> bool:
+        """start_date: "valid from this day (inclusive)"; end_date: "valid until this day
+        (exclusive)"; day_of_week. All in local time."""
+        if self.start_date is not None and day < self.start_date:
+            return False
+        if self.end_date is not None and day >= self.end_date:
+            return False
+        return self.days is None or day.weekday() in self.days
 
 
 def _offset_seconds(tz: tzinfo, instant: datetime) -> int:

@@ -11,6 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.dbtypes import utcnow
+from app.hub.store import evse_index
 from app.hub.store.models import OcpiObject
 from app.ocpi.headers import PartyRef
 from app.ocpi.pagination import PageParams, fetch_page
@@ -132,6 +133,7 @@ async def save(
     """Insert or replace an object (the caller commits). Returns the row and whether it is new."""
     row = existing or await get(session, module, owner, key, subtype)
     created = row is None
+    indexed = evse_index.evse_uids(row.data) if row is not None and module == "locations" else set()
     if row is None:
         row = OcpiObject(
             module=module,
@@ -150,6 +152,8 @@ async def save(
         row.recipient_party_id = recipient.party_id
     session.add(row)
     await session.flush()
+    if module == "locations" and row.id is not None:
+        await evse_index.refresh(session, row.id, indexed, data)
     return row, created
 
 

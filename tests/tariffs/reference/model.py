@@ -1,0 +1,392 @@
+"""The engine's view of its inputs: a compiled Tariff and normalised charging periods.
+
+Compiling checks what the pydantic models cannot (dates that do not exist, negative prices...)
+and raises :class:`TariffError` / :class:`SessionDataError` naming the offending field, so the CLI
+and the API can say exactly what is wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Protocol
+
+from app.ocpi.schemas.cdrs import CdrDimensionType, ChargingPeriod
+from app.ocpi.schemas.common import Price
+from app.ocpi.schemas.tariffs import TariffDimensionType, TariffElement, TariffRestrictions
+from tests.tariffs.reference.restrictions import (
+    DAY_INDEX,
+    Reservation,
+    Restrictions,
+    parse_date,
+    parse_time,
+)
+
+__all__ = [
+    "CompiledTariff",
+    "Component",
+    "Element",
+    "Limit",
+    "Period",
+    "PricingInputError",
+    "SessionDataError",
+    "TariffError",
+    "TariffTerms",
+    "compile_tariff",
+    "normalise_periods",
+]
+
+_ZERO = Decimal(0)
+_ONE = Decimal(1)
+_HUNDRED = Decimal(100)
+_US_PER_HOUR = Decimal(3_600_000_000)
+_MICROSECOND = timedelta(microseconds=1)
+_ONE_SECOND_H = Decimal(1) / Decimal(3600)
+
+Dim = TariffDimensionType
+
+
+class PricingInputError(ValueError):
+    """Invalid input to the engine; ``field`` is the JSON path of the offending value."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class TariffError(PricingInputError):
+    """The Tariff cannot be priced."""
+
+
+class SessionDataError(PricingInputError):
+    """The charging periods / session times cannot be priced."""
+
+
+class TariffTerms(Protocol):
+    """What pricing reads of a Tariff: a full OCPI Tariff, or only its prices (``voltroam tariff
+    price`` takes a tariff without country_code, party_id or last_updated)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def currency(self) -> str: ...
+
+    @property
+    def elements(self) -> Sequence[TariffElement]: ...
+
+    @property
+    def min_price(self) -> Price | None: ...
+
+    @property
+    def max_price(self) -> Price | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Component:
+    dimension: TariffDimensionType
+    price: Decimal
+    vat: Decimal | None  # None: "no VAT is applicable" (not the same as 0 %)
+    step_size: int
+    element_index: int
+    vat_factor: Decimal  # 1 + vat / 100, or 1 when no VAT is applicable
+
+
+@dataclass(frozen=True, slots=True)
+class Element:
+    index: int
+    components: dict[TariffDimensionType, Component]
+    restrictions: Restrictions | None
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """min_price / max_price."""
+
+    excl_vat: Decimal
+    incl_vat: Decimal | None
+
+
+# Lookup table: for each dimension, the elements that price it, in the order to try them.
+Table = dict[TariffDimensionType, tuple[tuple[Element, Component], ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledTariff:
+    tariff_id: str
+    currency: str
+    elements: tuple[Element, ...]
+    min_price: Limit | None
+    max_price: Limit | None
+    charging: Table  # elements without a reservation restriction
+    reservation: Table  # RESERVATION elements
+    reservation_expired: Table  # RESERVATION_EXPIRES elements, then RESERVATION elements
+    time_points: frozenset[int]  # seconds since local midnight where restrictions may change
+    uses_local_time: bool
+    kwh_points: tuple[Decimal, ...]
+    duration_points: tuple[int, ...]
+
+
+@dataclass(slots=True)
+class Period:
+    """A ChargingPeriod with its end and the volumes the engine prices (hours, kWh)."""
+
+    start: datetime
+    end: datetime
+    energy: Decimal
+    time: Decimal  # charging time, hours
+    parking: Decimal  # PARKING_TIME, hours
+    reservation: Decimal  # RESERVATION_TIME, hours
+    is_reservation: bool
+    power_low: Decimal | None
+    power_high: Decimal | None
+    current_low: Decimal | None
+    current_high: Decimal | None
+    index: int = field(default=0)
+
+
+def _limit(price: Price | None) -> Limit | None:
+    if price is None:
+        return None
+    return Limit(price.excl_vat, price.incl_vat)
+
+
+def _compile_restrictions(r: TariffRestrictions, path: str) -> Restrictions:
+    def time_of(name: str, value: str | None) -> int | None:
+        if value is None:
+            return None
+        try:
+            return parse_time(value)
+        except ValueError as exc:
+            raise TariffError(f"{path}.{name}", str(exc)) from None
+
+    def date_of(name: str, value: str | None) -> date | None:
+        if value is None:
+            return None
+        try:
+            return parse_date(value)
+        except ValueError as exc:
+            raise TariffError(f"{path}.{name}", str(exc)) from None
+
+    for name in ("min_kwh", "max_kwh", "min_current", "max_current", "min_power", "max_power"):
+        value = getattr(r, name)
+        if value is not None and value < 0:
+            raise TariffError(f"{path}.{name}", "must not be negative")
+    start_date = date_of("start_date", r.start_date)
+    end_date = date_of("end_date", r.end_date)
+    return Restrictions(
+        start_time=time_of("start_time", r.start_time),
+        end_time=time_of("end_time", r.end_time),
+        start_date=start_date,
+        end_date=end_date,
+        min_kwh=r.min_kwh,
+        max_kwh=r.max_kwh,
+        min_current=r.min_current,
+        max_current=r.max_current,
+        min_power=r.min_power,
+        max_power=r.max_power,
+        min_duration=r.min_duration,
+        max_duration=r.max_duration,
+        # An empty day_of_week list restricts nothing.
+        days=frozenset(DAY_INDEX[d.value] for d in r.day_of_week) if r.day_of_week else None,
+        reservation=Reservation(r.reservation.value) if r.reservation else None,
+    )
+
+
+def compile_tariff(tariff: TariffTerms) -> CompiledTariff:
+    """Check a Tariff and prepare it for pricing (do this once per tariff, price many times)."""
+    elements: list[Element] = []
+    for i, element in enumerate(tariff.elements):
+        path = f"elements[{i}]"
+        components: dict[TariffDimensionType, Component] = {}
+        for j, pc in enumerate(element.price_components):
+            cpath = f"{path}.price_components[{j}]"
+            if pc.price < 0:
+                raise TariffError(f"{cpath}.price", "must not be negative")
+            if pc.vat is not None and pc.vat < 0:
+                raise TariffError(f"{cpath}.vat", "must not be negative")
+            # "Only one Price Component per dimension can be active at any point in time": a
+            # second component of the same dimension in one element can never be used.
+            components.setdefault(
+                pc.type,
+                Component(
+                    dimension=pc.type,
+                    price=pc.price,
+                    vat=pc.vat,
+                    step_size=pc.step_size,
+                    element_index=i,
+                    vat_factor=_ONE + pc.vat / _HUNDRED if pc.vat is not None else _ONE,
+                ),
+            )
+        restrictions = (
+            _compile_restrictions(element.restrictions, f"{path}.restrictions")
+            if element.restrictions is not None
+            else None
+        )
+        elements.append(Element(i, components, restrictions))
+
+    for name in ("min_price", "max_price"):
+        limit: Price | None = getattr(tariff, name)
+        if limit is not None and (
+            limit.excl_vat < 0 or (limit.incl_vat is not None and limit.incl_vat < 0)
+        ):
+            raise TariffError(name, "must not be negative")
+
+    def table(selected: Sequence[Element], dims: Sequence[TariffDimensionType]) -> Table:
+        return {
+            dim: tuple((el, el.components[dim]) for el in selected if dim in el.components)
+            for dim in dims
+        }
+
+    def kind(el: Element) -> Reservation | None:
+        return el.restrictions.reservation if el.restrictions else None
+
+    charging = [el for el in elements if kind(el) is None]
+    reserved = [el for el in elements if kind(el) is Reservation.RESERVATION]
+    expired = [el for el in elements if kind(el) is Reservation.RESERVATION_EXPIRES]
+    # "A reservation can only have: FLAT and TIME TariffDimensions, where TIME is for the duration
+    # of the reservation." NOTE under ReservationRestrictionType: for an expired reservation the
+    # RESERVATION_EXPIRES element wins over the RESERVATION element, wherever they are listed.
+    reservation_dims = (Dim.FLAT, Dim.TIME)
+    all_restrictions = [el.restrictions for el in elements if el.restrictions is not None]
+    time_points: set[int] = set()
+    kwh_points: set[Decimal] = set()
+    duration_points: set[int] = set()
+    for r in all_restrictions:
+        if r.uses_local_time:
+            time_points |= r.time_points()
+        kwh_points |= r.kwh_points()
+        duration_points |= r.duration_points()
+    return CompiledTariff(
+        tariff_id=tariff.id,
+        currency=tariff.currency,
+        elements=tuple(elements),
+        min_price=_limit(tariff.min_price),
+        max_price=_limit(tariff.max_price),
+        charging=table(charging, tuple(Dim)),
+        reservation=table(reserved, reservation_dims),
+        reservation_expired=table(expired + reserved, reservation_dims),
+        time_points=frozenset(time_points),
+        uses_local_time=any(r.uses_local_time for r in all_restrictions),
+        kwh_points=tuple(sorted(kwh_points)),
+        duration_points=tuple(sorted(duration_points)),
+    )
+
+
+def _hours(delta: timedelta) -> Decimal:
+    return Decimal(delta // _MICROSECOND) / _US_PER_HOUR
+
+
+def normalise_periods(
+    charging_periods: Sequence[ChargingPeriod], start: datetime, end: datetime
+) -> list[Period]:
+    """Turn ChargingPeriods into :class:`Period` objects with an end and the priced volumes.
+
+    * "A period ends when the next period starts. The last period ends when the session ends."
+    * Charging time is the ``TIME`` dimension; when a period has none, it is the period's duration
+      minus its ``PARKING_TIME`` ("total_charging_time = total_time - total_parking_time").
+    * A period with a ``RESERVATION_TIME`` dimension is reservation time, not charging time.
+    * Power for max_power/min_power: MAX_POWER / MIN_POWER, else the (session only) POWER, else the
+      average over the period (energy / charging time). Current: MAX_CURRENT / MIN_CURRENT, else
+      CURRENT; a period without charging and without energy draws no current and no power.
+    """
+    if not charging_periods:
+        if end < start:
+            raise SessionDataError("end_date_time", "before start_date_time")
+        # No meter data yet (a live session that just started): the whole time is charging time.
+        return [
+            Period(
+                start=start,
+                end=end,
+                energy=_ZERO,
+                time=_hours(end - start),
+                parking=_ZERO,
+                reservation=_ZERO,
+                is_reservation=False,
+                power_low=None,
+                power_high=None,
+                current_low=None,
+                current_high=None,
+            )
+        ]
+    periods: list[Period] = []
+    for i, cp in enumerate(charging_periods):
+        path = f"charging_periods[{i}]"
+        p_start = cp.start_date_time
+        if i + 1 < len(charging_periods):
+            p_end = charging_periods[i + 1].start_date_time
+            if p_end < p_start:
+                raise SessionDataError(
+                    f"charging_periods[{i + 1}].start_date_time",
+                    "earlier than the start of the previous charging period",
+                )
+        else:
+            p_end = end
+            if p_end < p_start:
+                raise SessionDataError(
+                    "end_date_time", "before the start of the last charging period"
+                )
+        values: dict[CdrDimensionType, Decimal] = {}
+        for j, dim in enumerate(cp.dimensions):
+            if dim.type in values:
+                raise SessionDataError(
+                    f"{path}.dimensions[{j}].type", f"{dim.type.value} given twice in one period"
+                )
+            if dim.type in _NON_NEGATIVE and dim.volume < 0:
+                raise SessionDataError(f"{path}.dimensions[{j}].volume", "must not be negative")
+            values[dim.type] = dim.volume
+        D = CdrDimensionType
+        energy = values.get(D.ENERGY, _ZERO)
+        parking = values.get(D.PARKING_TIME, _ZERO)
+        reservation = values.get(D.RESERVATION_TIME, _ZERO)
+        is_reservation = D.RESERVATION_TIME in values
+        if D.TIME in values:
+            time = values[D.TIME]
+        elif is_reservation:
+            time = _ZERO
+        else:
+            time = _hours(p_end - p_start) - parking
+            # PARKING_TIME is a number with 4 decimals (0.36 s): a remainder under a second is
+            # its rounding, not charging time.
+            if time < _ONE_SECOND_H:
+                time = _ZERO
+        charging = time > 0 or energy != 0
+        average: Decimal | None
+        if not charging:
+            average = _ZERO
+        elif time > 0:
+            average = energy / time
+        else:
+            duration = _hours(p_end - p_start)
+            average = energy / duration if duration > 0 else None
+        power = values.get(D.POWER, average)
+        current = values.get(D.CURRENT, None if charging else _ZERO)
+        periods.append(
+            Period(
+                start=p_start,
+                end=p_end,
+                energy=energy,
+                time=time,
+                parking=parking,
+                reservation=reservation,
+                is_reservation=is_reservation,
+                power_low=values.get(D.MIN_POWER, power),
+                power_high=values.get(D.MAX_POWER, power),
+                current_low=values.get(D.MIN_CURRENT, current),
+                current_high=values.get(D.MAX_CURRENT, current),
+                index=i,
+            )
+        )
+    return periods
+
+
+_NON_NEGATIVE = frozenset(
+    {
+        CdrDimensionType.TIME,
+        CdrDimensionType.PARKING_TIME,
+        CdrDimensionType.RESERVATION_TIME,
+    }
+)

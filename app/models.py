@@ -7,16 +7,18 @@ from app.hub.relay.models import Callback
 from app.hub.store.models import OcpiObject
 from app.hub.syncs.models import SyncJob
 from app.ocpp.models import Charger, OcppTransaction, OwnLocation, RemoteRequest
-from app.payments.models import Payment, PaymentEvent, PaymentJob
+from app.payments.models import CpoPayout, LedgerEntry, Payment, PaymentEvent, PaymentJob
 from app.payments.provider import LocalIntent
 
 __all__ = [
     "Callback",
     "Charger",
+    "CpoPayout",
     "Delivery",
     "HubFact",
     "HubInstance",
     "HubLease",
+    "LedgerEntry",
     "LocalIntent",
     "OcpiObject",
     "OcppTransaction",

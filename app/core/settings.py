@@ -123,6 +123,11 @@ class Settings(BaseSettings):
     payment_jobs_backoff_cap_seconds: float = 300.0
     # A job taken by an instance that died is taken again after this long.
     payment_jobs_lease_seconds: float = 60.0
+    # What the hub keeps of a captured payment at a partner CPO's charger (the rest is owed to
+    # that CPO): a percentage of the amount captured and/or a fixed fee per session per currency
+    # ("EUR=0.30,GBP=0.25", major units). An admin may set other terms for one CPO.
+    payout_fee_percent: str = "0"
+    payout_fee_fixed: str = ""
 
     log_level: str = "INFO"
 
@@ -138,6 +143,23 @@ class Settings(BaseSettings):
         if not _positive(value):
             raise ValueError(f"PAYMENT_HOLD_DEFAULT: {value!r} is not a positive amount")
         return value
+
+    @field_validator("payout_fee_percent")
+    @classmethod
+    def _fee_percent_parses(cls, value: str) -> str:
+        parse_percent(value, "PAYOUT_FEE_PERCENT")
+        return value
+
+    @field_validator("payout_fee_fixed")
+    @classmethod
+    def _fee_fixed_parses(cls, value: str) -> str:
+        parse_amounts(value, "PAYOUT_FEE_FIXED")
+        return value
+
+    @cached_property
+    def payout_fees_fixed(self) -> dict[str, Decimal]:
+        """PAYOUT_FEE_FIXED by currency code (major units)."""
+        return parse_amounts(self.payout_fee_fixed, "PAYOUT_FEE_FIXED")
 
     @cached_property
     def payment_holds(self) -> dict[str, Decimal]:
@@ -262,6 +284,34 @@ def parse_holds(text: str) -> dict[str, Decimal]:
             raise ValueError(f"PAYMENT_HOLD: {part!r} is not CUR=amount (EUR=50)")
         holds[code.strip().upper()] = Decimal(amount.strip())
     return holds
+
+
+def parse_amounts(text: str, name: str) -> dict[str, Decimal]:
+    """ "EUR=0.30,GBP=0" -> {"EUR": 0.30, "GBP": 0} (zero allowed); ValueError naming ``name``."""
+    amounts = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        code, _, amount = part.partition("=")
+        value = _decimal(amount)
+        if len(code.strip()) != 3 or value is None or value < 0:
+            raise ValueError(f"{name}: {part!r} is not CUR=amount (EUR=0.30)")
+        amounts[code.strip().upper()] = value
+    return amounts
+
+
+def parse_percent(text: str, name: str) -> Decimal:
+    """A percentage from 0 to 100 ("2.5"); ValueError naming ``name``."""
+    value = _decimal(text)
+    if value is None or not 0 <= value <= 100:
+        raise ValueError(f"{name}: {text!r} is not a percentage from 0 to 100")
+    return value
+
+
+def _decimal(text: str) -> Decimal | None:
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() else None
 
 
 def _positive(text: str) -> bool:

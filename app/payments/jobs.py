@@ -24,7 +24,7 @@ from app.core.settings import Settings
 from app.hub.context import HubContext
 from app.ocpi.errors import OcpiError
 from app.ocpi.schemas.commands import CommandType
-from app.payments import emsp
+from app.payments import emsp, ledger, payouts
 from app.payments.models import JobKind, JobStatus, Payment, PaymentJob
 from app.payments.models import PaymentStatus as S
 from app.payments.provider import (
@@ -174,6 +174,8 @@ async def _job_gave_up(
     else:
         touch(payment, f"{job.kind} failed: {message}")
         ctx.metrics.payments.labels(f"{job.kind}_failed").inc()
+        if job.kind in (JobKind.TRANSFER, JobKind.TRANSFER_REVERSAL):
+            ctx.metrics.transfers.labels(f"{job.kind}_failed").inc()
 
 
 async def _execute(
@@ -190,11 +192,15 @@ async def _execute(
     if job.kind == JobKind.STOP:
         return await _stop(ctx, session, payment, job.reason)
     if job.kind == JobKind.CAPTURE:
-        return await _capture(ctx, provider, job, payment)
+        return await _capture(ctx, session, provider, job, payment)
     if job.kind == JobKind.CANCEL:
         return await _cancel(ctx, provider, job, payment)
     if job.kind == JobKind.REFUND:
-        return await _refund(ctx, provider, job, payment)
+        return await _refund(ctx, session, provider, job, payment)
+    if job.kind == JobKind.TRANSFER:
+        return await payouts.run_transfer(ctx, session, provider, job, payment)
+    if job.kind == JobKind.TRANSFER_REVERSAL:
+        return await payouts.run_reversal(ctx, session, provider, job, payment)
     raise ProviderError(f"unknown job kind {job.kind}", retryable=False)
 
 
@@ -292,7 +298,11 @@ async def _settled(
 
 
 async def _capture(
-    ctx: HubContext, provider: PaymentProvider, job: PaymentJob, payment: Payment
+    ctx: HubContext,
+    session: AsyncSession,
+    provider: PaymentProvider,
+    job: PaymentJob,
+    payment: Payment,
 ) -> dict[str, Any]:
     if payment.status == S.CAPTURED:
         return {"skipped": payment.status}
@@ -323,7 +333,12 @@ async def _capture(
         flag(payment, note)
     ctx.metrics.payments.labels("captured").inc()
     ctx.metrics.payment_amount.labels(payment.currency).inc(captured)
-    return {"captured": captured, "price": price}
+    # The books, in the transaction that marks the capture done.
+    booked = await ledger.book_capture(
+        session, ctx.settings, payment, captured, job.idempotency_key
+    )
+    await payouts.after_capture(session, ctx.settings, payment, booked)
+    return {"captured": captured, "price": price, "fee": booked.fee, "cpo_share": booked.cpo_share}
 
 
 async def _cancel(
@@ -345,7 +360,11 @@ async def _cancel(
 
 
 async def _refund(
-    ctx: HubContext, provider: PaymentProvider, job: PaymentJob, payment: Payment
+    ctx: HubContext,
+    session: AsyncSession,
+    provider: PaymentProvider,
+    job: PaymentJob,
+    payment: Payment,
 ) -> dict[str, Any]:
     if payment.status != S.CAPTURED or not payment.payment_intent_id:
         raise Retry(f"nothing captured yet to refund (payment is {payment.status})")
@@ -356,7 +375,9 @@ async def _refund(
     payment.amount_refunded += amount
     touch(payment)
     ctx.metrics.payments.labels("refunded").inc()
-    return {"refund": refund_id, "amount": amount}
+    booked = await ledger.book_refund(session, payment, amount, job.idempotency_key, refund_id)
+    await payouts.after_refund(session, payment, job, booked)
+    return {"refund": refund_id, "amount": amount, "cpo_share": booked.cpo_share}
 
 
 async def request_refund(

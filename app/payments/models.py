@@ -99,6 +99,8 @@ class JobKind:
     CANCEL = "cancel"
     REFUND = "refund"
     CONFIRM = "confirm"  # ask the provider whether the hold is in place
+    TRANSFER = "transfer"  # the CPO's share to its Stripe Connect account
+    TRANSFER_REVERSAL = "reverse_transfer"  # a refund takes back the CPO's share of it
 
 
 class JobStatus:
@@ -145,3 +147,67 @@ class PaymentEvent(SQLModel, table=True):
     event_id: str = Field(primary_key=True, max_length=255)
     type: str = Field(max_length=64)
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class CpoPayout(SQLModel, table=True):
+    """An admin's payout terms for one partner CPO: its own hub fee instead of the settings'
+    (PAYOUT_FEE_PERCENT, PAYOUT_FEE_FIXED), and its Stripe Connect account when the hub pays it
+    through Stripe. No row: the settings' fee, the ledger alone."""
+
+    __tablename__ = "cpo_payout"
+    __table_args__ = (UniqueConstraint("country_code", "party_id", name="uq_cpo_payout_party"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    country_code: str = Field(max_length=2)
+    party_id: str = Field(max_length=3)
+    # A percentage as decimal text ("2.5"); None: PAYOUT_FEE_PERCENT.
+    fee_percent: str | None = Field(default=None, max_length=16)
+    # Fixed fee per session per currency, major units ("EUR=0.30"); None: PAYOUT_FEE_FIXED.
+    fee_fixed: str | None = Field(default=None, max_length=255)
+    # A Stripe Connect connected account ("acct_..."): the CPO's share is transferred there.
+    connect_account_id: str | None = Field(default=None, max_length=255)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class LedgerAccount:
+    """The hub's books for ad hoc payments (debits positive, credits negative; every journal
+    sums to zero)."""
+
+    CASH = "cash"  # the hub's balance at the payment provider
+    FEES = "fees"  # the hub's income: its fee, or the whole price at its own chargers
+    CPO = "cpo"  # owed to the payment's CPO (a credit balance: the hub owes it)
+
+
+class LedgerKind:
+    CAPTURE = "capture"
+    REFUND = "refund"
+    TRANSFER = "transfer"
+    TRANSFER_REVERSAL = "transfer_reversal"
+
+
+class LedgerEntry(SQLModel, table=True):
+    """One line of a journal: a capture, a refund, a transfer to the CPO or its reversal.
+
+    A journal is written once, in the same transaction as the outcome it books (the job that
+    captured, refunded or transferred turns DONE in it); ``(journal, account)`` is unique, so a
+    replayed outcome cannot book twice. Amounts are integers in the currency's minor units.
+    """
+
+    __tablename__ = "ledger_entry"
+    __table_args__ = (
+        UniqueConstraint("journal", "account", name="uq_ledger_entry_journal_account"),
+        Index("ix_ledger_entry_cpo", "cpo_country_code", "cpo_party_id", "booked_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    journal: str = Field(max_length=160)
+    kind: str = Field(max_length=20)
+    account: str = Field(max_length=16)
+    payment_id: int = Field(index=True)
+    cpo_country_code: str = Field(max_length=2)
+    cpo_party_id: str = Field(max_length=3)
+    currency: str = Field(max_length=3)
+    amount: int
+    # The provider's id of what was booked (a refund, a transfer, a transfer reversal).
+    reference: str | None = Field(default=None, max_length=255)
+    booked_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -8,6 +8,7 @@ key; asked twice with the same key, a provider does the work once.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -84,6 +85,20 @@ class PaymentProvider(Protocol):
 
     async def refund(self, intent_id: str, amount: int, idempotency_key: str) -> str:
         """Refund ``amount`` of what was captured; answers the refund's id."""
+        ...
+
+    async def transfer(
+        self, amount: int, currency: str, destination: str, group: str, idempotency_key: str
+    ) -> str:
+        """Move ``amount`` to a connected account (Stripe Connect); answers the transfer's id."""
+        ...
+
+    async def find_transfer(self, group: str) -> str | None:
+        """The transfer already made for ``group`` (None: there is none)."""
+        ...
+
+    async def reverse_transfer(self, transfer_id: str, amount: int, idempotency_key: str) -> str:
+        """Take ``amount`` of a transfer back; answers the reversal's id."""
         ...
 
 
@@ -209,6 +224,35 @@ class StripeProvider:
             obj = await self.client.v1.refunds.create_async(
                 {"payment_intent": intent_id, "amount": amount},
                 {"idempotency_key": idempotency_key},
+            )
+        return str(_plain(obj)["id"])
+
+    async def transfer(
+        self, amount: int, currency: str, destination: str, group: str, idempotency_key: str
+    ) -> str:
+        with _stripe_errors():
+            obj = await self.client.v1.transfers.create_async(
+                {
+                    "amount": amount,
+                    "currency": currency.lower(),
+                    "destination": destination,
+                    "transfer_group": group,
+                    "metadata": {"voltroam_transfer_group": group},
+                },
+                {"idempotency_key": idempotency_key},
+            )
+        return str(_plain(obj)["id"])
+
+    async def find_transfer(self, group: str) -> str | None:
+        with _stripe_errors():
+            page = await self.client.v1.transfers.list_async({"transfer_group": group, "limit": 1})
+        found = _plain(page).get("data") or []
+        return str(_plain(found[0])["id"]) if found else None
+
+    async def reverse_transfer(self, transfer_id: str, amount: int, idempotency_key: str) -> str:
+        with _stripe_errors():
+            obj = await self.client.v1.transfers.reversals.create_async(
+                transfer_id, {"amount": amount}, {"idempotency_key": idempotency_key}
             )
         return str(_plain(obj)["id"])
 
@@ -379,6 +423,19 @@ class LocalProvider:
 
         _intent_now, answer = await self._once(intent_id, idempotency_key, change)
         return str(answer["refund"])
+
+    # No money moves with the local provider: a transfer is an id derived from its key (the
+    # same key, the same transfer), and the ledger books it like a real one.
+    async def transfer(
+        self, amount: int, currency: str, destination: str, group: str, idempotency_key: str
+    ) -> str:
+        return "ltr_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]
+
+    async def find_transfer(self, group: str) -> str | None:
+        return None
+
+    async def reverse_transfer(self, transfer_id: str, amount: int, idempotency_key: str) -> str:
+        return "ltrr_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]
 
 
 def make_provider(ctx: HubContext) -> PaymentProvider:

@@ -40,6 +40,9 @@ class FakeStripe:
     checkouts: dict[str, dict[str, Any]] = field(default_factory=dict)
     intents: dict[str, dict[str, Any]] = field(default_factory=dict)
     refunds: dict[str, dict[str, Any]] = field(default_factory=dict)
+    transfers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Connected accounts that exist (a transfer to another one is refused).
+    accounts: set[str] = field(default_factory=lambda: {"acct_cpa"})
     # Every state-changing call that did its work: ("capture", pi, amount), ...
     effects: list[tuple[str, str, int]] = field(default_factory=list)
     requests: list[httpx.Request] = field(default_factory=list)
@@ -71,6 +74,17 @@ class FakeStripe:
             side_effect=self._wrap("cancel", self._cancel)
         )
         router.post(f"{API}/v1/refunds").mock(side_effect=self._wrap("refund", self._refund))
+        router.post(f"{API}/v1/transfers").mock(side_effect=self._wrap("transfer", self._transfer))
+        router.get(f"{API}/v1/transfers").mock(
+            side_effect=self._wrap("list_transfers", self._list_transfers)
+        )
+        router.post(url__regex=rf"{API}/v1/transfers/(?P<tr>[^/]+)/reversals").mock(
+            side_effect=self._wrap("reversal", self._reversal)
+        )
+
+    def forget_keys(self) -> None:
+        """Stripe forgets idempotency keys after 24 hours: a replay is a new request then."""
+        self.idempotency.clear()
 
     def _json(self, obj: dict[str, Any] | None) -> httpx.Response:
         if obj is None:
@@ -186,6 +200,52 @@ class FakeStripe:
         }
         self.effects.append(("refund", pi, amount))
         return httpx.Response(200, json=self.refunds[re_id])
+
+    def _transfer(self, request: httpx.Request) -> httpx.Response:
+        form = _form(request)
+        destination = form.get("destination", "")
+        if destination not in self.accounts:
+            return _error(400, "resource_missing", f"No such destination: '{destination}'")
+        group = form.get("transfer_group")
+        if group and any(t["transfer_group"] == group for t in self.transfers.values()):
+            # (Stripe itself would make a second one: the state machine says so loudly.)
+            self.effects.append(("DUPLICATE transfer", group, int(form["amount"])))
+        tr = self._id("tr")
+        self.transfers[tr] = {
+            "id": tr,
+            "object": "transfer",
+            "amount": int(form["amount"]),
+            "amount_reversed": 0,
+            "currency": form.get("currency"),
+            "destination": destination,
+            "transfer_group": group,
+            "reversed": False,
+        }
+        self.effects.append(("transfer", destination, int(form["amount"])))
+        return httpx.Response(200, json=self.transfers[tr])
+
+    def _list_transfers(self, request: httpx.Request) -> httpx.Response:
+        group = request.url.params.get("transfer_group")
+        data = [t for t in self.transfers.values() if group in (None, t["transfer_group"])]
+        return httpx.Response(200, json={"object": "list", "data": data, "has_more": False})
+
+    def _reversal(self, request: httpx.Request, tr: str) -> httpx.Response:
+        transfer = self.transfers.get(tr)
+        if transfer is None:
+            return _error(404, "resource_missing", "No such transfer")
+        amount = int(_form(request).get("amount", transfer["amount"] - transfer["amount_reversed"]))
+        if amount > transfer["amount"] - transfer["amount_reversed"]:
+            return _error(400, "amount_too_large", "Reversal amount exceeds the transfer")
+        transfer["amount_reversed"] += amount
+        transfer["reversed"] = transfer["amount_reversed"] == transfer["amount"]
+        rev = self._id("trr")
+        self.effects.append(("reversal", tr, amount))
+        return httpx.Response(
+            200, json={"id": rev, "object": "transfer_reversal", "amount": amount, "transfer": tr}
+        )
+
+    def of(self, kind: str) -> list[tuple[str, str, int]]:
+        return [e for e in self.effects if e[0] == kind]
 
     def captures(self) -> list[tuple[str, str, int]]:
         return [e for e in self.effects if e[0] == "capture"]

@@ -9,8 +9,6 @@ import re
 from typing import Any
 
 import httpx
-import pytest
-import respx
 from sqlmodel import select
 
 from app.hub.store.models import OcpiObject
@@ -38,15 +36,6 @@ async def webhook(w: World, kind: str, obj: dict[str, Any], **kw: Any) -> httpx.
         content=payload,
         headers={"Stripe-Signature": kw.pop("signature", None) or sign(payload, **kw)},
     )
-
-
-@pytest.fixture
-def stripe_api() -> Any:
-    fake = FakeStripe()
-    with respx.mock(assert_all_called=False) as router:
-        fake.install(router)
-        router.route(host="127.0.0.1").pass_through()
-        yield fake
 
 
 async def checkout(w: World, fake: FakeStripe) -> tuple[str, str, dict[str, Any]]:

@@ -9,7 +9,8 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Header, HTTPException, Path, Query, Request
-from fastapi.responses import Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, field_validator
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -19,7 +20,7 @@ from app.core.dbtypes import utcnow
 from app.hub.context import HubContext
 from app.ocpi.headers import PartyRef
 from app.ocpi.schemas.common import Number
-from app.payments import jobs, ledger, records
+from app.payments import jobs, ledger, records, settlement
 from app.payments.evse import find_evses
 from app.payments.models import CpoPayout, JobStatus, Payment, PaymentJob
 from app.payments.models import PaymentStatus as S
@@ -401,3 +402,32 @@ async def put_payout(
         session.add(row)
         await session.commit()
         return await _payout_out(session, ctx, ref)
+
+
+@router.get(
+    "/payouts/{cpo}/statement",
+    summary="Settlement statement of one CPO for one month (JSON or CSV)",
+    description=(
+        "Every capture, refund, transfer and transfer reversal the ledger booked for the CPO in "
+        "the month (UTC), and the totals per currency, in minor units: captured - refunded = "
+        "fees + payable; closing_owed = opening_owed + payable - transferred."
+    ),
+    responses={200: {"content": {"application/json": {}, "text/csv": {}}}},
+)
+async def payout_statement(
+    request: Request,
+    cpo: CpoPath,
+    month: Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-11"])],
+    format: Annotated[Literal["json", "csv"], Query()] = "json",
+) -> Response:
+    ctx = _ctx(request)
+    async with ctx.sessions() as session:
+        found = await settlement.statement(session, _cpo_ref(cpo), month)
+    if format == "csv":
+        name = f"statement-{cpo.replace('*', '-')}-{month}.csv"
+        return Response(
+            settlement.as_csv(found),
+            media_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+    return JSONResponse(jsonable_encoder(found.as_json()))

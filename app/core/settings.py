@@ -109,10 +109,18 @@ class Settings(BaseSettings):
     stripe_api_base: str = "https://api.stripe.com"
     # Seconds a webhook's Stripe-Signature timestamp may be off.
     stripe_webhook_tolerance_seconds: int = 300
-    # The amount held on the driver's card per currency, in major units ("EUR=50,GBP=45"); a
-    # currency not listed holds PAYMENT_HOLD_DEFAULT.
+    # The amount held on the driver's card fits the EVSE and its tariff: the price of charging
+    # at the connector's max power for PAYMENT_HOLD_HOURS, then parking PAYMENT_HOLD_PARKING_HOURS
+    # (where the tariff prices parking); or the tariff's own preauthorize_amount (OCPI 2.3.0).
+    # Either is bounded per currency by PAYMENT_HOLD_MIN and PAYMENT_HOLD (the most), in major
+    # units ("EUR=50,GBP=45"); a currency not listed uses PAYMENT_HOLD_MIN_DEFAULT and
+    # PAYMENT_HOLD_DEFAULT. A connector whose power is unknown holds the most.
     payment_hold: str = "EUR=50,GBP=45,CHF=50,USD=50,SEK=500,NOK=500,DKK=375,PLN=200"
     payment_hold_default: str = "50"
+    payment_hold_min: str = "EUR=5,GBP=5,CHF=5,USD=5,SEK=50,NOK=50,DKK=40,PLN=20"
+    payment_hold_min_default: str = "5"
+    payment_hold_hours: float = Field(default=8.0, gt=0, le=24 * 7)
+    payment_hold_parking_hours: float = Field(default=1.0, ge=0, le=24 * 7)
     # The hub's own eMSP role: it issues the single-use AD_HOC_USER tokens of paid sessions.
     payments_emsp_country_code: str = "NL"
     payments_emsp_party_id: str = "VRP"
@@ -136,6 +144,24 @@ class Settings(BaseSettings):
     def _holds_parse(cls, value: str) -> str:
         parse_holds(value)
         return value
+
+    @field_validator("payment_hold_min")
+    @classmethod
+    def _min_holds_parse(cls, value: str) -> str:
+        parse_holds(value, "PAYMENT_HOLD_MIN")
+        return value
+
+    @field_validator("payment_hold_min_default")
+    @classmethod
+    def _min_default_parses(cls, value: str) -> str:
+        if not _positive(value):
+            raise ValueError(f"PAYMENT_HOLD_MIN_DEFAULT: {value!r} is not a positive amount")
+        return value
+
+    @cached_property
+    def payment_holds_min(self) -> dict[str, Decimal]:
+        """PAYMENT_HOLD_MIN by currency code (major units)."""
+        return parse_holds(self.payment_hold_min, "PAYMENT_HOLD_MIN")
 
     @field_validator("payment_hold_default")
     @classmethod
@@ -275,13 +301,13 @@ class Settings(BaseSettings):
         return self.admin_jwt_secret or "admin-jwt:" + self.resolved_secret_key
 
 
-def parse_holds(text: str) -> dict[str, Decimal]:
-    """ "EUR=50,GBP=45" -> {"EUR": 50, "GBP": 45}; ValueError naming PAYMENT_HOLD otherwise."""
+def parse_holds(text: str, name: str = "PAYMENT_HOLD") -> dict[str, Decimal]:
+    """ "EUR=50,GBP=45" -> {"EUR": 50, "GBP": 45}; ValueError naming ``name`` otherwise."""
     holds = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
         code, _, amount = part.partition("=")
         if len(code.strip()) != 3 or not _positive(amount):
-            raise ValueError(f"PAYMENT_HOLD: {part!r} is not CUR=amount (EUR=50)")
+            raise ValueError(f"{name}: {part!r} is not CUR=amount (EUR=50)")
         holds[code.strip().upper()] = Decimal(amount.strip())
     return holds
 

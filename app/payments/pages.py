@@ -26,9 +26,9 @@ from app.payments.evse import (
     address_line,
     describe_tariff,
     find_evses,
-    hold_amount,
     minor,
 )
+from app.payments.hold import fitted_hold
 from app.payments.models import Payment
 from app.payments.pricing import location_time_zone
 from app.payments.provider import LocalIntent
@@ -370,11 +370,18 @@ async def _render_pay(
             prices.append((label, lines))
     elif tariff is not None:
         prices.append((None, describe_tariff(tariff)))
-    hold = (
-        minor(hold_amount(ctx.settings, str(tariff["currency"])), str(tariff["currency"]))
-        if tariff
-        else ""
-    )
+    # The hold each connector's payment would place (app/payments/hold.py), shown before paying.
+    time_zone = str(choice.location.get("time_zone") or "UTC")
+    holds = [(str(c.get("id")), fitted_hold(ctx.settings, t, c, time_zone)) for c, t in priced]
+    hold = ""
+    if len({h.amount for _i, h in holds}) == 1:
+        hold = minor(holds[0][1].amount, str(priced[0][1]["currency"]))
+    elif holds:
+        hold = ", ".join(
+            f"{minor(h.amount, str(t['currency']))} (connector {i})"
+            for (i, h), (_c, t) in zip(holds, priced, strict=True)
+        )
+    hold_basis = holds[0][1].basis if len({h.basis for _i, h in holds}) == 1 else ""
     operator = (choice.location.get("operator") or {}).get("name") or str(choice.cpo)
     return _page(
         request,
@@ -388,6 +395,7 @@ async def _render_pay(
         operator=operator,
         prices=prices,
         hold=hold,
+        hold_basis=hold_basis,
         can_start=bool(prices) and choice.startable,
         startable=list(STARTABLE),
         error=error,

@@ -121,6 +121,16 @@ class Settings(BaseSettings):
     payment_hold_min_default: str = "5"
     payment_hold_hours: float = Field(default=8.0, gt=0, le=24 * 7)
     payment_hold_parking_hours: float = Field(default=1.0, ge=0, le=24 * 7)
+    # Card holds expire (about 7 days for online card payments; Stripe tells each charge's
+    # capture_before, which the hub uses when it is there). Before that, a session still going
+    # on is stopped (PAYMENT_HOLD_STOP_HOURS before) and what is due so far is captured
+    # (PAYMENT_HOLD_CAPTURE_HOURS before) if the CDR has not come by then; a CDR that comes later
+    # settles the difference (a refund of what was taken too much). PAYMENT_HOLD_EXTEND asks
+    # Stripe for an extended authorization (up to 30 days) where the card allows it.
+    payment_hold_valid_hours: float = Field(default=7 * 24, gt=0)
+    payment_hold_stop_hours: float = Field(default=12.0, ge=0)
+    payment_hold_capture_hours: float = Field(default=2.0, gt=0)
+    payment_hold_extend: bool = False
     # The hub's own eMSP role: it issues the single-use AD_HOC_USER tokens of paid sessions.
     payments_emsp_country_code: str = "NL"
     payments_emsp_party_id: str = "VRP"

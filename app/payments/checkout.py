@@ -79,6 +79,7 @@ async def start_checkout(
                 success_url=f"{base}/pay/sessions/{public_id}",
                 cancel_url=f"{base}/pay/{choice.uid}?cpo={choice.cpo}",
                 idempotency_key=f"voltroam-checkout-{public_id}",
+                extended_authorization=ctx.settings.payment_hold_extend,
             )
         )
     except ProviderError as exc:

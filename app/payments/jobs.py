@@ -24,7 +24,7 @@ from app.core.settings import Settings
 from app.hub.context import HubContext
 from app.ocpi.errors import OcpiError
 from app.ocpi.schemas.commands import CommandType
-from app.payments import emsp, ledger, payouts
+from app.payments import emsp, ledger, long_sessions, payouts
 from app.payments.models import JobKind, JobStatus, Payment, PaymentJob
 from app.payments.models import PaymentStatus as S
 from app.payments.provider import (
@@ -186,7 +186,7 @@ async def _execute(
     payment: Payment,
 ) -> dict[str, Any]:
     if job.kind == JobKind.CONFIRM:
-        return await _confirm(session, provider, payment)
+        return await _confirm(ctx, session, provider, payment)
     if job.kind == JobKind.START:
         return await _start(ctx, session, payment)
     if job.kind == JobKind.STOP:
@@ -205,7 +205,7 @@ async def _execute(
 
 
 async def _confirm(
-    session: AsyncSession, provider: PaymentProvider, payment: Payment
+    ctx: HubContext, session: AsyncSession, provider: PaymentProvider, payment: Payment
 ) -> dict[str, Any]:
     if payment.status != S.CREATED:
         return {"skipped": payment.status}
@@ -224,6 +224,9 @@ async def _confirm(
         raise Retry(f"the PaymentIntent is {intent.status}, not requires_capture")
     payment.amount_capturable = intent.amount_capturable
     payment.authorized_at = utcnow()
+    payment.hold_expires_at = intent.capture_before or payment.authorized_at + timedelta(
+        hours=ctx.settings.payment_hold_valid_hours
+    )
     advance(payment, S.AUTHORIZED)
     await enqueue(session, payment, JobKind.START, f"start-{payment.public_id}")
     return {"intent": intent.status, "amount_capturable": intent.amount_capturable}
@@ -308,7 +311,9 @@ async def _capture(
         return {"skipped": payment.status}
     if not payment.payment_intent_id:
         raise ProviderError("no PaymentIntent to capture", retryable=False)
-    price = job.amount or 0
+    # The CDR's price; before the CDR, what was due when the hold was about to run out
+    # (app/payments/long_sessions.py).
+    price = payment.price if payment.price is not None else (job.amount or 0)
     capturable = payment.amount_capturable or payment.hold_amount
     amount = min(price, capturable)
     intent = await _settled(
@@ -333,6 +338,9 @@ async def _capture(
         flag(payment, note)
     ctx.metrics.payments.labels("captured").inc()
     ctx.metrics.payment_amount.labels(payment.currency).inc(captured)
+    if payment.price is not None and captured > payment.price:
+        # Captured early, and the CDR came since at a lower price: the rest goes back.
+        await long_sessions.settle_late_cdr(session, payment)
     # The books, in the transaction that marks the capture done.
     booked = await ledger.book_capture(
         session, ctx.settings, payment, captured, job.idempotency_key

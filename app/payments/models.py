@@ -89,6 +89,9 @@ class Payment(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     authorized_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # When the card's hold runs out (the provider's capture_before, else the settings' guess):
+    # the hub stops and captures before then (app/payments/long_sessions.py).
+    hold_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 

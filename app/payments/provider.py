@@ -12,7 +12,7 @@ import hashlib
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import stripe
@@ -52,6 +52,8 @@ class Intent:
     amount: int
     amount_capturable: int
     amount_received: int
+    # When the hold runs out (the charge's capture_before), where the provider says.
+    capture_before: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,8 @@ class CheckoutRequest:
     success_url: str
     cancel_url: str
     idempotency_key: str
+    # Ask for an extended authorization (a hold valid up to 30 days) where the card allows it.
+    extended_authorization: bool = False
 
 
 class PaymentProvider(Protocol):
@@ -110,6 +114,16 @@ def _plain(obj: Any) -> dict[str, Any]:
     return dict(obj.to_dict()) if hasattr(obj, "to_dict") else dict(obj)
 
 
+def _capture_before(obj: dict[str, Any]) -> datetime | None:
+    """payment_method_details.card.capture_before of the intent's (expanded) latest charge."""
+    charge = obj.get("latest_charge")
+    if not isinstance(charge, dict):
+        return None
+    card = (charge.get("payment_method_details") or {}).get("card") or {}
+    value = card.get("capture_before")
+    return datetime.fromtimestamp(int(value), UTC) if value else None
+
+
 def _intent(resource: Any) -> Intent:
     obj = _plain(resource)
     return Intent(
@@ -118,6 +132,7 @@ def _intent(resource: Any) -> Intent:
         amount=int(obj.get("amount") or 0),
         amount_capturable=int(obj.get("amount_capturable") or 0),
         amount_received=int(obj.get("amount_received") or 0),
+        capture_before=_capture_before(obj),
     )
 
 
@@ -183,6 +198,10 @@ class StripeProvider:
             "success_url": request.success_url,
             "cancel_url": request.cancel_url,
         }
+        if request.extended_authorization:
+            params["payment_method_options"] = {
+                "card": {"request_extended_authorization": "if_available"}
+            }
         with _stripe_errors():
             session = await self.client.v1.checkout.sessions.create_async(
                 params,  # type: ignore[arg-type]
@@ -201,7 +220,11 @@ class StripeProvider:
 
     async def get_intent(self, intent_id: str) -> Intent:
         with _stripe_errors():
-            return _intent(await self.client.v1.payment_intents.retrieve_async(intent_id))
+            return _intent(
+                await self.client.v1.payment_intents.retrieve_async(
+                    intent_id, {"expand": ["latest_charge"]}
+                )
+            )
 
     async def capture(self, intent_id: str, amount: int, idempotency_key: str) -> Intent:
         with _stripe_errors():

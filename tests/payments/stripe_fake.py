@@ -64,7 +64,7 @@ class FakeStripe:
         router.get(url__regex=rf"{API}/v1/checkout/sessions/(?P<cs>[^/?]+)").mock(
             side_effect=lambda request, cs: self._json(self.checkouts.get(cs))
         )
-        router.get(url__regex=rf"{API}/v1/payment_intents/(?P<pi>[^/?]+)$").mock(
+        router.get(url__regex=rf"{API}/v1/payment_intents/(?P<pi>[^/?]+)(\?.*)?$").mock(
             side_effect=self._wrap("retrieve", lambda request, pi: self._json(self.intents.get(pi)))
         )
         router.post(url__regex=rf"{API}/v1/payment_intents/(?P<pi>[^/]+)/capture").mock(
@@ -128,6 +128,9 @@ class FakeStripe:
             "currency": form.get("line_items[0][price_data][currency]"),
             "amount_total": int(form.get("line_items[0][price_data][unit_amount]", "0")),
             "capture_method": form.get("payment_intent_data[capture_method]"),
+            "extended_authorization": form.get(
+                "payment_method_options[card][request_extended_authorization]"
+            ),
             "success_url": form.get("success_url"),
             "cancel_url": form.get("cancel_url"),
             "idempotency_key": request.headers.get("Idempotency-Key"),
@@ -149,6 +152,24 @@ class FakeStripe:
             "capture_method": checkout["capture_method"],
             "status": "requires_capture",
             "metadata": dict(checkout["metadata"]),
+            # The charge (as with expand[]=latest_charge): a card hold is good for 7 days, an
+            # extended authorization (where the card allows it) for 30.
+            "latest_charge": {
+                "id": self._id("ch"),
+                "object": "charge",
+                "payment_method_details": {
+                    "card": {
+                        "capture_before": int(time.time())
+                        + (30 if checkout["extended_authorization"] == "if_available" else 7)
+                        * 86400,
+                        "extended_authorization": {
+                            "status": "enabled"
+                            if checkout["extended_authorization"] == "if_available"
+                            else "disabled"
+                        },
+                    }
+                },
+            },
         }
         checkout.update(status="complete", payment_intent=pi)
         return checkout

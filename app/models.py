@@ -7,7 +7,15 @@ from app.hub.relay.models import Callback
 from app.hub.store.models import OcpiObject
 from app.hub.syncs.models import SyncJob
 from app.ocpp.models import Charger, OcppTransaction, OwnLocation, RemoteRequest
-from app.payments.models import CpoPayout, LedgerEntry, Payment, PaymentEvent, PaymentJob
+from app.payments.models import (
+    CpoPayout,
+    Invoice,
+    InvoiceCounter,
+    LedgerEntry,
+    Payment,
+    PaymentEvent,
+    PaymentJob,
+)
 from app.payments.provider import LocalIntent
 
 __all__ = [
@@ -18,6 +26,8 @@ __all__ = [
     "HubFact",
     "HubInstance",
     "HubLease",
+    "Invoice",
+    "InvoiceCounter",
     "LedgerEntry",
     "LocalIntent",
     "OcpiObject",

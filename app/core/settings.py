@@ -131,6 +131,12 @@ class Settings(BaseSettings):
     payment_hold_stop_hours: float = Field(default=12.0, ge=0)
     payment_hold_capture_hours: float = Field(default=2.0, gt=0)
     payment_hold_extend: bool = False
+    # The seller on the invoices and credit notes of ad hoc payments (the hub's operator), and
+    # the prefix of their numbers ("VR-000001"): one gapless sequence per prefix.
+    invoice_seller_name: str = ""  # empty: HUB_NAME
+    invoice_seller_address: str = ""
+    invoice_seller_vat_id: str = ""
+    invoice_number_prefix: str = Field(default="VR", pattern=r"^[A-Za-z0-9-]{1,16}$")
     # The hub's own eMSP role: it issues the single-use AD_HOC_USER tokens of paid sessions.
     payments_emsp_country_code: str = "NL"
     payments_emsp_party_id: str = "VRP"

@@ -24,7 +24,7 @@ from app.core.settings import Settings
 from app.hub.context import HubContext
 from app.ocpi.errors import OcpiError
 from app.ocpi.schemas.commands import CommandType
-from app.payments import emsp, ledger, long_sessions, payouts
+from app.payments import emsp, invoices, ledger, long_sessions, payouts
 from app.payments.models import JobKind, JobStatus, Payment, PaymentJob
 from app.payments.models import PaymentStatus as S
 from app.payments.provider import (
@@ -346,6 +346,7 @@ async def _capture(
         session, ctx.settings, payment, captured, job.idempotency_key
     )
     await payouts.after_capture(session, ctx.settings, payment, booked)
+    await invoices.issue_invoice(session, ctx.settings, payment, captured, job.idempotency_key)
     return {"captured": captured, "price": price, "fee": booked.fee, "cpo_share": booked.cpo_share}
 
 
@@ -385,6 +386,7 @@ async def _refund(
     ctx.metrics.payments.labels("refunded").inc()
     booked = await ledger.book_refund(session, payment, amount, job.idempotency_key, refund_id)
     await payouts.after_refund(session, payment, job, booked)
+    await invoices.issue_credit_note(session, ctx.settings, payment, amount, job.idempotency_key)
     return {"refund": refund_id, "amount": amount, "cpo_share": booked.cpo_share}
 
 

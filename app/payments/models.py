@@ -214,3 +214,51 @@ class LedgerEntry(SQLModel, table=True):
     # The provider's id of what was booked (a refund, a transfer, a transfer reversal).
     reference: str | None = Field(default=None, max_length=255)
     booked_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class InvoiceCounter(SQLModel, table=True):
+    """The last number an issuer gave: updated in the transaction that issues a document, so a
+    document that is not committed gives its number back (no gaps), and two captures at once
+    queue on the row (PostgreSQL's row lock) instead of taking one number twice."""
+
+    __tablename__ = "invoice_counter"
+
+    issuer: str = Field(primary_key=True, max_length=32)
+    last_number: int = 0
+
+
+class InvoiceKind:
+    INVOICE = "invoice"
+    CREDIT_NOTE = "credit_note"
+
+
+class Invoice(SQLModel, table=True):
+    """An invoice for a captured payment, or a credit note for a refund, as issued: what it
+    says never changes. Amounts in minor units; ``vat_lines`` per rate:
+    ``[{"rate": "21", "net": 700, "vat": 147, "gross": 847}]``."""
+
+    __tablename__ = "invoice"
+    __table_args__ = (
+        UniqueConstraint("issuer", "number", name="uq_invoice_issuer_number"),
+        UniqueConstraint("source", name="uq_invoice_source"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    issuer: str = Field(max_length=32)
+    number: int
+    document_number: str = Field(max_length=48, index=True)
+    kind: str = Field(max_length=16)
+    payment_id: int = Field(index=True)
+    # The job whose outcome it documents (the capture's or the refund's key): one document each.
+    source: str = Field(max_length=160)
+    # A credit note's invoice.
+    references_id: int | None = Field(default=None)
+    currency: str = Field(max_length=3)
+    total: int  # incl. VAT; negative for a credit note
+    vat_lines: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSONDoc, nullable=False)
+    )
+    # The seller, the supply (location, EVSE, period) and the lines in words, as issued.
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONDoc, nullable=False))
+    supply_date: str = Field(max_length=10)
+    issued_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

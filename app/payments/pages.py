@@ -18,7 +18,7 @@ from app.hub.context import HubContext
 from app.hub.store import service as store
 from app.ocpi.errors import InvalidParameters
 from app.ocpi.headers import PartyRef
-from app.payments import checkout, events, jobs, records
+from app.payments import checkout, events, invoices, jobs, records
 from app.payments.evse import (
     STARTABLE,
     EvseChoice,
@@ -29,7 +29,7 @@ from app.payments.evse import (
     minor,
 )
 from app.payments.hold import fitted_hold
-from app.payments.models import Payment
+from app.payments.models import InvoiceKind, Payment
 from app.payments.pricing import location_time_zone
 from app.payments.provider import LocalIntent
 from app.payments.receipt import build_receipt, live_figures
@@ -244,6 +244,7 @@ async def receipt(request: Request, public_id: PublicId) -> HTMLResponse:
             session, "locations", records.cpo_ref(payment), payment.location_id
         )
         time_zone = location.data.get("time_zone") if location else None
+        docs = await invoices.documents(session, payment)
     if cdr is None:
         return _message(
             request,
@@ -257,6 +258,36 @@ async def receipt(request: Request, public_id: PublicId) -> HTMLResponse:
         "receipt.html",
         receipt=build_receipt(payment, cdr.data, time_zone),
         operator=f"{payment.cpo_country_code}*{payment.cpo_party_id}",
+        invoice=next((d for d in docs if d.kind == InvoiceKind.INVOICE), None),
+        credit_notes=[d for d in docs if d.kind == InvoiceKind.CREDIT_NOTE],
+        amount=invoices.amount_text,
+    )
+
+
+@router.get(
+    "/sessions/{public_id}/documents/{document_number}.pdf",
+    response_class=Response,
+    summary="An invoice or credit note of the driver's payment, as a PDF",
+    responses={
+        200: {"content": {"application/pdf": {}}},
+        404: {"description": "Unknown payment or document"},
+    },
+)
+async def document_pdf(
+    request: Request,
+    public_id: PublicId,
+    document_number: Annotated[str, Path(pattern=r"^[A-Za-z0-9-]{1,48}$")],
+) -> Response:
+    async with _ctx(request).sessions() as session:
+        payment = await records.by_public_id(session, public_id)
+        docs = await invoices.documents(session, payment) if payment else []
+    found = next((d for d in docs if d.document_number == document_number), None)
+    if found is None:
+        return _message(request, 404, "Unknown document", "This document does not exist.")
+    return Response(
+        invoices.render_pdf(found),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{found.document_number}.pdf"'},
     )
 
 

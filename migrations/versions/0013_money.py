@@ -1,4 +1,4 @@
-"""money: ledger and CPO payout terms
+"""money: ledger, CPO payout terms, hold expiry, invoices and credit notes
 
 Revision ID: 0013
 Revises: 0011
@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 import app.core.dbtypes
 
@@ -62,8 +63,53 @@ def upgrade() -> None:
             batch_op.f("ix_ledger_entry_payment_id"), ["payment_id"], unique=False
         )
 
+    op.create_table(
+        "invoice",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("issuer", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("number", sa.Integer(), nullable=False),
+        sa.Column("document_number", sqlmodel.sql.sqltypes.AutoString(length=48), nullable=False),
+        sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("payment_id", sa.Integer(), nullable=False),
+        sa.Column("source", sqlmodel.sql.sqltypes.AutoString(length=160), nullable=False),
+        sa.Column("references_id", sa.Integer(), nullable=True),
+        sa.Column("currency", sqlmodel.sql.sqltypes.AutoString(length=3), nullable=False),
+        sa.Column("total", sa.Integer(), nullable=False),
+        sa.Column(
+            "vat_lines",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "details",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("supply_date", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+        sa.Column("issued_at", app.core.dbtypes.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("issuer", "number", name="uq_invoice_issuer_number"),
+        sa.UniqueConstraint("source", name="uq_invoice_source"),
+    )
+    with op.batch_alter_table("invoice", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_invoice_document_number"), ["document_number"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_invoice_payment_id"), ["payment_id"], unique=False)
+    op.create_table(
+        "invoice_counter",
+        sa.Column("issuer", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("last_number", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("issuer"),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("invoice_counter")
+    with op.batch_alter_table("invoice", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_invoice_payment_id"))
+        batch_op.drop_index(batch_op.f("ix_invoice_document_number"))
+    op.drop_table("invoice")
     with op.batch_alter_table("ledger_entry", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_ledger_entry_payment_id"))
         batch_op.drop_index("ix_ledger_entry_cpo")

@@ -334,4 +334,13 @@ async def test_without_connect_the_ledger_says_what_is_owed_and_terms_are_checke
         assert "transfer" not in kinds
         listed = await n.http.get(f"{base}/admin/payouts", headers=n.admin)
         assert [(p["cpo"], p["partner"]) for p in listed.json()] == [(CPO, True)]
+        # The admin overview (the /admin page) shows what is owed to each CPO.
+        overview = (await n.http.get(f"{base}/admin/overview", headers=n.admin)).json()
+        [owed] = overview["payments"]["payouts"]
+        assert (owed["cpo"], owed["payable"], owed["transferred"], owed["owed"]) == (
+            CPO,
+            820,
+            0,
+            820,
+        )
         await journals_balance(n.ctx)

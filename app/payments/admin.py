@@ -307,12 +307,35 @@ class PayoutTermsIn(BaseModel):
         examples=["acct_1Nv0FGQ9RKHgCVdK"],
     )
 
+    @field_validator("fee_percent")
+    @classmethod
+    def _percent_places(cls, value: Decimal | None) -> Decimal | None:
+        if value is not None and _places(value) > 4:
+            raise ValueError("a percentage has at most 4 decimals")
+        return value
+
     @field_validator("fee_fixed")
     @classmethod
-    def _not_negative(cls, value: dict[str, Decimal] | None) -> dict[str, Decimal] | None:
-        if value is not None and any(v < 0 for v in value.values()):
+    def _fixed_fees(cls, value: dict[str, Decimal] | None) -> dict[str, Decimal] | None:
+        if value is None:
+            return value
+        if any(v < 0 for v in value.values()):
             raise ValueError("a fixed fee cannot be negative")
+        if any(_places(v) > 4 or v >= 10**6 for v in value.values()):
+            raise ValueError("a fixed fee is below 1000000 with at most 4 decimals")
+        if len({c.upper() for c in value}) != len(value) or len(value) > 10:
+            raise ValueError("at most 10 currencies, each once")
         return value
+
+
+def _places(value: Decimal) -> int:
+    exponent = value.normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def _fee_text(value: Decimal) -> str:
+    """A fee as stored: plain decimal text ("2.5", never "2.5E+1")."""
+    return f"{value.normalize():f}"
 
 
 class BalanceOut(BaseModel):
@@ -391,11 +414,11 @@ async def put_payout(
         row = await ledger.payout_row(session, ref) or CpoPayout(
             country_code=ref.country_code, party_id=ref.party_id
         )
-        row.fee_percent = None if body.fee_percent is None else str(body.fee_percent)
+        row.fee_percent = None if body.fee_percent is None else _fee_text(body.fee_percent)
         row.fee_fixed = (
             None
             if body.fee_fixed is None
-            else ",".join(f"{c.upper()}={v}" for c, v in sorted(body.fee_fixed.items()))
+            else ",".join(f"{c.upper()}={_fee_text(v)}" for c, v in sorted(body.fee_fixed.items()))
         )
         row.connect_account_id = body.connect_account_id
         row.updated_at = utcnow()

@@ -290,6 +290,9 @@ async def test_without_connect_the_ledger_says_what_is_owed_and_terms_are_checke
             {"fee_fixed": {"EUR": -0.1}},
             {"fee_fixed": {"EURO": 1}},
             {"connect_account_id": "not-an-account"},
+            {"fee_percent": 1.123456},
+            {"fee_fixed": {"EUR": 1, "eur": 2}},
+            {"fee_fixed": {f"A{chr(65 + i)}A": 1 for i in range(11)}},
         ):
             r = await n.http.put(url, json=body, headers=n.admin)
             assert r.status_code == 422, (body, r.text)

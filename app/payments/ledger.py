@@ -216,6 +216,11 @@ async def book_transfer(
     )
 
 
+async def reversed_amount(session: AsyncSession, payment: Payment) -> int:
+    """What the ledger booked as taken back from the CPO's connected account for this payment."""
+    return -(await _balance(session, payment, A.CPO, K.TRANSFER_REVERSAL))
+
+
 async def transferred(session: AsyncSession, payment: Payment) -> int:
     """What went to the CPO's connected account for this payment, net of reversals."""
     return await _balance(session, payment, A.CPO, K.TRANSFER, K.TRANSFER_REVERSAL)

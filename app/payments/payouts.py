@@ -138,7 +138,15 @@ async def run_reversal(
     amount = min(job.amount or 0, left)
     if amount <= 0 or not transfer_id:
         return {"skipped": "nothing left to take back"}
-    reversal_id = await provider.reverse_transfer(transfer_id, amount, job.idempotency_key)
+    reversal_id = None
+    if job.attempts > 1 or job.last_error:
+        # A retry: the first attempt may have reversed and lost the answer, and the provider
+        # forgets idempotency keys after a day. Its transfer's amount_reversed tells.
+        booked = await ledger.reversed_amount(session, payment)
+        if await provider.transfer_reversed(transfer_id) >= booked + amount:
+            reversal_id = f"{transfer_id}:reversed"
+    if reversal_id is None:
+        reversal_id = await provider.reverse_transfer(transfer_id, amount, job.idempotency_key)
     await ledger.book_transfer(session, payment, -amount, job.idempotency_key, reversal_id)
     ctx.metrics.transfers.labels("reversed").inc()
     return {"reversal": reversal_id, "transfer": transfer_id, "amount": amount}

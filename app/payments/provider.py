@@ -105,6 +105,10 @@ class PaymentProvider(Protocol):
         """Take ``amount`` of a transfer back; answers the reversal's id."""
         ...
 
+    async def transfer_reversed(self, transfer_id: str) -> int:
+        """How much of a transfer was taken back so far (its ``amount_reversed``)."""
+        ...
+
 
 # --- Stripe ----------------------------------------------------------------------------------
 
@@ -278,6 +282,11 @@ class StripeProvider:
                 transfer_id, {"amount": amount}, {"idempotency_key": idempotency_key}
             )
         return str(_plain(obj)["id"])
+
+    async def transfer_reversed(self, transfer_id: str) -> int:
+        with _stripe_errors():
+            obj = await self.client.v1.transfers.retrieve_async(transfer_id)
+        return int(_plain(obj).get("amount_reversed") or 0)
 
 
 # --- Local test provider ---------------------------------------------------------------------
@@ -459,6 +468,9 @@ class LocalProvider:
 
     async def reverse_transfer(self, transfer_id: str, amount: int, idempotency_key: str) -> str:
         return "ltrr_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]
+
+    async def transfer_reversed(self, transfer_id: str) -> int:
+        return 0
 
 
 def make_provider(ctx: HubContext) -> PaymentProvider:

@@ -48,7 +48,8 @@ class FakeStripe:
     requests: list[httpx.Request] = field(default_factory=list)
     idempotency: dict[str, httpx.Response] = field(default_factory=dict)
     # Forced faults: operation -> list of "500" (refuse before work) or "lost" (work done, then
-    # the answer is lost, as when the hub crashes or the network drops after Stripe acted).
+    # the answer is lost, as when the hub crashes or the network drops after Stripe acted), or
+    # "lost-forgotten" (lost, and the idempotency key forgotten, as after a day).
     faults: dict[str, list[str]] = field(default_factory=dict)
     _ids: Any = field(default_factory=lambda: itertools.count(1))
 
@@ -78,6 +79,11 @@ class FakeStripe:
         router.get(f"{API}/v1/transfers").mock(
             side_effect=self._wrap("list_transfers", self._list_transfers)
         )
+        router.get(url__regex=rf"{API}/v1/transfers/(?P<tr>[^/?]+)(\?.*)?$").mock(
+            side_effect=self._wrap(
+                "retrieve_transfer", lambda request, tr: self._json(self.transfers.get(tr))
+            )
+        )
         router.post(url__regex=rf"{API}/v1/transfers/(?P<tr>[^/]+)/reversals").mock(
             side_effect=self._wrap("reversal", self._reversal)
         )
@@ -105,8 +111,10 @@ class FakeStripe:
                 response = handler(request, **kw)
             if key and response.status_code < 500:
                 self.idempotency[key] = response
-            if fault and fault[0] == "lost":
-                fault.pop(0)
+            if fault and fault[0] in ("lost", "lost-forgotten"):
+                if fault.pop(0) == "lost-forgotten":
+                    # ... and by the time the hub asks again, Stripe has forgotten the key.
+                    self.forget_keys()
                 raise httpx.ConnectError("connection reset after the work was done")
             return response
 

@@ -246,7 +246,10 @@ async def test_a_lost_reversal_answer_reverses_once(
         public_id, _pi, cdr_token = await pay_at_partner(n, stripe_api)
         await send_cdr(n, cdr_token)
         await wait_for(lambda: bool(stripe_api.of("transfer")))
-        stripe_api.faults["reversal"] = ["lost"] * 4  # the library's own retries and ours
+        # The reversal's answer is lost (Stripe did reverse) and Stripe has forgotten the key by
+        # the time the hub asks again (the library's own retries are refused meanwhile): the
+        # transfer's amount_reversed tells the hub it was done.
+        stripe_api.faults["reversal"] = ["lost-forgotten", "500", "500"]
         # A credit CDR of the whole session refunds it (the CPO says so over OCPI).
         credit = {
             **twenty_kwh_cdr(cdr_token, ADHOC, {"excl_vat": -7.0, "incl_vat": -8.47}),

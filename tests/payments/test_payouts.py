@@ -350,3 +350,48 @@ async def test_without_connect_the_ledger_says_what_is_owed_and_terms_are_checke
             820,
         )
         await journals_balance(n.ctx)
+
+
+async def test_a_refused_transfer_fails_clearly_and_the_cpo_stays_owed(
+    database_url: str, stripe_api: FakeStripe
+) -> None:
+    async with network(
+        database_url, extra_cpo_endpoints=[("commands", "RECEIVER")], **fee_settings()
+    ) as n:
+        n.cpo.answers["commands"] = START_ANSWER
+        await put_issue_site(n)
+        await n.http.put(
+            f"{n.hub.base_url}/admin/payouts/{CPO}",
+            json={"connect_account_id": "acct_closed"},
+            headers=n.admin,
+        )
+        public_id, _pi, cdr_token = await pay_at_partner(n, stripe_api)
+        await send_cdr(n, cdr_token)
+
+        async def failed() -> bool:
+            async with n.ctx.sessions() as session:
+                job = (
+                    await session.exec(select(PaymentJob).where(PaymentJob.kind == "transfer"))
+                ).first()
+            return job is not None and job.status == "failed"
+
+        await wait_for(failed)
+        assert not stripe_api.of("transfer")
+        p = await row(n.ctx, public_id)
+        assert p.status == "captured" and "transfer failed" in (p.note or "")
+        assert "No such destination" in (p.note or "")
+        [balance] = (await payout(n))["balances"]
+        assert (balance["payable"], balance["transferred"], balance["owed"]) == (737, 0, 737)
+        metrics = (await n.http.get(f"{n.hub.base_url}/metrics")).text
+        assert 'voltroam_payout_transfers_total{outcome="transfer_failed"} 1.0' in metrics
+        # A refund now has nothing to take back from the CPO's account: no reversal job.
+        r = await n.http.post(
+            f"{n.hub.base_url}/admin/payments/{public_id}/refunds", json={}, headers=n.admin
+        )
+        assert r.status_code == 202
+
+        async def owed_nothing() -> bool:
+            return (await payout(n))["balances"][0]["owed"] == 0
+
+        await wait_for(owed_nothing)
+        assert not stripe_api.of("reversal")

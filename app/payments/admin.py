@@ -435,7 +435,10 @@ async def put_payout(
         "the month (UTC), and the totals per currency, in minor units: captured - refunded = "
         "fees + payable; closing_owed = opening_owed + payable - transferred."
     ),
-    responses={200: {"content": {"application/json": {}, "text/csv": {}}}},
+    responses={
+        200: {"content": {"application/json": {}, "text/csv": {}}},
+        422: {"description": "Not a month (YYYY-MM), or not a CPO (CC*PID)"},
+    },
 )
 async def payout_statement(
     request: Request,
@@ -444,6 +447,10 @@ async def payout_statement(
     format: Annotated[Literal["json", "csv"], Query()] = "json",
 ) -> Response:
     ctx = _ctx(request)
+    try:
+        settlement.month_bounds(month)
+    except settlement.BadPeriod as exc:
+        raise HTTPException(422, str(exc)) from None
     async with ctx.sessions() as session:
         found = await settlement.statement(session, _cpo_ref(cpo), month)
     if format == "csv":

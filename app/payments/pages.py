@@ -270,7 +270,7 @@ async def receipt(request: Request, public_id: PublicId) -> HTMLResponse:
     summary="An invoice or credit note of the driver's payment, as a PDF",
     responses={
         200: {"content": {"application/pdf": {}}},
-        404: {"description": "Unknown payment or document"},
+        404: {"description": "Unknown payment or document", "content": {"text/html": {}}},
     },
 )
 async def document_pdf(

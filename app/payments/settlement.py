@@ -30,13 +30,13 @@ class BadPeriod(ValueError):
 def month_bounds(month: str) -> tuple[datetime, datetime]:
     """ "2026-11" -> [2026-11-01T00:00Z, 2026-12-01T00:00Z)."""
     try:
+        if len(month) != 7:
+            raise ValueError(month)
         year, number = (int(p) for p in month.split("-"))
         start = datetime(year, number, 1, tzinfo=UTC)
+        end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=UTC)
     except ValueError:
-        raise BadPeriod(f"{month!r} is not a month (YYYY-MM)") from None
-    if len(month) != 7:
-        raise BadPeriod(f"{month!r} is not a month (YYYY-MM)")
-    end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=UTC)
+        raise BadPeriod(f"{month!r} is not a month (YYYY-MM, years 1 to 9998)") from None
     return start, end
 
 

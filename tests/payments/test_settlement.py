@@ -141,6 +141,8 @@ async def test_a_statement_adds_up_to_the_month_in_json_csv_and_on_the_command_l
         # Bad input: 422; no JWT: 401.
         for params in (
             {"month": "2026-13"},
+            {"month": "0000-01"},
+            {"month": "9999-12"},
             {"month": "11-2026"},
             {},
             {"month": month, "format": "x"},

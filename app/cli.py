@@ -526,6 +526,50 @@ def charger_qr(
     typer.echo(f"{output}: QR code of {url}")
 
 
+settlement_cli = typer.Typer(
+    help="Settlement with partner CPOs: what the hub owes them.", no_args_is_help=True
+)
+cli.add_typer(settlement_cli, name="settlement")
+
+
+@settlement_cli.command("statement")
+def settlement_statement(
+    cpo: Annotated[str, typer.Argument(help="The CPO as CC*PID (NL*CPA)")],
+    month: Annotated[str, typer.Option(help="The month, YYYY-MM (UTC)")],
+    format: Annotated[str, typer.Option(help="csv or json")] = "csv",
+) -> None:
+    """A CPO's settlement statement for one month: captures, refunds, fees, its share, transfers."""
+    from fastapi.encoders import jsonable_encoder
+
+    from app.ocpi.headers import PartyRef
+    from app.payments import settlement
+
+    if format not in ("csv", "json"):
+        typer.echo(f"Unknown format {format!r}: use csv or json", err=True)
+        raise typer.Exit(2)
+    country, _, party = cpo.partition("*")
+    if len(country) != 2 or not 1 <= len(party) <= 3:
+        typer.echo("CPO must look like NL*ABC", err=True)
+        raise typer.Exit(2)
+    try:
+        settlement.month_bounds(month)
+    except settlement.BadPeriod as exc:
+        typer.echo(f"--month: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+    async def work(settings: Settings) -> settlement.Statement:
+        async def inner(ctx: Any, session: Any) -> settlement.Statement:
+            return await settlement.statement(session, PartyRef.of(country, party), month)
+
+        return await _with_context(settings, inner)
+
+    found = _run(work)
+    if format == "csv":
+        sys.stdout.write(settlement.as_csv(found))
+    else:
+        typer.echo(json.dumps(jsonable_encoder(found.as_json()), indent=2))
+
+
 @cli.command()
 def demo(
     port: Annotated[int, typer.Option(help="Port of the hub")] = 8080,

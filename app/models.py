@@ -8,17 +8,29 @@ from app.hub.store.evse_index import EvseIndex
 from app.hub.store.models import OcpiObject
 from app.hub.syncs.models import SyncJob
 from app.ocpp.models import Charger, OcppTransaction, OwnLocation, RemoteRequest
-from app.payments.models import Payment, PaymentEvent, PaymentJob
+from app.payments.models import (
+    CpoPayout,
+    Invoice,
+    InvoiceCounter,
+    LedgerEntry,
+    Payment,
+    PaymentEvent,
+    PaymentJob,
+)
 from app.payments.provider import LocalIntent
 
 __all__ = [
     "Callback",
     "Charger",
+    "CpoPayout",
     "Delivery",
     "EvseIndex",
     "HubFact",
     "HubInstance",
     "HubLease",
+    "Invoice",
+    "InvoiceCounter",
+    "LedgerEntry",
     "LocalIntent",
     "OcpiObject",
     "OcppTransaction",

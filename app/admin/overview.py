@@ -35,6 +35,7 @@ from app.hub.parties.service import list_platforms
 from app.hub.store.models import OcpiObject
 from app.hub.syncs import service as syncs
 from app.ocpp.models import Charger
+from app.payments import ledger
 from app.payments.models import Payment
 from app.tariffs.money import currency_exponent
 
@@ -173,10 +174,27 @@ class PaymentSummary(BaseModel):
     created_at: datetime
 
 
+class PayoutSummary(BaseModel):
+    """What the ledger says the hub owes one CPO in one currency (minor units)."""
+
+    cpo: str = Field(examples=["NL*CPA"])
+    currency: str = Field(examples=["EUR"])
+    currency_exponent: int
+    captured: int
+    refunded: int
+    fees: int = Field(description="The hub's fee, net of refunds")
+    payable: int = Field(description="The CPO's share, net of refunds")
+    transferred: int = Field(description="To its Stripe Connect account, net of reversals")
+    owed: int = Field(description="Payable and not transferred yet")
+
+
 class PaymentsOverview(BaseModel):
     total: int
     by_status: dict[str, int]
     recent: list[PaymentSummary] = Field(description=f"The {PAYMENT_LIST_LIMIT} newest payments")
+    payouts: list[PayoutSummary] = Field(
+        default_factory=list, description="What the hub owes each CPO and what it transferred"
+    )
 
 
 _EXAMPLE: dict[str, Any] = {
@@ -293,6 +311,19 @@ _EXAMPLE: dict[str, Any] = {
                 "shortfall": 0,
                 "created_at": "2026-03-01T18:45:00Z",
             },
+        ],
+        "payouts": [
+            {
+                "cpo": "NL*CPA",
+                "currency": "EUR",
+                "currency_exponent": 2,
+                "captured": 1234,
+                "refunded": 0,
+                "fees": 148,
+                "payable": 1086,
+                "transferred": 1086,
+                "owed": 0,
+            }
         ],
     },
 }
@@ -471,7 +502,30 @@ async def _payments(session: AsyncSession) -> PaymentsOverview:
         )
         for p in rows
     ]
-    return PaymentsOverview(total=sum(by_status.values()), by_status=by_status, recent=recent)
+    try:
+        balances = await ledger.balances(session)
+    except (OperationalError, ProgrammingError) as exc:
+        # A database older than the ledger's migration: the payments without what is owed.
+        log.warning("admin overview without payouts: %s", exc.orig)
+        await session.rollback()
+        balances = []
+    payouts = [
+        PayoutSummary(
+            cpo=b.cpo,
+            currency=b.currency,
+            currency_exponent=_exponent(b.currency),
+            captured=b.captured,
+            refunded=b.refunded,
+            fees=b.fees,
+            payable=b.payable,
+            transferred=b.transferred,
+            owed=b.owed,
+        )
+        for b in balances
+    ]
+    return PaymentsOverview(
+        total=sum(by_status.values()), by_status=by_status, recent=recent, payouts=payouts
+    )
 
 
 async def build_overview(session: AsyncSession) -> Overview:

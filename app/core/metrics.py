@@ -99,6 +99,13 @@ class HubMetrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.transfers = Counter(
+            "voltroam_payout_transfers",
+            "Transfers of partner CPOs' shares to their Stripe Connect accounts, by outcome"
+            " (transferred, reversed, transfer_failed, reverse_transfer_failed)",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.payment_amount = Counter(
             "voltroam_payment_captured_minor_units",
             "Money captured from drivers, in the currency's minor units",

@@ -109,10 +109,34 @@ class Settings(BaseSettings):
     stripe_api_base: str = "https://api.stripe.com"
     # Seconds a webhook's Stripe-Signature timestamp may be off.
     stripe_webhook_tolerance_seconds: int = 300
-    # The amount held on the driver's card per currency, in major units ("EUR=50,GBP=45"); a
-    # currency not listed holds PAYMENT_HOLD_DEFAULT.
+    # The amount held on the driver's card fits the EVSE and its tariff: the price of charging
+    # at the connector's max power for PAYMENT_HOLD_HOURS, then parking PAYMENT_HOLD_PARKING_HOURS
+    # (where the tariff prices parking); or the tariff's own preauthorize_amount (OCPI 2.3.0).
+    # Either is bounded per currency by PAYMENT_HOLD_MIN and PAYMENT_HOLD (the most), in major
+    # units ("EUR=50,GBP=45"); a currency not listed uses PAYMENT_HOLD_MIN_DEFAULT and
+    # PAYMENT_HOLD_DEFAULT. A connector whose power is unknown holds the most.
     payment_hold: str = "EUR=50,GBP=45,CHF=50,USD=50,SEK=500,NOK=500,DKK=375,PLN=200"
     payment_hold_default: str = "50"
+    payment_hold_min: str = "EUR=5,GBP=5,CHF=5,USD=5,SEK=50,NOK=50,DKK=40,PLN=20"
+    payment_hold_min_default: str = "5"
+    payment_hold_hours: float = Field(default=8.0, gt=0, le=24 * 7)
+    payment_hold_parking_hours: float = Field(default=1.0, ge=0, le=24 * 7)
+    # Card holds expire (about 7 days for online card payments; Stripe tells each charge's
+    # capture_before, which the hub uses when it is there). Before that, a session still going
+    # on is stopped (PAYMENT_HOLD_STOP_HOURS before) and what is due so far is captured
+    # (PAYMENT_HOLD_CAPTURE_HOURS before) if the CDR has not come by then; a CDR that comes later
+    # settles the difference (a refund of what was taken too much). PAYMENT_HOLD_EXTEND asks
+    # Stripe for an extended authorization (up to 30 days) where the card allows it.
+    payment_hold_valid_hours: float = Field(default=7 * 24, gt=0)
+    payment_hold_stop_hours: float = Field(default=12.0, ge=0)
+    payment_hold_capture_hours: float = Field(default=2.0, gt=0)
+    payment_hold_extend: bool = False
+    # The seller on the invoices and credit notes of ad hoc payments (the hub's operator), and
+    # the prefix of their numbers ("VR-000001"): one gapless sequence per prefix.
+    invoice_seller_name: str = ""  # empty: HUB_NAME
+    invoice_seller_address: str = ""
+    invoice_seller_vat_id: str = ""
+    invoice_number_prefix: str = Field(default="VR", pattern=r"^[A-Za-z0-9-]{1,16}$")
     # The hub's own eMSP role: it issues the single-use AD_HOC_USER tokens of paid sessions.
     payments_emsp_country_code: str = "NL"
     payments_emsp_party_id: str = "VRP"
@@ -123,6 +147,11 @@ class Settings(BaseSettings):
     payment_jobs_backoff_cap_seconds: float = 300.0
     # A job taken by an instance that died is taken again after this long.
     payment_jobs_lease_seconds: float = 60.0
+    # What the hub keeps of a captured payment at a partner CPO's charger (the rest is owed to
+    # that CPO): a percentage of the amount captured and/or a fixed fee per session per currency
+    # ("EUR=0.30,GBP=0.25", major units). An admin may set other terms for one CPO.
+    payout_fee_percent: str = "0"
+    payout_fee_fixed: str = ""
 
     log_level: str = "INFO"
 
@@ -132,12 +161,47 @@ class Settings(BaseSettings):
         parse_holds(value)
         return value
 
+    @field_validator("payment_hold_min")
+    @classmethod
+    def _min_holds_parse(cls, value: str) -> str:
+        parse_holds(value, "PAYMENT_HOLD_MIN")
+        return value
+
+    @field_validator("payment_hold_min_default")
+    @classmethod
+    def _min_default_parses(cls, value: str) -> str:
+        if not _positive(value):
+            raise ValueError(f"PAYMENT_HOLD_MIN_DEFAULT: {value!r} is not a positive amount")
+        return value
+
+    @cached_property
+    def payment_holds_min(self) -> dict[str, Decimal]:
+        """PAYMENT_HOLD_MIN by currency code (major units)."""
+        return parse_holds(self.payment_hold_min, "PAYMENT_HOLD_MIN")
+
     @field_validator("payment_hold_default")
     @classmethod
     def _default_hold_parses(cls, value: str) -> str:
         if not _positive(value):
             raise ValueError(f"PAYMENT_HOLD_DEFAULT: {value!r} is not a positive amount")
         return value
+
+    @field_validator("payout_fee_percent")
+    @classmethod
+    def _fee_percent_parses(cls, value: str) -> str:
+        parse_percent(value, "PAYOUT_FEE_PERCENT")
+        return value
+
+    @field_validator("payout_fee_fixed")
+    @classmethod
+    def _fee_fixed_parses(cls, value: str) -> str:
+        parse_amounts(value, "PAYOUT_FEE_FIXED")
+        return value
+
+    @cached_property
+    def payout_fees_fixed(self) -> dict[str, Decimal]:
+        """PAYOUT_FEE_FIXED by currency code (major units)."""
+        return parse_amounts(self.payout_fee_fixed, "PAYOUT_FEE_FIXED")
 
     @cached_property
     def payment_holds(self) -> dict[str, Decimal]:
@@ -253,15 +317,43 @@ class Settings(BaseSettings):
         return self.admin_jwt_secret or "admin-jwt:" + self.resolved_secret_key
 
 
-def parse_holds(text: str) -> dict[str, Decimal]:
-    """ "EUR=50,GBP=45" -> {"EUR": 50, "GBP": 45}; ValueError naming PAYMENT_HOLD otherwise."""
+def parse_holds(text: str, name: str = "PAYMENT_HOLD") -> dict[str, Decimal]:
+    """ "EUR=50,GBP=45" -> {"EUR": 50, "GBP": 45}; ValueError naming ``name`` otherwise."""
     holds = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
         code, _, amount = part.partition("=")
         if len(code.strip()) != 3 or not _positive(amount):
-            raise ValueError(f"PAYMENT_HOLD: {part!r} is not CUR=amount (EUR=50)")
+            raise ValueError(f"{name}: {part!r} is not CUR=amount (EUR=50)")
         holds[code.strip().upper()] = Decimal(amount.strip())
     return holds
+
+
+def parse_amounts(text: str, name: str) -> dict[str, Decimal]:
+    """ "EUR=0.30,GBP=0" -> {"EUR": 0.30, "GBP": 0} (zero allowed); ValueError naming ``name``."""
+    amounts = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        code, _, amount = part.partition("=")
+        value = _decimal(amount)
+        if len(code.strip()) != 3 or value is None or value < 0:
+            raise ValueError(f"{name}: {part!r} is not CUR=amount (EUR=0.30)")
+        amounts[code.strip().upper()] = value
+    return amounts
+
+
+def parse_percent(text: str, name: str) -> Decimal:
+    """A percentage from 0 to 100 ("2.5"); ValueError naming ``name``."""
+    value = _decimal(text)
+    if value is None or not 0 <= value <= 100:
+        raise ValueError(f"{name}: {text!r} is not a percentage from 0 to 100")
+    return value
+
+
+def _decimal(text: str) -> Decimal | None:
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() else None
 
 
 def _positive(text: str) -> bool:

@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Header, HTTPException, Path, Query, Request
-from fastapi.responses import Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, field_validator
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.admin_auth import require_admin
+from app.core.dbtypes import utcnow
 from app.hub.context import HubContext
 from app.ocpi.headers import PartyRef
 from app.ocpi.schemas.common import Number
-from app.payments import jobs, records
+from app.payments import jobs, ledger, records, settlement
 from app.payments.evse import find_evses
-from app.payments.models import JobStatus, Payment, PaymentJob
+from app.payments.models import CpoPayout, JobStatus, Payment, PaymentJob
 from app.payments.models import PaymentStatus as S
 from app.payments.qr import pay_url, qr_code
 from app.payments.runner import Payments
@@ -267,3 +270,194 @@ async def evse_qr(
         media_type=media,
         headers={"Content-Disposition": f'inline; filename="pay-{evse_uid}.{format}"'},
     )
+
+
+# --- payouts to partner CPOs ------------------------------------------------------------------
+
+CpoPath = Annotated[
+    str,
+    Path(
+        pattern=r"^[A-Za-z]{2}\*[A-Za-z0-9]{1,3}$",
+        description="The CPO as CC*PID",
+        examples=["NL*CPA"],
+    ),
+]
+
+
+def _cpo_ref(cpo: str) -> PartyRef:
+    return PartyRef.of(*cpo.split("*", 1))
+
+
+class PayoutTermsIn(BaseModel):
+    """A CPO's own payout terms; a field left null follows the settings (PAYOUT_FEE_PERCENT,
+    PAYOUT_FEE_FIXED)."""
+
+    fee_percent: Number | None = Field(
+        default=None, ge=0, le=100, description="The hub's fee in % of each capture", examples=[2.5]
+    )
+    fee_fixed: dict[Annotated[str, Field(pattern=r"^[A-Za-z]{3}$")], Number] | None = Field(
+        default=None,
+        description="The hub's fixed fee per session by currency, major units",
+        examples=[{"EUR": 0.30}],
+    )
+    connect_account_id: str | None = Field(
+        default=None,
+        pattern=r"^acct_[A-Za-z0-9]{1,250}$",
+        description="Stripe Connect account: the CPO's share is transferred there after capture",
+        examples=["acct_1Nv0FGQ9RKHgCVdK"],
+    )
+
+    @field_validator("fee_percent")
+    @classmethod
+    def _percent_places(cls, value: Decimal | None) -> Decimal | None:
+        if value is not None and _places(value) > 4:
+            raise ValueError("a percentage has at most 4 decimals")
+        return value
+
+    @field_validator("fee_fixed")
+    @classmethod
+    def _fixed_fees(cls, value: dict[str, Decimal] | None) -> dict[str, Decimal] | None:
+        if value is None:
+            return value
+        if any(v < 0 for v in value.values()):
+            raise ValueError("a fixed fee cannot be negative")
+        if any(_places(v) > 4 or v >= 10**6 for v in value.values()):
+            raise ValueError("a fixed fee is below 1000000 with at most 4 decimals")
+        if len({c.upper() for c in value}) != len(value) or len(value) > 10:
+            raise ValueError("at most 10 currencies, each once")
+        return value
+
+
+def _places(value: Decimal) -> int:
+    exponent = value.normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def _fee_text(value: Decimal) -> str:
+    """A fee as stored: plain decimal text ("2.5", never "2.5E+1")."""
+    return f"{value.normalize():f}"
+
+
+class BalanceOut(BaseModel):
+    currency: str
+    captured: int = Field(description="Minor units, as every amount here")
+    refunded: int
+    fees: int = Field(description="The hub's fee, net of refunds")
+    payable: int = Field(description="The CPO's share, net of refunds")
+    transferred: int = Field(description="To its Stripe Connect account, net of reversals")
+    owed: int = Field(description="Payable and not transferred yet")
+
+
+class PayoutOut(BaseModel):
+    cpo: str
+    partner: bool = Field(description="False for the hub's own CPO (it keeps all it captures)")
+    fee_percent: Decimal
+    fee_fixed: dict[str, Decimal]
+    custom_terms: bool = Field(description="The CPO's own terms, not the settings'")
+    connect_account_id: str | None
+    balances: list[BalanceOut]
+
+
+async def _payout_out(session: AsyncSession, ctx: HubContext, cpo: PartyRef) -> PayoutOut:
+    terms = await ledger.fee_terms(session, ctx.settings, cpo)
+    return PayoutOut(
+        cpo=str(cpo),
+        partner=await ledger.is_partner(session, cpo),
+        fee_percent=terms.percent,
+        fee_fixed=terms.fixed,
+        custom_terms=terms.custom,
+        connect_account_id=terms.connect_account_id,
+        balances=[
+            BalanceOut(**{**asdict(b), "owed": b.owed}) for b in await ledger.balances(session, cpo)
+        ],
+    )
+
+
+@router.get(
+    "/payouts",
+    summary="What the hub owes each CPO and what it transferred (from the ledger)",
+    response_model=list[PayoutOut],
+)
+async def list_payouts(request: Request) -> list[PayoutOut]:
+    ctx = _ctx(request)
+    async with ctx.sessions() as session:
+        cpos = {b.cpo for b in await ledger.balances(session)}
+        cpos |= {
+            f"{r.country_code}*{r.party_id}" for r in (await session.exec(select(CpoPayout))).all()
+        }
+        return [await _payout_out(session, ctx, _cpo_ref(c)) for c in sorted(cpos)]
+
+
+@router.get(
+    "/payouts/{cpo}",
+    summary="One CPO's payout terms and balances",
+    response_model=PayoutOut,
+)
+async def get_payout(request: Request, cpo: CpoPath) -> PayoutOut:
+    ctx = _ctx(request)
+    async with ctx.sessions() as session:
+        return await _payout_out(session, ctx, _cpo_ref(cpo))
+
+
+@router.put(
+    "/payouts/{cpo}",
+    summary="Set one CPO's payout terms: its hub fee, its Stripe Connect account",
+    response_model=PayoutOut,
+    responses={422: {"description": "A fee that is not a percentage or not an amount"}},
+)
+async def put_payout(
+    request: Request, cpo: CpoPath, body: Annotated[PayoutTermsIn, Body()]
+) -> PayoutOut:
+    ctx = _ctx(request)
+    ref = _cpo_ref(cpo)
+    async with ctx.sessions() as session:
+        row = await ledger.payout_row(session, ref) or CpoPayout(
+            country_code=ref.country_code, party_id=ref.party_id
+        )
+        row.fee_percent = None if body.fee_percent is None else _fee_text(body.fee_percent)
+        row.fee_fixed = (
+            None
+            if body.fee_fixed is None
+            else ",".join(f"{c.upper()}={_fee_text(v)}" for c, v in sorted(body.fee_fixed.items()))
+        )
+        row.connect_account_id = body.connect_account_id
+        row.updated_at = utcnow()
+        session.add(row)
+        await session.commit()
+        return await _payout_out(session, ctx, ref)
+
+
+@router.get(
+    "/payouts/{cpo}/statement",
+    summary="Settlement statement of one CPO for one month (JSON or CSV)",
+    description=(
+        "Every capture, refund, transfer and transfer reversal the ledger booked for the CPO in "
+        "the month (UTC), and the totals per currency, in minor units: captured - refunded = "
+        "fees + payable; closing_owed = opening_owed + payable - transferred."
+    ),
+    responses={
+        200: {"content": {"application/json": {}, "text/csv": {}}},
+        422: {"description": "Not a month (YYYY-MM), or not a CPO (CC*PID)"},
+    },
+)
+async def payout_statement(
+    request: Request,
+    cpo: CpoPath,
+    month: Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-11"])],
+    format: Annotated[Literal["json", "csv"], Query()] = "json",
+) -> Response:
+    ctx = _ctx(request)
+    try:
+        settlement.month_bounds(month)
+    except settlement.BadPeriod as exc:
+        raise HTTPException(422, str(exc)) from None
+    async with ctx.sessions() as session:
+        found = await settlement.statement(session, _cpo_ref(cpo), month)
+    if format == "csv":
+        name = f"statement-{cpo.replace('*', '-')}-{month}.csv"
+        return Response(
+            settlement.as_csv(found),
+            media_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+    return JSONResponse(jsonable_encoder(found.as_json()))

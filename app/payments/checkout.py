@@ -10,7 +10,8 @@ import logging
 import secrets
 
 from app.hub.context import HubContext
-from app.payments.evse import EvseChoice, ad_hoc_tariff, hold_amount
+from app.payments.evse import EvseChoice, ad_hoc_tariff
+from app.payments.hold import fitted_hold
 from app.payments.models import Payment
 from app.payments.models import PaymentStatus as S
 from app.payments.pricing import (
@@ -52,7 +53,10 @@ async def start_checkout(
             evse_uid=choice.uid,
             connector_id=str(connector["id"]),
             currency=currency,
-            hold_amount=hold_amount(ctx.settings, currency),
+            # Fitted to the connector and the tariff, as the pay page showed it.
+            hold_amount=fitted_hold(
+                ctx.settings, tariff, connector, str(choice.location.get("time_zone") or "UTC")
+            ).amount,
             token_uid=("VRP" + secrets.token_hex(8)).upper(),
         )
         # The tariff the pay page shows is the one the driver agrees to: keep a copy.
@@ -75,6 +79,7 @@ async def start_checkout(
                 success_url=f"{base}/pay/sessions/{public_id}",
                 cancel_url=f"{base}/pay/{choice.uid}?cpo={choice.cpo}",
                 idempotency_key=f"voltroam-checkout-{public_id}",
+                extended_authorization=ctx.settings.payment_hold_extend,
             )
         )
     except ProviderError as exc:

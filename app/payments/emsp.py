@@ -34,6 +34,7 @@ from app.ocpi.headers import PartyRef
 from app.ocpi.schemas.commands import COMMAND_REQUEST_MODELS, CommandResponse, CommandType
 from app.ocpi.schemas.common import Role, format_datetime
 from app.ocpi.schemas.tokens import AllowedType
+from app.payments import long_sessions
 from app.payments.models import JobKind, Payment
 from app.payments.models import PaymentStatus as S
 from app.payments.pricing import (
@@ -184,6 +185,7 @@ async def _cdr(
         return
     settlement = settle_cdr(payment, data, await location_time_zone(session, payment))
     price = settlement.price
+    first = payment.cdr_id is None
     payment.cdr_id = str(data.get("id"))
     payment.session_id = payment.session_id or data.get("session_id")
     payment.price = price
@@ -193,6 +195,9 @@ async def _cdr(
         flag(payment, settlement.flag)
         ctx.metrics.payments.labels("price_differs").inc()
         log.warning("payment %s: %s", payment.public_id, settlement.flag)
+    if payment.status == S.CAPTURED and first:
+        # Captured before the card's hold ran out: the CDR settles the difference.
+        await long_sessions.settle_late_cdr(session, payment)
     if payment.status in S.FINAL:
         return
     advance(payment, S.CAPTURING)

@@ -10,12 +10,11 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.dbtypes import utcnow
-from app.core.settings import Settings
 from app.hub.store import service as store
 from app.hub.store.evse_index import EvseIndex
 from app.hub.store.models import OcpiObject
 from app.ocpi.headers import PartyRef
-from app.tariffs.money import currency_exponent, from_minor_units, to_minor_units
+from app.tariffs.money import currency_exponent, from_minor_units
 from app.tariffs.selection import AD_HOC_TOKEN_TYPE, select_tariff
 
 # The EVSE statuses in which a driver may start (mod_locations, Status enum).
@@ -99,12 +98,6 @@ async def ad_hoc_tariff(
     keeps a copy of it, and the capture and the receipt use that copy."""
     tariffs = await connector_tariffs(session, cpo, connector)
     return select_tariff(tariffs, AD_HOC_TOKEN_TYPE, at=utcnow())
-
-
-def hold_amount(settings: Settings, currency: str) -> int:
-    """The amount held on the card, in minor units (PAYMENT_HOLD, PAYMENT_HOLD_DEFAULT)."""
-    value = settings.payment_holds.get(currency.upper(), Decimal(settings.payment_hold_default))
-    return to_minor_units(value, currency)
 
 
 def money(amount: Decimal | float | int | str, currency: str) -> str:
@@ -214,7 +207,6 @@ __all__ = [
     "connector_tariffs",
     "describe_tariff",
     "find_evses",
-    "hold_amount",
     "minor",
     "money",
 ]

@@ -24,7 +24,7 @@ from app.core.settings import Settings
 from app.hub.context import HubContext
 from app.ocpi.errors import OcpiError
 from app.ocpi.schemas.commands import CommandType
-from app.payments import emsp
+from app.payments import emsp, invoices, ledger, long_sessions, payouts
 from app.payments.models import JobKind, JobStatus, Payment, PaymentJob
 from app.payments.models import PaymentStatus as S
 from app.payments.provider import (
@@ -174,6 +174,8 @@ async def _job_gave_up(
     else:
         touch(payment, f"{job.kind} failed: {message}")
         ctx.metrics.payments.labels(f"{job.kind}_failed").inc()
+        if job.kind in (JobKind.TRANSFER, JobKind.TRANSFER_REVERSAL):
+            ctx.metrics.transfers.labels(f"{job.kind}_failed").inc()
 
 
 async def _execute(
@@ -184,22 +186,26 @@ async def _execute(
     payment: Payment,
 ) -> dict[str, Any]:
     if job.kind == JobKind.CONFIRM:
-        return await _confirm(session, provider, payment)
+        return await _confirm(ctx, session, provider, payment)
     if job.kind == JobKind.START:
         return await _start(ctx, session, payment)
     if job.kind == JobKind.STOP:
         return await _stop(ctx, session, payment, job.reason)
     if job.kind == JobKind.CAPTURE:
-        return await _capture(ctx, provider, job, payment)
+        return await _capture(ctx, session, provider, job, payment)
     if job.kind == JobKind.CANCEL:
         return await _cancel(ctx, provider, job, payment)
     if job.kind == JobKind.REFUND:
-        return await _refund(ctx, provider, job, payment)
+        return await _refund(ctx, session, provider, job, payment)
+    if job.kind == JobKind.TRANSFER:
+        return await payouts.run_transfer(ctx, session, provider, job, payment)
+    if job.kind == JobKind.TRANSFER_REVERSAL:
+        return await payouts.run_reversal(ctx, session, provider, job, payment)
     raise ProviderError(f"unknown job kind {job.kind}", retryable=False)
 
 
 async def _confirm(
-    session: AsyncSession, provider: PaymentProvider, payment: Payment
+    ctx: HubContext, session: AsyncSession, provider: PaymentProvider, payment: Payment
 ) -> dict[str, Any]:
     if payment.status != S.CREATED:
         return {"skipped": payment.status}
@@ -218,6 +224,9 @@ async def _confirm(
         raise Retry(f"the PaymentIntent is {intent.status}, not requires_capture")
     payment.amount_capturable = intent.amount_capturable
     payment.authorized_at = utcnow()
+    payment.hold_expires_at = intent.capture_before or payment.authorized_at + timedelta(
+        hours=ctx.settings.payment_hold_valid_hours
+    )
     advance(payment, S.AUTHORIZED)
     await enqueue(session, payment, JobKind.START, f"start-{payment.public_id}")
     return {"intent": intent.status, "amount_capturable": intent.amount_capturable}
@@ -292,13 +301,19 @@ async def _settled(
 
 
 async def _capture(
-    ctx: HubContext, provider: PaymentProvider, job: PaymentJob, payment: Payment
+    ctx: HubContext,
+    session: AsyncSession,
+    provider: PaymentProvider,
+    job: PaymentJob,
+    payment: Payment,
 ) -> dict[str, Any]:
     if payment.status == S.CAPTURED:
         return {"skipped": payment.status}
     if not payment.payment_intent_id:
         raise ProviderError("no PaymentIntent to capture", retryable=False)
-    price = job.amount or 0
+    # The CDR's price; before the CDR, what was due when the hold was about to run out
+    # (app/payments/long_sessions.py).
+    price = payment.price if payment.price is not None else (job.amount or 0)
     capturable = payment.amount_capturable or payment.hold_amount
     amount = min(price, capturable)
     intent = await _settled(
@@ -323,7 +338,16 @@ async def _capture(
         flag(payment, note)
     ctx.metrics.payments.labels("captured").inc()
     ctx.metrics.payment_amount.labels(payment.currency).inc(captured)
-    return {"captured": captured, "price": price}
+    if payment.price is not None and captured > payment.price:
+        # Captured early, and the CDR came since at a lower price: the rest goes back.
+        await long_sessions.settle_late_cdr(session, payment)
+    # The books, in the transaction that marks the capture done.
+    booked = await ledger.book_capture(
+        session, ctx.settings, payment, captured, job.idempotency_key
+    )
+    await payouts.after_capture(session, ctx.settings, payment, booked)
+    await invoices.issue_invoice(session, ctx.settings, payment, captured, job.idempotency_key)
+    return {"captured": captured, "price": price, "fee": booked.fee, "cpo_share": booked.cpo_share}
 
 
 async def _cancel(
@@ -345,7 +369,11 @@ async def _cancel(
 
 
 async def _refund(
-    ctx: HubContext, provider: PaymentProvider, job: PaymentJob, payment: Payment
+    ctx: HubContext,
+    session: AsyncSession,
+    provider: PaymentProvider,
+    job: PaymentJob,
+    payment: Payment,
 ) -> dict[str, Any]:
     if payment.status != S.CAPTURED or not payment.payment_intent_id:
         raise Retry(f"nothing captured yet to refund (payment is {payment.status})")
@@ -356,7 +384,10 @@ async def _refund(
     payment.amount_refunded += amount
     touch(payment)
     ctx.metrics.payments.labels("refunded").inc()
-    return {"refund": refund_id, "amount": amount}
+    booked = await ledger.book_refund(session, payment, amount, job.idempotency_key, refund_id)
+    await payouts.after_refund(session, payment, job, booked)
+    await invoices.issue_credit_note(session, ctx.settings, payment, amount, job.idempotency_key)
+    return {"refund": refund_id, "amount": amount, "cpo_share": booked.cpo_share}
 
 
 async def request_refund(

@@ -89,6 +89,9 @@ class Payment(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     authorized_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # When the card's hold runs out (the provider's capture_before, else the settings' guess):
+    # the hub stops and captures before then (app/payments/long_sessions.py).
+    hold_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
@@ -99,6 +102,8 @@ class JobKind:
     CANCEL = "cancel"
     REFUND = "refund"
     CONFIRM = "confirm"  # ask the provider whether the hold is in place
+    TRANSFER = "transfer"  # the CPO's share to its Stripe Connect account
+    TRANSFER_REVERSAL = "reverse_transfer"  # a refund takes back the CPO's share of it
 
 
 class JobStatus:
@@ -145,3 +150,115 @@ class PaymentEvent(SQLModel, table=True):
     event_id: str = Field(primary_key=True, max_length=255)
     type: str = Field(max_length=64)
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class CpoPayout(SQLModel, table=True):
+    """An admin's payout terms for one partner CPO: its own hub fee instead of the settings'
+    (PAYOUT_FEE_PERCENT, PAYOUT_FEE_FIXED), and its Stripe Connect account when the hub pays it
+    through Stripe. No row: the settings' fee, the ledger alone."""
+
+    __tablename__ = "cpo_payout"
+    __table_args__ = (UniqueConstraint("country_code", "party_id", name="uq_cpo_payout_party"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    country_code: str = Field(max_length=2)
+    party_id: str = Field(max_length=3)
+    # A percentage as decimal text ("2.5"); None: PAYOUT_FEE_PERCENT.
+    fee_percent: str | None = Field(default=None, max_length=16)
+    # Fixed fee per session per currency, major units ("EUR=0.30"); None: PAYOUT_FEE_FIXED.
+    fee_fixed: str | None = Field(default=None, max_length=255)
+    # A Stripe Connect connected account ("acct_..."): the CPO's share is transferred there.
+    connect_account_id: str | None = Field(default=None, max_length=255)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class LedgerAccount:
+    """The hub's books for ad hoc payments (debits positive, credits negative; every journal
+    sums to zero)."""
+
+    CASH = "cash"  # the hub's balance at the payment provider
+    FEES = "fees"  # the hub's income: its fee, or the whole price at its own chargers
+    CPO = "cpo"  # owed to the payment's CPO (a credit balance: the hub owes it)
+
+
+class LedgerKind:
+    CAPTURE = "capture"
+    REFUND = "refund"
+    TRANSFER = "transfer"
+    TRANSFER_REVERSAL = "transfer_reversal"
+
+
+class LedgerEntry(SQLModel, table=True):
+    """One line of a journal: a capture, a refund, a transfer to the CPO or its reversal.
+
+    A journal is written once, in the same transaction as the outcome it books (the job that
+    captured, refunded or transferred turns DONE in it); ``(journal, account)`` is unique, so a
+    replayed outcome cannot book twice. Amounts are integers in the currency's minor units.
+    """
+
+    __tablename__ = "ledger_entry"
+    __table_args__ = (
+        UniqueConstraint("journal", "account", name="uq_ledger_entry_journal_account"),
+        Index("ix_ledger_entry_cpo", "cpo_country_code", "cpo_party_id", "booked_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    journal: str = Field(max_length=160)
+    kind: str = Field(max_length=20)
+    account: str = Field(max_length=16)
+    payment_id: int = Field(index=True)
+    cpo_country_code: str = Field(max_length=2)
+    cpo_party_id: str = Field(max_length=3)
+    currency: str = Field(max_length=3)
+    amount: int
+    # The provider's id of what was booked (a refund, a transfer, a transfer reversal).
+    reference: str | None = Field(default=None, max_length=255)
+    booked_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class InvoiceCounter(SQLModel, table=True):
+    """The last number an issuer gave: updated in the transaction that issues a document, so a
+    document that is not committed gives its number back (no gaps), and two captures at once
+    queue on the row (PostgreSQL's row lock) instead of taking one number twice."""
+
+    __tablename__ = "invoice_counter"
+
+    issuer: str = Field(primary_key=True, max_length=32)
+    last_number: int = 0
+
+
+class InvoiceKind:
+    INVOICE = "invoice"
+    CREDIT_NOTE = "credit_note"
+
+
+class Invoice(SQLModel, table=True):
+    """An invoice for a captured payment, or a credit note for a refund, as issued: what it
+    says never changes. Amounts in minor units; ``vat_lines`` per rate:
+    ``[{"rate": "21", "net": 700, "vat": 147, "gross": 847}]``."""
+
+    __tablename__ = "invoice"
+    __table_args__ = (
+        UniqueConstraint("issuer", "number", name="uq_invoice_issuer_number"),
+        UniqueConstraint("source", name="uq_invoice_source"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    issuer: str = Field(max_length=32)
+    number: int
+    document_number: str = Field(max_length=48, index=True)
+    kind: str = Field(max_length=16)
+    payment_id: int = Field(index=True)
+    # The job whose outcome it documents (the capture's or the refund's key): one document each.
+    source: str = Field(max_length=160)
+    # A credit note's invoice.
+    references_id: int | None = Field(default=None)
+    currency: str = Field(max_length=3)
+    total: int  # incl. VAT; negative for a credit note
+    vat_lines: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSONDoc, nullable=False)
+    )
+    # The seller, the supply (location, EVSE, period) and the lines in words, as issued.
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONDoc, nullable=False))
+    supply_date: str = Field(max_length=10)
+    issued_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

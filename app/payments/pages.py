@@ -18,7 +18,7 @@ from app.hub.context import HubContext
 from app.hub.store import service as store
 from app.ocpi.errors import InvalidParameters
 from app.ocpi.headers import PartyRef
-from app.payments import checkout, events, jobs, records
+from app.payments import checkout, events, invoices, jobs, records
 from app.payments.evse import (
     STARTABLE,
     EvseChoice,
@@ -26,10 +26,10 @@ from app.payments.evse import (
     address_line,
     describe_tariff,
     find_evses,
-    hold_amount,
     minor,
 )
-from app.payments.models import Payment
+from app.payments.hold import fitted_hold
+from app.payments.models import InvoiceKind, Payment
 from app.payments.pricing import location_time_zone
 from app.payments.provider import LocalIntent
 from app.payments.receipt import build_receipt, live_figures
@@ -244,6 +244,7 @@ async def receipt(request: Request, public_id: PublicId) -> HTMLResponse:
             session, "locations", records.cpo_ref(payment), payment.location_id
         )
         time_zone = location.data.get("time_zone") if location else None
+        docs = await invoices.documents(session, payment)
     if cdr is None:
         return _message(
             request,
@@ -257,6 +258,36 @@ async def receipt(request: Request, public_id: PublicId) -> HTMLResponse:
         "receipt.html",
         receipt=build_receipt(payment, cdr.data, time_zone),
         operator=f"{payment.cpo_country_code}*{payment.cpo_party_id}",
+        invoice=next((d for d in docs if d.kind == InvoiceKind.INVOICE), None),
+        credit_notes=[d for d in docs if d.kind == InvoiceKind.CREDIT_NOTE],
+        amount=invoices.amount_text,
+    )
+
+
+@router.get(
+    "/sessions/{public_id}/documents/{document_number}.pdf",
+    response_class=Response,
+    summary="An invoice or credit note of the driver's payment, as a PDF",
+    responses={
+        200: {"content": {"application/pdf": {}}},
+        404: {"description": "Unknown payment or document", "content": {"text/html": {}}},
+    },
+)
+async def document_pdf(
+    request: Request,
+    public_id: PublicId,
+    document_number: Annotated[str, Path(pattern=r"^[A-Za-z0-9-]{1,48}$")],
+) -> Response:
+    async with _ctx(request).sessions() as session:
+        payment = await records.by_public_id(session, public_id)
+        docs = await invoices.documents(session, payment) if payment else []
+    found = next((d for d in docs if d.document_number == document_number), None)
+    if found is None:
+        return _message(request, 404, "Unknown document", "This document does not exist.")
+    return Response(
+        invoices.render_pdf(found),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{found.document_number}.pdf"'},
     )
 
 
@@ -370,11 +401,18 @@ async def _render_pay(
             prices.append((label, lines))
     elif tariff is not None:
         prices.append((None, describe_tariff(tariff)))
-    hold = (
-        minor(hold_amount(ctx.settings, str(tariff["currency"])), str(tariff["currency"]))
-        if tariff
-        else ""
-    )
+    # The hold each connector's payment would place (app/payments/hold.py), shown before paying.
+    time_zone = str(choice.location.get("time_zone") or "UTC")
+    holds = [(str(c.get("id")), fitted_hold(ctx.settings, t, c, time_zone)) for c, t in priced]
+    hold = ""
+    if len({h.amount for _i, h in holds}) == 1:
+        hold = minor(holds[0][1].amount, str(priced[0][1]["currency"]))
+    elif holds:
+        hold = ", ".join(
+            f"{minor(h.amount, str(t['currency']))} (connector {i})"
+            for (i, h), (_c, t) in zip(holds, priced, strict=True)
+        )
+    hold_basis = holds[0][1].basis if len({h.basis for _i, h in holds}) == 1 else ""
     operator = (choice.location.get("operator") or {}).get("name") or str(choice.cpo)
     return _page(
         request,
@@ -388,6 +426,7 @@ async def _render_pay(
         operator=operator,
         prices=prices,
         hold=hold,
+        hold_basis=hold_basis,
         can_start=bool(prices) and choice.startable,
         startable=list(STARTABLE),
         error=error,

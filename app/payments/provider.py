@@ -8,10 +8,11 @@ key; asked twice with the same key, a provider does the work once.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import stripe
@@ -51,6 +52,8 @@ class Intent:
     amount: int
     amount_capturable: int
     amount_received: int
+    # When the hold runs out (the charge's capture_before), where the provider says.
+    capture_before: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,8 @@ class CheckoutRequest:
     success_url: str
     cancel_url: str
     idempotency_key: str
+    # Ask for an extended authorization (a hold valid up to 30 days) where the card allows it.
+    extended_authorization: bool = False
 
 
 class PaymentProvider(Protocol):
@@ -86,6 +91,24 @@ class PaymentProvider(Protocol):
         """Refund ``amount`` of what was captured; answers the refund's id."""
         ...
 
+    async def transfer(
+        self, amount: int, currency: str, destination: str, group: str, idempotency_key: str
+    ) -> str:
+        """Move ``amount`` to a connected account (Stripe Connect); answers the transfer's id."""
+        ...
+
+    async def find_transfer(self, group: str) -> str | None:
+        """The transfer already made for ``group`` (None: there is none)."""
+        ...
+
+    async def reverse_transfer(self, transfer_id: str, amount: int, idempotency_key: str) -> str:
+        """Take ``amount`` of a transfer back; answers the reversal's id."""
+        ...
+
+    async def transfer_reversed(self, transfer_id: str) -> int:
+        """How much of a transfer was taken back so far (its ``amount_reversed``)."""
+        ...
+
 
 # --- Stripe ----------------------------------------------------------------------------------
 
@@ -93,6 +116,16 @@ class PaymentProvider(Protocol):
 def _plain(obj: Any) -> dict[str, Any]:
     """A StripeObject as a plain dict (the library's objects are not dicts)."""
     return dict(obj.to_dict()) if hasattr(obj, "to_dict") else dict(obj)
+
+
+def _capture_before(obj: dict[str, Any]) -> datetime | None:
+    """payment_method_details.card.capture_before of the intent's (expanded) latest charge."""
+    charge = obj.get("latest_charge")
+    if not isinstance(charge, dict):
+        return None
+    card = (charge.get("payment_method_details") or {}).get("card") or {}
+    value = card.get("capture_before")
+    return datetime.fromtimestamp(int(value), UTC) if value else None
 
 
 def _intent(resource: Any) -> Intent:
@@ -103,6 +136,7 @@ def _intent(resource: Any) -> Intent:
         amount=int(obj.get("amount") or 0),
         amount_capturable=int(obj.get("amount_capturable") or 0),
         amount_received=int(obj.get("amount_received") or 0),
+        capture_before=_capture_before(obj),
     )
 
 
@@ -168,6 +202,10 @@ class StripeProvider:
             "success_url": request.success_url,
             "cancel_url": request.cancel_url,
         }
+        if request.extended_authorization:
+            params["payment_method_options"] = {
+                "card": {"request_extended_authorization": "if_available"}
+            }
         with _stripe_errors():
             session = await self.client.v1.checkout.sessions.create_async(
                 params,  # type: ignore[arg-type]
@@ -186,7 +224,11 @@ class StripeProvider:
 
     async def get_intent(self, intent_id: str) -> Intent:
         with _stripe_errors():
-            return _intent(await self.client.v1.payment_intents.retrieve_async(intent_id))
+            return _intent(
+                await self.client.v1.payment_intents.retrieve_async(
+                    intent_id, {"expand": ["latest_charge"]}
+                )
+            )
 
     async def capture(self, intent_id: str, amount: int, idempotency_key: str) -> Intent:
         with _stripe_errors():
@@ -211,6 +253,40 @@ class StripeProvider:
                 {"idempotency_key": idempotency_key},
             )
         return str(_plain(obj)["id"])
+
+    async def transfer(
+        self, amount: int, currency: str, destination: str, group: str, idempotency_key: str
+    ) -> str:
+        with _stripe_errors():
+            obj = await self.client.v1.transfers.create_async(
+                {
+                    "amount": amount,
+                    "currency": currency.lower(),
+                    "destination": destination,
+                    "transfer_group": group,
+                    "metadata": {"voltroam_transfer_group": group},
+                },
+                {"idempotency_key": idempotency_key},
+            )
+        return str(_plain(obj)["id"])
+
+    async def find_transfer(self, group: str) -> str | None:
+        with _stripe_errors():
+            page = await self.client.v1.transfers.list_async({"transfer_group": group, "limit": 1})
+        found = _plain(page).get("data") or []
+        return str(_plain(found[0])["id"]) if found else None
+
+    async def reverse_transfer(self, transfer_id: str, amount: int, idempotency_key: str) -> str:
+        with _stripe_errors():
+            obj = await self.client.v1.transfers.reversals.create_async(
+                transfer_id, {"amount": amount}, {"idempotency_key": idempotency_key}
+            )
+        return str(_plain(obj)["id"])
+
+    async def transfer_reversed(self, transfer_id: str) -> int:
+        with _stripe_errors():
+            obj = await self.client.v1.transfers.retrieve_async(transfer_id)
+        return int(_plain(obj).get("amount_reversed") or 0)
 
 
 # --- Local test provider ---------------------------------------------------------------------
@@ -379,6 +455,22 @@ class LocalProvider:
 
         _intent_now, answer = await self._once(intent_id, idempotency_key, change)
         return str(answer["refund"])
+
+    # No money moves with the local provider: a transfer is an id derived from its key (the
+    # same key, the same transfer), and the ledger books it like a real one.
+    async def transfer(
+        self, amount: int, currency: str, destination: str, group: str, idempotency_key: str
+    ) -> str:
+        return "ltr_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]
+
+    async def find_transfer(self, group: str) -> str | None:
+        return None
+
+    async def reverse_transfer(self, transfer_id: str, amount: int, idempotency_key: str) -> str:
+        return "ltrr_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]
+
+    async def transfer_reversed(self, transfer_id: str) -> int:
+        return 0
 
 
 def make_provider(ctx: HubContext) -> PaymentProvider:

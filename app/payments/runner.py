@@ -6,12 +6,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 from app.hub.context import HubContext
-from app.payments import emsp, jobs
+from app.payments import emsp, jobs, long_sessions
 from app.payments.provider import PaymentProvider, make_provider
 
 log = logging.getLogger("voltroam.payments")
+
+# How often the runner looks for holds about to run out (app/payments/long_sessions.py).
+HOLD_CHECK_SECONDS = 60.0
 
 
 class Payments:
@@ -45,8 +49,12 @@ class Payments:
             await emsp.start_up(self.ctx)
         except Exception:
             log.exception("the payments eMSP's platform could not be checked")
+        holds_checked = 0.0
         while True:
             try:
+                if time.monotonic() - holds_checked >= HOLD_CHECK_SECONDS:
+                    holds_checked = time.monotonic()
+                    await long_sessions.check_holds(self.ctx)
                 while await jobs.run_due_jobs(self.ctx, self.provider):
                     pass
             except asyncio.CancelledError:

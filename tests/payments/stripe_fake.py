@@ -40,12 +40,16 @@ class FakeStripe:
     checkouts: dict[str, dict[str, Any]] = field(default_factory=dict)
     intents: dict[str, dict[str, Any]] = field(default_factory=dict)
     refunds: dict[str, dict[str, Any]] = field(default_factory=dict)
+    transfers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Connected accounts that exist (a transfer to another one is refused).
+    accounts: set[str] = field(default_factory=lambda: {"acct_cpa"})
     # Every state-changing call that did its work: ("capture", pi, amount), ...
     effects: list[tuple[str, str, int]] = field(default_factory=list)
     requests: list[httpx.Request] = field(default_factory=list)
     idempotency: dict[str, httpx.Response] = field(default_factory=dict)
     # Forced faults: operation -> list of "500" (refuse before work) or "lost" (work done, then
-    # the answer is lost, as when the hub crashes or the network drops after Stripe acted).
+    # the answer is lost, as when the hub crashes or the network drops after Stripe acted), or
+    # "lost-forgotten" (lost, and the idempotency key forgotten, as after a day).
     faults: dict[str, list[str]] = field(default_factory=dict)
     _ids: Any = field(default_factory=lambda: itertools.count(1))
 
@@ -61,7 +65,7 @@ class FakeStripe:
         router.get(url__regex=rf"{API}/v1/checkout/sessions/(?P<cs>[^/?]+)").mock(
             side_effect=lambda request, cs: self._json(self.checkouts.get(cs))
         )
-        router.get(url__regex=rf"{API}/v1/payment_intents/(?P<pi>[^/?]+)$").mock(
+        router.get(url__regex=rf"{API}/v1/payment_intents/(?P<pi>[^/?]+)(\?.*)?$").mock(
             side_effect=self._wrap("retrieve", lambda request, pi: self._json(self.intents.get(pi)))
         )
         router.post(url__regex=rf"{API}/v1/payment_intents/(?P<pi>[^/]+)/capture").mock(
@@ -71,6 +75,22 @@ class FakeStripe:
             side_effect=self._wrap("cancel", self._cancel)
         )
         router.post(f"{API}/v1/refunds").mock(side_effect=self._wrap("refund", self._refund))
+        router.post(f"{API}/v1/transfers").mock(side_effect=self._wrap("transfer", self._transfer))
+        router.get(f"{API}/v1/transfers").mock(
+            side_effect=self._wrap("list_transfers", self._list_transfers)
+        )
+        router.get(url__regex=rf"{API}/v1/transfers/(?P<tr>[^/?]+)(\?.*)?$").mock(
+            side_effect=self._wrap(
+                "retrieve_transfer", lambda request, tr: self._json(self.transfers.get(tr))
+            )
+        )
+        router.post(url__regex=rf"{API}/v1/transfers/(?P<tr>[^/]+)/reversals").mock(
+            side_effect=self._wrap("reversal", self._reversal)
+        )
+
+    def forget_keys(self) -> None:
+        """Stripe forgets idempotency keys after 24 hours: a replay is a new request then."""
+        self.idempotency.clear()
 
     def _json(self, obj: dict[str, Any] | None) -> httpx.Response:
         if obj is None:
@@ -91,8 +111,10 @@ class FakeStripe:
                 response = handler(request, **kw)
             if key and response.status_code < 500:
                 self.idempotency[key] = response
-            if fault and fault[0] == "lost":
-                fault.pop(0)
+            if fault and fault[0] in ("lost", "lost-forgotten"):
+                if fault.pop(0) == "lost-forgotten":
+                    # ... and by the time the hub asks again, Stripe has forgotten the key.
+                    self.forget_keys()
                 raise httpx.ConnectError("connection reset after the work was done")
             return response
 
@@ -114,6 +136,9 @@ class FakeStripe:
             "currency": form.get("line_items[0][price_data][currency]"),
             "amount_total": int(form.get("line_items[0][price_data][unit_amount]", "0")),
             "capture_method": form.get("payment_intent_data[capture_method]"),
+            "extended_authorization": form.get(
+                "payment_method_options[card][request_extended_authorization]"
+            ),
             "success_url": form.get("success_url"),
             "cancel_url": form.get("cancel_url"),
             "idempotency_key": request.headers.get("Idempotency-Key"),
@@ -135,6 +160,24 @@ class FakeStripe:
             "capture_method": checkout["capture_method"],
             "status": "requires_capture",
             "metadata": dict(checkout["metadata"]),
+            # The charge (as with expand[]=latest_charge): a card hold is good for 7 days, an
+            # extended authorization (where the card allows it) for 30.
+            "latest_charge": {
+                "id": self._id("ch"),
+                "object": "charge",
+                "payment_method_details": {
+                    "card": {
+                        "capture_before": int(time.time())
+                        + (30 if checkout["extended_authorization"] == "if_available" else 7)
+                        * 86400,
+                        "extended_authorization": {
+                            "status": "enabled"
+                            if checkout["extended_authorization"] == "if_available"
+                            else "disabled"
+                        },
+                    }
+                },
+            },
         }
         checkout.update(status="complete", payment_intent=pi)
         return checkout
@@ -186,6 +229,52 @@ class FakeStripe:
         }
         self.effects.append(("refund", pi, amount))
         return httpx.Response(200, json=self.refunds[re_id])
+
+    def _transfer(self, request: httpx.Request) -> httpx.Response:
+        form = _form(request)
+        destination = form.get("destination", "")
+        if destination not in self.accounts:
+            return _error(400, "resource_missing", f"No such destination: '{destination}'")
+        group = form.get("transfer_group")
+        if group and any(t["transfer_group"] == group for t in self.transfers.values()):
+            # (Stripe itself would make a second one: the state machine says so loudly.)
+            self.effects.append(("DUPLICATE transfer", group, int(form["amount"])))
+        tr = self._id("tr")
+        self.transfers[tr] = {
+            "id": tr,
+            "object": "transfer",
+            "amount": int(form["amount"]),
+            "amount_reversed": 0,
+            "currency": form.get("currency"),
+            "destination": destination,
+            "transfer_group": group,
+            "reversed": False,
+        }
+        self.effects.append(("transfer", destination, int(form["amount"])))
+        return httpx.Response(200, json=self.transfers[tr])
+
+    def _list_transfers(self, request: httpx.Request) -> httpx.Response:
+        group = request.url.params.get("transfer_group")
+        data = [t for t in self.transfers.values() if group in (None, t["transfer_group"])]
+        return httpx.Response(200, json={"object": "list", "data": data, "has_more": False})
+
+    def _reversal(self, request: httpx.Request, tr: str) -> httpx.Response:
+        transfer = self.transfers.get(tr)
+        if transfer is None:
+            return _error(404, "resource_missing", "No such transfer")
+        amount = int(_form(request).get("amount", transfer["amount"] - transfer["amount_reversed"]))
+        if amount > transfer["amount"] - transfer["amount_reversed"]:
+            return _error(400, "amount_too_large", "Reversal amount exceeds the transfer")
+        transfer["amount_reversed"] += amount
+        transfer["reversed"] = transfer["amount_reversed"] == transfer["amount"]
+        rev = self._id("trr")
+        self.effects.append(("reversal", tr, amount))
+        return httpx.Response(
+            200, json={"id": rev, "object": "transfer_reversal", "amount": amount, "transfer": tr}
+        )
+
+    def of(self, kind: str) -> list[tuple[str, str, int]]:
+        return [e for e in self.effects if e[0] == kind]
 
     def captures(self) -> list[tuple[str, str, int]]:
         return [e for e in self.effects if e[0] == "capture"]

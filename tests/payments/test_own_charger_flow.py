@@ -9,8 +9,6 @@ import re
 from typing import Any
 
 import httpx
-import pytest
-import respx
 from sqlmodel import select
 
 from app.hub.store.models import OcpiObject
@@ -38,15 +36,6 @@ async def webhook(w: World, kind: str, obj: dict[str, Any], **kw: Any) -> httpx.
         content=payload,
         headers={"Stripe-Signature": kw.pop("signature", None) or sign(payload, **kw)},
     )
-
-
-@pytest.fixture
-def stripe_api() -> Any:
-    fake = FakeStripe()
-    with respx.mock(assert_all_called=False) as router:
-        fake.install(router)
-        router.route(host="127.0.0.1").pass_through()
-        yield fake
 
 
 async def checkout(w: World, fake: FakeStripe) -> tuple[str, str, dict[str, Any]]:
@@ -117,6 +106,14 @@ async def test_paid_session_on_own_charger_captures_the_tariff_price(
         assert "20.000 kWh" in text and "€6.00" in text and "€1.00" in text
         assert 'id="total">€7.00' in text and 'id="charged">€7.00' in text
         assert "Depot" in text and "Stationsplein 1" in text
+        assert '<span id="invoice-number">VR-000001</span>' in text
+        # At the hub's own charger the hub is the CPO: all of it is its own, nothing is owed.
+        payouts = (await w.http.get(f"{w.hub.base_url}/admin/payouts", headers=w.admin)).json()
+        [own] = payouts
+        assert own["partner"] is False
+        assert [(b["captured"], b["fees"], b["payable"], b["owed"]) for b in own["balances"]] == [
+            (700, 700, 0, 0)
+        ]
         # A repeated webhook changes nothing.
         again = await webhook(
             w, "checkout.session.completed", stripe_api.checkouts[cs], event_id="evt_again"

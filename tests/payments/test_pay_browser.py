@@ -68,7 +68,14 @@ async def test_driver_pays_charges_stops_and_reads_the_receipt(
             await expect(page.locator("#total")).to_have_text("€5.50")
             await expect(page.locator("#charged")).to_have_text("€5.50")
             await expect(page.locator("#receipt")).to_contain_text("Depot")
+            await expect(page.locator("#invoice-number")).to_have_text("VR-000001")
+            await expect(page.locator("#invoiced")).to_have_text("5.50 EUR")
             await page.screenshot(path=artifacts / "5-receipt.png", full_page=True)
+            # The invoice's PDF, downloaded as the driver's browser does.
+            href = await page.locator("#invoice-pdf").get_attribute("href")
+            pdf = await page.request.get(f"{w.hub.base_url}{href}")
+            assert pdf.headers["content-type"] == "application/pdf"
+            assert (await pdf.body()).startswith(b"%PDF-")
             await context.close()
             assert external == []
     for name in ("1-pay-page", "2-test-checkout", "3-charging", "4-paid", "5-receipt"):

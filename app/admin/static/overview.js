@@ -265,8 +265,28 @@
       $("payments-note").textContent = "Payments are not available: the database has no payment tables yet.";
       $("payment-counts").replaceChildren();
       fill("payments", [], "–");
+      fill("payouts", [], "–");
       return;
     }
+    fill(
+      "payouts",
+      (data.payments.payouts || []).map(function (b) {
+        var m = function (amount) {
+          return cell(money(amount, b.currency, b.currency_exponent), "num");
+        };
+        return row([
+          cell(b.cpo, "id"),
+          cell(b.currency),
+          m(b.captured),
+          m(b.refunded),
+          m(b.fees),
+          m(b.payable),
+          m(b.transferred),
+          m(b.owed),
+        ]);
+      }),
+      "Nothing captured at partner CPOs yet."
+    );
     $("payments-note").textContent = "";
     chips("payment-counts", data.payments.by_status, "No payments yet.");
     fill(

@@ -20,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.dbtypes import utcnow
 from app.hub.context import HubContext
+from app.hub.directory.service import platform_by_id
 from app.hub.forward import call_party
 from app.hub.outbox.models import DeliveryStatus
 from app.hub.outbox.service import Push, enqueue
@@ -67,8 +68,8 @@ async def open_callback(
         original_url=original_url,
     )
     session.add(callback)
+    # (Its id comes back with the INSERT; every other column was set here.)
     await session.commit()
-    await session.refresh(callback)
     return callback
 
 
@@ -218,7 +219,7 @@ async def relay_result_now(
 async def _requester(session: AsyncSession, callback: Callback) -> Platform | None:
     if callback.requester_platform_id is None:
         return None
-    return await session.get(Platform, callback.requester_platform_id)
+    return await platform_by_id(session, callback.requester_platform_id)
 
 
 async def relay_result(

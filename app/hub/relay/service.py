@@ -15,6 +15,7 @@ from typing import Any, Protocol, TypeVar
 
 from pydantic import ValidationError
 from sqlalchemy import update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -77,13 +78,21 @@ async def after_response(
     session: AsyncSession, callback: Callback, accepted: bool, timeout_seconds: int | None
 ) -> None:
     """The receiver answered the request itself: wait for its result, or close the callback."""
+    values: dict[str, Any]
     if accepted:
         seconds = (timeout_seconds or 0) + TIMEOUT_GRACE_SECONDS
-        callback.expires_at = utcnow() + timedelta(seconds=max(seconds, TIMEOUT_GRACE_SECONDS))
+        values = {"expires_at": utcnow() + timedelta(seconds=max(seconds, TIMEOUT_GRACE_SECONDS))}
     else:
-        callback.status = CallbackStatus.ANSWERED
-        callback.answered_at = utcnow()
-    session.add(callback)
+        values = {"status": CallbackStatus.ANSWERED, "answered_at": utcnow()}
+    # One UPDATE of these columns only (a result may have been stored meanwhile).
+    await session.exec(
+        update(Callback)
+        .where(col(Callback.id) == callback.id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    for name, value in values.items():
+        set_committed_value(callback, name, value)
     await session.commit()
 
 

@@ -23,10 +23,11 @@ from collections.abc import Hashable
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, event, select
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core.db import detached
 from app.hub.directory.models import PartiesVersion
 from app.hub.parties.models import Platform, PlatformRole
 
@@ -102,14 +103,18 @@ event.listen(Session, "after_rollback", _forget_version)
 
 def snapshot(row: M) -> M:
     """A detached copy of a row, to keep in the cache or to hand out of it."""
-    copy = type(row)(**{c: getattr(row, c) for c in _columns(type(row))})
-    make_transient_to_detached(copy)
-    return copy
+    return detached(type(row), {c: getattr(row, c) for c in _columns(type(row))})
+
+
+_COLUMNS: dict[type[SQLModel], tuple[str, ...]] = {}
 
 
 def _columns(model: type[SQLModel]) -> tuple[str, ...]:
-    table = getattr(model, "__table__")  # noqa: B009 - a table model's
-    return tuple(c.key for c in table.columns)
+    columns = _COLUMNS.get(model)
+    if columns is None:
+        table = getattr(model, "__table__")  # noqa: B009 - a table model's
+        columns = _COLUMNS[model] = tuple(c.key for c in table.columns)
+    return columns
 
 
 def platform_copy(platform: Platform) -> Platform:

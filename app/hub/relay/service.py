@@ -14,11 +14,12 @@ from datetime import timedelta
 from typing import Any, Protocol, TypeVar
 
 from pydantic import ValidationError
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core.db import detached
 from app.core.dbtypes import utcnow
 from app.hub.context import HubContext
 from app.hub.directory.service import platform_by_id
@@ -55,23 +56,31 @@ async def open_callback(
     receiver: Party,
     original_url: str,
 ) -> Callback:
-    callback = Callback(
-        public_id=secrets.token_urlsafe(18),
-        kind=kind,
-        action=action,
-        subject=subject,
-        requester_platform_id=requester_platform_id,
-        requester_country_code=requester.country_code,
-        requester_party_id=requester.party_id,
-        receiver_platform_id=receiver.platform.id,
-        receiver_country_code=receiver.ref.country_code,
-        receiver_party_id=receiver.ref.party_id,
-        original_url=original_url,
-    )
-    session.add(callback)
-    # (Its id comes back with the INSERT; every other column was set here.)
+    values: dict[str, Any] = {
+        "public_id": secrets.token_urlsafe(18),
+        "kind": kind,
+        "action": action,
+        "subject": subject,
+        "requester_platform_id": requester_platform_id,
+        "requester_country_code": requester.country_code,
+        "requester_party_id": requester.party_id,
+        "receiver_platform_id": receiver.platform.id,
+        "receiver_country_code": receiver.ref.country_code,
+        "receiver_party_id": receiver.ref.party_id,
+        "original_url": original_url,
+        "status": CallbackStatus.WAITING,
+        "expires_at": None,
+        "results": [],
+        "created_at": utcnow(),
+        "answered_at": None,
+    }
+    # One INSERT (no unit of work), committed before the request leaves: the receiver may post
+    # its result before it answers.
+    callback_id = (
+        await session.exec(insert(Callback).values(**values).returning(col(Callback.id)))
+    ).scalar_one()
     await session.commit()
-    return callback
+    return detached(Callback, {"id": callback_id, **values})
 
 
 async def after_response(

@@ -16,6 +16,7 @@ from typing import Any, Protocol, TypeVar
 from pydantic import ValidationError
 from sqlalchemy import insert, update
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -105,12 +106,26 @@ async def after_response(
     await session.commit()
 
 
+_CALLBACK_COLUMNS = tuple(Callback.__table__.columns)  # type: ignore[attr-defined]
+
+
 async def find(session: AsyncSession, kind: str, public_id: str) -> Callback | None:
-    return (
+    """The callback behind one of the hub's response_urls (one Core SELECT; the row comes back
+    detached, ``session.add`` it to change it)."""
+    row = (
         await session.exec(
-            select(Callback).where(Callback.kind == kind, Callback.public_id == public_id)
+            select(*_CALLBACK_COLUMNS).where(
+                col(Callback.kind) == kind, col(Callback.public_id) == public_id
+            )
         )
     ).first()
+    if row is None:
+        return None
+    # Already in this session (as an ORM query would have answered): that object.
+    held = session.sync_session.identity_map.get(identity_key(Callback, row.id))
+    if isinstance(held, Callback):
+        return held
+    return detached(Callback, row._asdict())
 
 
 async def latest_for_subject(

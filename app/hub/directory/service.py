@@ -97,8 +97,8 @@ def _forget_version(session: Session, *_args: Any) -> None:
     session.info.pop(_VERSION_KEY, None)
 
 
-event.listen(Session, "after_commit", _forget_version)
-event.listen(Session, "after_rollback", _forget_version)
+# Whenever a transaction ends (commit, rollback, close), savepoints included.
+event.listen(Session, "after_transaction_end", _forget_version)
 
 
 def snapshot(row: M) -> M:

@@ -1,6 +1,7 @@
 """Every table of the hub, imported in one place for Alembic and the schema check."""
 
 from app.hub.cluster.models import HubFact, HubInstance, HubLease
+from app.hub.directory.models import PartiesVersion
 from app.hub.outbox.models import Delivery
 from app.hub.parties.models import Platform, PlatformParty, PlatformRole
 from app.hub.relay.models import Callback
@@ -35,6 +36,7 @@ __all__ = [
     "OcpiObject",
     "OcppTransaction",
     "OwnLocation",
+    "PartiesVersion",
     "Payment",
     "PaymentEvent",
     "PaymentJob",

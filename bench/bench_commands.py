@@ -12,12 +12,13 @@ own response_url receives it. It is timed from the eMSP's send until that receip
   response_url; the CPO posts the result straight back to the eMSP.
 - hub: the eMSP posts to {hub}/ocpi/2.2.1/receiver/commands/START_SESSION; the hub opens a
   callback, rewrites response_url and forwards to the CPO; the CPO posts the result to the hub,
-  which queues it in its outbox and delivers it to the eMSP's response_url.
+  which commits it with its outbox row and sends it to the eMSP's response_url at once (the row
+  is the fallback).
 
 The hub is a real uvicorn server in this process (tests/conftest.py ``running_hub``:
-LOG_LEVEL=WARNING) with the fast delivery polling of tests/hub/network.py (``FAST``; the worker is
-also woken on commit), on a SQLite file in a temporary directory unless ``--database-url`` names a
-PostgreSQL database (its ``public`` schema is dropped and recreated first). The fake CPO and eMSP
+LOG_LEVEL=WARNING) with the fast polling of tests/hub/network.py (``FAST``: delivery and sync
+workers poll every 50 ms; ``--poll 1`` polls as ``voltroam serve`` does), on a SQLite file in a
+temporary directory unless ``--database-url`` names a PostgreSQL database (its ``public`` schema is dropped and recreated first). The fake CPO and eMSP
 below are small FastAPI apps served by uvicorn, with the eMSP's client, in a second process, so
 that the hub's process CPU is the hub's own (``--in-process``: all in one event loop, as
 ``--profile`` needs). Both register with the hub through the real credentials handshake. Both
@@ -602,7 +603,9 @@ async def bench(args: argparse.Namespace) -> None:
         args.loop,
     )
     progress.step("starting the hub")
-    async with bench_hub(args.database_url, **FAST) as hub:
+    polling = {**FAST, "delivery_poll_seconds": args.poll, "sync_poll_seconds": args.poll}
+    print(f"the hub's delivery and sync workers poll every {args.poll:g} s")
+    async with bench_hub(args.database_url, **polling) as hub:
         async with httpx.AsyncClient(timeout=30) as http:
             token_as = [await invite(http, hub, name) for name in ("CPO*NL*CPA", "EMSP*NL*EM1")]
         cfg = {
@@ -757,6 +760,13 @@ def main() -> None:
         default=None,
         help="the hub's database (default: a SQLite file in a temp dir); a PostgreSQL URL has "
         "its public schema DROPPED and recreated",
+    )
+    parser.add_argument(
+        "--poll",
+        type=float,
+        default=FAST["delivery_poll_seconds"],
+        help="seconds between the hub's delivery and sync worker polls (default: the tests' "
+        f"{FAST['delivery_poll_seconds']:g}; `voltroam serve` polls every 1)",
     )
     parser.add_argument(
         "--route-by-location",

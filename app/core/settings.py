@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./voltroam.db"
     # Upgrade the schema to the newest migration when the app starts.
     migrate_on_start: bool = True
+    # PostgreSQL pool: test each connection before use (a round trip per checkout), or not and
+    # recycle them after this many seconds (a connection the server dropped fails one request,
+    # and the whole pool is then replaced).
+    database_pre_ping: bool = False
+    database_pool_recycle_seconds: float = 1800.0
 
     # Network.
     host: str = "127.0.0.1"

@@ -10,6 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.security import hash_token
 from app.hub.context import HubContext
+from app.hub.directory.service import directory, platform_copy, role_copies, snapshot
 from app.hub.parties import service as parties
 from app.hub.parties.models import Platform, PlatformRole
 from app.hub.routing import BROADCAST_TO, OWNERS
@@ -84,16 +85,26 @@ async def any_caller(request: Request, session: AsyncSession = Depends(get_sessi
 
 
 async def registered_caller(
-    caller: Caller = Depends(any_caller), session: AsyncSession = Depends(get_session)
+    request: Request, session: AsyncSession = Depends(get_session)
 ) -> Caller:
     """Functional modules: "When a server receives a request with a valid CREDENTIALS_TOKEN_A, on
-    another module than: credentials or versions, the server SHALL respond with 401"."""
+    another module than: credentials or versions, the server SHALL respond with 401".
+
+    The platform and its roles come from the instance's cache of the parties, checked against
+    the database's parties version first (app/hub/directory): a token rotated or revoked, or a
+    platform suspended, through any instance is refused here on the next request.
+    """
+    candidates = token_candidates(request.headers.get("Authorization"))
+    found = await _registered(session, candidates)
+    if found is None:
+        raise Unauthorized()
+    platform, roles = found
+    presented = next(c for c in candidates if hash_token(c) == platform.inbound_token_hash)
+    caller = Caller(platform, presented, RoutingHeaders.from_headers(request.headers), roles)
     if caller.platform.inbound_token_kind == parties.TOKEN_A or not caller.platform.registered:
         raise Unauthorized("CREDENTIALS_TOKEN_A may only be used for versions and credentials")
     if caller.platform.status == parties.ConnectionStatus.SUSPENDED:
         raise Unauthorized("This platform is suspended by the hub operator")
-    view = await parties.get_platform(session, caller.platform.id or 0)
-    caller.roles = view.roles if view else []
     sender = caller.routing.from_party
     if sender is not None and sender not in caller.parties():
         raise OcpiError(
@@ -101,3 +112,33 @@ async def registered_caller(
             f"OCPI-from headers name {sender}, which is not a role of your platform",
         )
     return caller
+
+
+async def _registered(
+    session: AsyncSession, candidates: list[str]
+) -> tuple[Platform, list[PlatformRole]] | None:
+    """The platform behind one of the tokens and its roles (copies), from the cache when it has
+    them at the current parties version."""
+    if not candidates:
+        return None
+    view = await directory(session)
+    hashes = [hash_token(c) for c in candidates]
+    for digest in hashes:
+        entry = view.get(("token", digest)) if view is not None else None
+        if entry is None:
+            continue
+        platform, roles = entry
+        if not await parties.seen(session, platform):
+            return None
+        return platform_copy(platform), role_copies(roles)
+    platform = await parties.authenticate(session, candidates)
+    if platform is None:
+        return None
+    found = await parties.get_platform(session, platform.id or 0)
+    roles = found.roles if found else []
+    if view is not None and platform.inbound_token_hash is not None:
+        view.put(
+            ("token", platform.inbound_token_hash),
+            (snapshot(platform), [snapshot(r) for r in roles]),
+        )
+    return platform, roles

@@ -31,6 +31,7 @@ class Background:
         self.ctx.notify_syncs = self.syncs.wake
         if settings.delivery_enabled:
             self.worker.start()
+            self.ctx.deliver_claimed = self.worker.take
         self.syncs.start()
         if settings.alive_check_interval_seconds > 0:
             self._alive = asyncio.create_task(self._alive_loop(), name="still-alive")
@@ -38,6 +39,7 @@ class Background:
         self._heartbeat = asyncio.create_task(self._heartbeat_loop(), name="instance-heartbeat")
 
     async def stop(self) -> None:
+        self.ctx.deliver_claimed = None
         await self.worker.stop()
         await self.syncs.stop()
         tasks = [t for t in (self._alive, self._timeouts, self._heartbeat) if t is not None]

@@ -20,6 +20,8 @@ from app.core.security import TokenCipher
 from app.core.settings import Settings
 from app.hub.broker import Broker, make_broker, new_instance_id
 from app.hub.local import LocalParties
+from app.hub.outbox.models import Delivery
+from app.hub.parties.models import Platform
 from app.ocpi.client import OcpiClient
 
 
@@ -37,6 +39,9 @@ class HubContext:
     # Called after a commit that queued a sync job (a serving instance looks at once; the job
     # itself is in the database, where any instance finds it by polling).
     notify_syncs: Callable[[], None] = field(default=lambda: None)
+    # Set while this instance's delivery worker runs: hands it a row this instance took itself
+    # in the transaction that queued it (a result relayed at once, app/hub/relay), to send now.
+    deliver_claimed: Callable[[Delivery, Platform], None] | None = None
     # This running instance (several may share the database) and its line to the others.
     instance_id: str = field(default_factory=new_instance_id)
     broker: Broker = field(init=False)

@@ -13,12 +13,14 @@ to a CPO role, never to whatever role of the platform happens to carry the party
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.settings import Settings
+from app.hub.directory.service import directory, platform_copy, snapshot
 from app.hub.parties.models import ConnectionStatus, Platform, PlatformRole, endpoint_url
 from app.ocpi.headers import PartyRef
 
@@ -65,7 +67,14 @@ def is_hub(settings: Settings, ref: PartyRef | None) -> bool:
 
 
 async def find_party(session: AsyncSession, ref: PartyRef, roles: frozenset[str]) -> Party | None:
-    """The platform that holds this country_code/party_id, in one of ``roles`` there."""
+    """The platform that holds this country_code/party_id, in one of ``roles`` there (from the
+    instance's cache of the parties when it is current, app/hub/directory)."""
+    view = await directory(session)
+    key = ("party", ref, roles)
+    entry = view.get(key) if view is not None else None
+    if entry is not None:
+        [found] = entry
+        return None if found is None else Party(platform_copy(found[0]), snapshot(found[1]))
     rows = (
         await session.exec(
             select(PlatformRole, Platform)
@@ -76,11 +85,12 @@ async def find_party(session: AsyncSession, ref: PartyRef, roles: frozenset[str]
                 col(PlatformRole.role).in_(roles),
             )
             .order_by(col(Platform.registered).desc(), col(PlatformRole.id))
+            .execution_options(populate_existing=True)
         )
-    ).all()
-    for role, platform in rows:
-        return Party(platform, role)
-    return None
+    ).first()
+    if view is not None:
+        view.put(key, [None if rows is None else (snapshot(rows[1]), snapshot(rows[0]))])
+    return None if rows is None else Party(rows[1], rows[0])
 
 
 async def broadcast_receivers(
@@ -89,6 +99,12 @@ async def broadcast_receivers(
     """Connected platforms with an opposite role and a RECEIVER endpoint for ``module``, and the
     local ones (app/hub/local.py) with such a role, which take pushes by a call."""
     roles = BROADCAST_TO.get(module, frozenset())
+    view = await directory(session)
+    key = ("broadcast", module)
+    cached = view.get(key) if view is not None else None
+    if cached is not None:
+        copies = [(snapshot(role), platform_copy(platform)) for role, platform in cached]
+        return _receivers(copies, module, sender_platform_id)
     rows = (
         await session.exec(
             select(PlatformRole, Platform)
@@ -99,8 +115,17 @@ async def broadcast_receivers(
                 col(PlatformRole.role).in_(roles),
             )
             .order_by(col(Platform.id), col(PlatformRole.id))
+            .execution_options(populate_existing=True)
         )
     ).all()
+    if view is not None:
+        view.put(key, [(snapshot(role), snapshot(platform)) for role, platform in rows])
+    return _receivers(rows, module, sender_platform_id)
+
+
+def _receivers(
+    rows: Sequence[tuple[PlatformRole, Platform]], module: str, sender_platform_id: int | None
+) -> list[Party]:
     receivers: dict[int, Party] = {}
     for role, platform in rows:
         if platform.id == sender_platform_id or platform.id in receivers:

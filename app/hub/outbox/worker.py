@@ -124,7 +124,15 @@ class DeliveryWorker:
             task.add_done_callback(self._in_flight.discard)
         return bool(rows)
 
-    async def _deliver(self, row: Delivery, platform: Platform | None) -> None:
+    def take(self, row: Delivery, platform: Platform) -> None:
+        """Send a row that this instance took in the transaction that queued it ('sending',
+        attempt 1, its lease set: a result relayed at once, app/hub/relay/service.py): the same
+        attempt as a claimed row's, its outcome recorded the same way."""
+        task = asyncio.create_task(self._deliver(row, platform, wake=False))
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
+
+    async def _deliver(self, row: Delivery, platform: Platform | None, wake: bool = True) -> None:
         assert row.id is not None
         try:
             # An earlier attempt may have been applied (see outbox.prepare_repeat).
@@ -144,8 +152,11 @@ class DeliveryWorker:
             status, error = DeliveryStatus.PENDING, f"internal error: {type(exc).__name__}"
             retry_at = outbox.utcnow() + outbox.backoff(self.ctx.settings, row.attempts)
         await self._record(_Outcome(row.id, row.attempts, status, error, retry_at))
-        # A slot is free, and the rows queued after this one may leave now.
-        self._wake.set()
+        # A slot is free, and the rows queued after this one may leave now. (After a row taken
+        # at once and delivered, no claim round: the only row that can wait behind it is a
+        # second result to the same response_url, which the next poll takes.)
+        if wake or status != DeliveryStatus.DELIVERED:
+            self._wake.set()
 
     def _time_left(self, row: Delivery) -> float:
         """Seconds until shortly before the row's lease ends."""

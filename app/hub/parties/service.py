@@ -88,21 +88,31 @@ async def authenticate(session: AsyncSession, candidates: Sequence[str]) -> Plat
         return None
     hashes = [hash_token(c) for c in candidates]
     result = await session.exec(
-        select(Platform).where(col(Platform.inbound_token_hash).in_(hashes))
+        select(Platform)
+        .where(col(Platform.inbound_token_hash).in_(hashes))
+        # As stored now, not as an earlier unit of work of this session read it (the cache of
+        # app/hub/directory keeps what this returns).
+        .execution_options(populate_existing=True)
     )
     platform = result.first()
-    if platform is None:
+    if platform is None or not await seen(session, platform):
         return None
+    return platform
+
+
+async def seen(session: AsyncSession, platform: Platform) -> bool:
+    """Whether the platform's token is still valid (an expired token A is not); notes that the
+    platform was seen (``last_seen_at``, at most every 30 s, committed)."""
     now = utcnow()
     if platform.inbound_token_expires_at is not None and platform.inbound_token_expires_at <= now:
-        return None
+        return False
     if platform.last_seen_at is None or now - platform.last_seen_at > _SEEN_RESOLUTION:
         await session.exec(
             update(Platform).where(col(Platform.id) == platform.id).values(last_seen_at=now)
         )
         await session.commit()
         platform.last_seen_at = now
-    return platform
+    return True
 
 
 # --- invitations and listing ------------------------------------------------------------------
@@ -139,11 +149,15 @@ async def list_platforms(session: AsyncSession) -> list[PlatformView]:
 
 
 async def get_platform(session: AsyncSession, platform_id: int) -> PlatformView | None:
-    platform = await session.get(Platform, platform_id)
+    platform = await session.get(Platform, platform_id, populate_existing=True)
     if platform is None:
         return None
     roles = (
-        await session.exec(select(PlatformRole).where(PlatformRole.platform_id == platform_id))
+        await session.exec(
+            select(PlatformRole)
+            .where(PlatformRole.platform_id == platform_id)
+            .execution_options(populate_existing=True)
+        )
     ).all()
     return PlatformView(platform, list(roles))
 

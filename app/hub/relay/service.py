@@ -14,15 +14,20 @@ from datetime import timedelta
 from typing import Any, Protocol, TypeVar
 
 from pydantic import ValidationError
-from sqlalchemy import update
+from sqlalchemy import insert, update
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core.db import detached
 from app.core.dbtypes import utcnow
 from app.hub.context import HubContext
+from app.hub.directory.service import platform_by_id
 from app.hub.forward import call_party
+from app.hub.outbox.models import DeliveryStatus
 from app.hub.outbox.service import Push, enqueue
-from app.hub.parties.models import Platform
+from app.hub.parties.models import ConnectionStatus, Platform
 from app.hub.relay.models import Callback, CallbackStatus
 from app.hub.routing import Party
 from app.ocpi.client import OcpiReply
@@ -52,45 +57,75 @@ async def open_callback(
     receiver: Party,
     original_url: str,
 ) -> Callback:
-    callback = Callback(
-        public_id=secrets.token_urlsafe(18),
-        kind=kind,
-        action=action,
-        subject=subject,
-        requester_platform_id=requester_platform_id,
-        requester_country_code=requester.country_code,
-        requester_party_id=requester.party_id,
-        receiver_platform_id=receiver.platform.id,
-        receiver_country_code=receiver.ref.country_code,
-        receiver_party_id=receiver.ref.party_id,
-        original_url=original_url,
-    )
-    session.add(callback)
+    values: dict[str, Any] = {
+        "public_id": secrets.token_urlsafe(18),
+        "kind": kind,
+        "action": action,
+        "subject": subject,
+        "requester_platform_id": requester_platform_id,
+        "requester_country_code": requester.country_code,
+        "requester_party_id": requester.party_id,
+        "receiver_platform_id": receiver.platform.id,
+        "receiver_country_code": receiver.ref.country_code,
+        "receiver_party_id": receiver.ref.party_id,
+        "original_url": original_url,
+        "status": CallbackStatus.WAITING,
+        "expires_at": None,
+        "results": [],
+        "created_at": utcnow(),
+        "answered_at": None,
+    }
+    # One INSERT (no unit of work), committed before the request leaves: the receiver may post
+    # its result before it answers.
+    callback_id = (
+        await session.exec(insert(Callback).values(**values).returning(col(Callback.id)))
+    ).scalar_one()
     await session.commit()
-    await session.refresh(callback)
-    return callback
+    return detached(Callback, {"id": callback_id, **values})
 
 
 async def after_response(
     session: AsyncSession, callback: Callback, accepted: bool, timeout_seconds: int | None
 ) -> None:
     """The receiver answered the request itself: wait for its result, or close the callback."""
+    values: dict[str, Any]
     if accepted:
         seconds = (timeout_seconds or 0) + TIMEOUT_GRACE_SECONDS
-        callback.expires_at = utcnow() + timedelta(seconds=max(seconds, TIMEOUT_GRACE_SECONDS))
+        values = {"expires_at": utcnow() + timedelta(seconds=max(seconds, TIMEOUT_GRACE_SECONDS))}
     else:
-        callback.status = CallbackStatus.ANSWERED
-        callback.answered_at = utcnow()
-    session.add(callback)
+        values = {"status": CallbackStatus.ANSWERED, "answered_at": utcnow()}
+    # One UPDATE of these columns only (a result may have been stored meanwhile).
+    await session.exec(
+        update(Callback)
+        .where(col(Callback.id) == callback.id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    for name, value in values.items():
+        set_committed_value(callback, name, value)
     await session.commit()
 
 
+_CALLBACK_COLUMNS = tuple(Callback.__table__.columns)  # type: ignore[attr-defined]
+
+
 async def find(session: AsyncSession, kind: str, public_id: str) -> Callback | None:
-    return (
+    """The callback behind one of the hub's response_urls (one Core SELECT; the row comes back
+    detached, ``session.add`` it to change it)."""
+    row = (
         await session.exec(
-            select(Callback).where(Callback.kind == kind, Callback.public_id == public_id)
+            select(*_CALLBACK_COLUMNS).where(
+                col(Callback.kind) == kind, col(Callback.public_id) == public_id
+            )
         )
     ).first()
+    if row is None:
+        return None
+    # Already in this session (as an ORM query would have answered): that object.
+    held = session.sync_session.identity_map.get(identity_key(Callback, row.id))
+    if isinstance(held, Callback):
+        return held
+    return detached(Callback, row._asdict())
 
 
 async def latest_for_subject(
@@ -138,20 +173,86 @@ def _result_push(callback: Callback, module: str, body: dict[str, Any]) -> Push:
 
 
 async def _deliver(
-    session: AsyncSession, ctx: HubContext, callback: Callback, module: str, body: dict[str, Any]
+    session: AsyncSession,
+    ctx: HubContext,
+    callback: Callback,
+    module: str,
+    body: dict[str, Any],
+    requester: Platform | None = None,
 ) -> None:
     """Queue a result to the requester's response_url, or hand it to the requester in this
     transaction when it is a local party (the payments eMSP's own commands)."""
-    requester = (
-        await session.get(Platform, callback.requester_platform_id)
-        if callback.requester_platform_id is not None
-        else None
-    )
+    if requester is None:
+        requester = await _requester(session, callback)
     local = ctx.local_parties.of(requester) if requester is not None else None
     if local is not None:
         await local.result(session, callback, module, body)
         return
     await enqueue(session, [_result_push(callback, module, body)])
+
+
+async def relay_result_now(
+    session: AsyncSession,
+    ctx: HubContext,
+    callback: Callback,
+    module: str,
+    body: dict[str, Any],
+) -> None:
+    """``relay_result``, committed, and the result sent to the requester right after the commit.
+
+    The outbox row is written in the same transaction as always, but already taken by this
+    instance ('sending', attempt 1, under a lease), and handed to the delivery worker, which sends
+    it at once and records its outcome like any attempt's: delivered, or by the outbox rules when
+    the answer never came (pending again, sent again with the same X-Request-ID). When this
+    instance dies first, the lease runs out and any instance's worker sends the row. So the row
+    is the fallback and is never sent twice on a guess.
+
+    Only the first result of a waiting callback goes out this way (taken with a conditional
+    UPDATE, so a concurrent TIMEOUT or second result cannot overtake it); anything else, a local
+    requester, or an instance without a delivery worker, goes through ``relay_result``.
+    """
+    requester = await _requester(session, callback)
+    send = ctx.deliver_claimed
+    if (
+        send is not None
+        and callback.status == CallbackStatus.WAITING
+        and requester is not None
+        and ctx.local_parties.of(requester) is None
+        and requester.local is None
+        and requester.registered
+        and requester.status == ConnectionStatus.CONNECTED
+        and requester.outbound_token is not None
+    ):
+        now = utcnow()
+        taken = await session.exec(
+            update(Callback)
+            .where(col(Callback.id) == callback.id, col(Callback.status) == CallbackStatus.WAITING)
+            .values(
+                status=CallbackStatus.ANSWERED,
+                answered_at=now,
+                results=[*callback.results, body],
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if taken.rowcount == 1:
+            [row] = await enqueue(session, [_result_push(callback, module, body)])
+            row.status = DeliveryStatus.SENDING
+            row.attempts = 1
+            row.lease_until = now + timedelta(seconds=ctx.settings.delivery_lease_seconds)
+            await session.commit()
+            send(row, requester)
+            return
+        # Answered or timed out meanwhile: as any later result.
+        await session.refresh(callback)
+    await relay_result(session, ctx, callback, module, body, requester=requester)
+    await session.commit()
+    ctx.notify_outbox()
+
+
+async def _requester(session: AsyncSession, callback: Callback) -> Platform | None:
+    if callback.requester_platform_id is None:
+        return None
+    return await platform_by_id(session, callback.requester_platform_id)
 
 
 async def relay_result(
@@ -160,13 +261,15 @@ async def relay_result(
     callback: Callback,
     module: str,
     body: dict[str, Any],
+    *,
+    requester: Platform | None = None,
 ) -> bool:
     """Queue the receiver's result to the requester's own response_url (the caller commits)."""
     if callback.status == CallbackStatus.TIMED_OUT:
         # The requester was already told TIMEOUT; a late result would contradict it.
         log.info("late result for callback %s dropped (already TIMEOUT)", callback.public_id)
         return False
-    await _deliver(session, ctx, callback, module, body)
+    await _deliver(session, ctx, callback, module, body, requester)
     callback.results = [*callback.results, body]
     callback.status = CallbackStatus.ANSWERED
     callback.answered_at = utcnow()

@@ -195,7 +195,6 @@ async def post_command_result(
     # Only the CPO the command went to may answer it.
     if callback is None or callback.receiver_platform_id != caller.platform.id:
         raise NotFound("Unknown command response URL")
-    await relay.relay_result(session, ctx, callback, MODULE, body.to_json())
-    await session.commit()
-    ctx.notify_outbox()
+    # Sent to the eMSP right after the commit, its outbox row the fallback.
+    await relay.relay_result_now(session, ctx, callback, MODULE, body.to_json())
     return ocpi_response()

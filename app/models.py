@@ -1,5 +1,6 @@
 """Every table of the hub, imported in one place for Alembic and the schema check."""
 
+from app.hub.agreements_models import Agreement, AgreementRevision
 from app.hub.cluster.models import HubFact, HubInstance, HubLease
 from app.hub.outbox.models import Delivery
 from app.hub.parties.models import Platform, PlatformParty, PlatformRole
@@ -11,6 +12,8 @@ from app.payments.models import Payment, PaymentEvent, PaymentJob
 from app.payments.provider import LocalIntent
 
 __all__ = [
+    "Agreement",
+    "AgreementRevision",
     "Callback",
     "Charger",
     "Delivery",

@@ -1,0 +1,71 @@
+"""agreements: roaming agreements between CPO and eMSP roles, and their revision counter
+
+Revision ID: 0012
+Revises: 0011
+Create Date: 2026-11-29 11:40:00.000000
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+import app.core.dbtypes
+
+revision: str = "0012"
+down_revision: str | None = "0011"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "agreement",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("cpo_country_code", sqlmodel.sql.sqltypes.AutoString(length=2), nullable=False),
+        sa.Column("cpo_party_id", sqlmodel.sql.sqltypes.AutoString(length=3), nullable=False),
+        sa.Column("emsp_country_code", sqlmodel.sql.sqltypes.AutoString(length=2), nullable=False),
+        sa.Column("emsp_party_id", sqlmodel.sql.sqltypes.AutoString(length=3), nullable=False),
+        sa.Column(
+            "modules",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
+        sa.Column("state", sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
+        sa.Column("created_at", app.core.dbtypes.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", app.core.dbtypes.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("changed_by", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
+        sa.Column("activated_at", app.core.dbtypes.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("suspended_at", app.core.dbtypes.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("ended_at", app.core.dbtypes.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("sync_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("sync_queued", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint(
+            "cpo_country_code",
+            "cpo_party_id",
+            "emsp_country_code",
+            "emsp_party_id",
+            name="uq_agreement_pair",
+        ),
+    )
+    with op.batch_alter_table("agreement", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_agreement_emsp_country_code"), ["emsp_country_code"], unique=False
+        )
+    op.create_table(
+        "agreement_revision",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("revision", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.execute("INSERT INTO agreement_revision (id, revision) VALUES (1, 0)")
+
+
+def downgrade() -> None:
+    op.drop_table("agreement_revision")
+    with op.batch_alter_table("agreement", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_agreement_emsp_country_code"))
+    op.drop_table("agreement")

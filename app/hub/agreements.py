@@ -33,11 +33,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 from weakref import WeakKeyDictionary
 
 from prometheus_client import Counter
-from sqlalchemy import update
+from sqlalchemy import false, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -48,6 +48,7 @@ from app.hub.routing import BROADCAST_TO, CPO_ONLY, EMSP_LIKE, OWNERS, Party
 from app.hub.store import service as store
 from app.hub.store.models import OcpiObject
 from app.ocpi.headers import PartyRef
+from app.ocpi.pagination import PageParams
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -66,7 +67,6 @@ MODULES = ("locations", "tariffs", "tokens", "sessions", "cdrs", "commands", "ch
 RUNNING = frozenset({"ACTIVE", "PENDING", "RESERVATION"})
 
 Pair = tuple[PartyRef, PartyRef]
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -208,6 +208,26 @@ async def allows(
     return False
 
 
+async def authorizes(session: AsyncSession, ctx: HubContext, cpo: PartyRef, emsp: PartyRef) -> bool:
+    """May the CPO ``cpo`` have tokens of ``emsp`` authorized (real-time, or from the stored
+    Token's whitelist)? Counted when not."""
+    if await may(session, ctx, cpo, emsp, "tokens"):
+        return True
+    refused(ctx, "tokens", "request")
+    return False
+
+
+async def reachable_owner(
+    session: AsyncSession, ctx: HubContext, cpo: PartyRef | None, emsp: PartyRef, module: str
+) -> PartyRef | None:
+    """``cpo`` (the owner of an object a request names) when ``emsp`` may reach it, else None:
+    the object is then one the hub does not know. Counted when not."""
+    if cpo is None or await may(session, ctx, cpo, emsp, module):
+        return cpo
+    refused(ctx, module, "request")
+    return None
+
+
 def _owner(object_ref: str) -> PartyRef | None:
     parsed = store.parse_object_ref(object_ref)
     return parsed[1] if parsed else None
@@ -295,18 +315,23 @@ async def deliverable(
 
 
 async def hidden_locations(
-    session: AsyncSession, readers: Sequence[PartyRef], owners: Sequence[PartyRef] | None
+    session: AsyncSession, caller: Caller, owners: Sequence[PartyRef] | None
 ) -> list[int]:
-    """Ids of the stored Locations (of ``owners``) that are not published to any token of
-    ``readers`` (the GET-all and GET-one of eMSPs leave them out)."""
+    """Ids of the stored Locations (of ``owners``, not the caller's own) that are not published
+    to any token of the caller's eMSP-like roles (its GET-all and GET-one leave them out)."""
     stmt = select(OcpiObject).where(
         OcpiObject.module == "locations",
-        col(OcpiObject.data)["publish"].as_boolean().is_(False),
+        col(OcpiObject.data)["publish"].as_boolean() == false(),
     )
-    rows = [r for r in (await session.exec(stmt)).all() if may_read(owners, r)]
+    own = caller.parties(CPO_ONLY)
+    rows = [
+        r
+        for r in (await session.exec(stmt)).all()
+        if may_read(owners, r) and PartyRef(r.country_code, r.party_id) not in own
+    ]
     if not rows:
         return []
-    tokens = [t for reader in readers for t in await _tokens_of(session, reader)]
+    tokens = [t for reader in caller.parties(EMSP_LIKE) for t in await _tokens_of(session, reader)]
     return [r.id for r in rows if r.id is not None and not _shown(r, tokens)]
 
 
@@ -358,6 +383,30 @@ async def readable_owners(
         if any(rules.may(*pair(receiver_role, me, owner), module) for me in mine)
     ]
     return [*owners, *(p for p in caller.parties(OWNERS[module]) if p not in owners)]
+
+
+async def page(
+    session: AsyncSession, ctx: HubContext, caller: Caller, module: str, params: PageParams
+) -> tuple[list[OcpiObject], int]:
+    """One page of a GET-all of Locations, Tariffs or Tokens on the hub's Sender interface:
+    the caller's own and those of the parties it has an agreement with; for eMSPs, no Location
+    that is not published to one of their tokens."""
+    owners = await readable_owners(session, ctx, caller, module)
+    exclude: list[int] = []
+    if module == "locations" and caller.parties(BROADCAST_TO[module]):
+        exclude = await hidden_locations(session, caller, owners)
+    return await store.page(session, module, params, owners=owners, exclude_ids=exclude)
+
+
+async def readable(
+    session: AsyncSession, ctx: HubContext, caller: Caller, module: str
+) -> Callable[[OcpiObject], bool]:
+    """Whether the caller may read one stored object (GET of one Location, Tariff or Token)."""
+    owners = await readable_owners(session, ctx, caller, module)
+    hidden: set[int] = set()
+    if module == "locations" and caller.parties(BROADCAST_TO[module]):
+        hidden = set(await hidden_locations(session, caller, owners))
+    return lambda row: may_read(owners, row) and row.id not in hidden
 
 
 def may_read(readable: Sequence[PartyRef] | None, row: OcpiObject) -> bool:
@@ -428,34 +477,72 @@ async def about_session(
     return False
 
 
-async def visible(
-    session: AsyncSession,
-    ctx: HubContext,
-    viewer: Sequence[tuple[str, PartyRef]],
-    items: list[T],
-    key: Callable[[T], tuple[str, PartyRef]],
-) -> list[T]:
-    """HubClientInfo: of ``items`` (each a role and party), those the viewer (its roles and
-    parties) may reach in some module, its own, and those of its own side (no agreement is
-    about two CPOs or two eMSPs)."""
+def _reaches(
+    rules: Book, viewer: Sequence[tuple[str, PartyRef]], role: str, party: PartyRef
+) -> bool:
+    """May a platform with the roles ``viewer`` reach ``party`` (in ``role``) in some module? Its
+    own parties and those of its own side are shown (no agreement is about two CPOs or two
+    eMSPs), as are roles no agreement is about (the hub)."""
+    for my_role, me in viewer:
+        if me == party or (my_role in CPO_ONLY) == (role in CPO_ONLY):
+            return True
+        if role not in CPO_ONLY and role not in EMSP_LIKE:
+            return True
+        if my_role not in CPO_ONLY and my_role not in EMSP_LIKE:
+            continue
+        cpo, emsp = pair(my_role, me, party)
+        if any(rules.may(cpo, emsp, m) for m in MODULES):
+            return True
+    return False
+
+
+class _Info(Protocol):
+    @property
+    def party(self) -> PartyRef: ...
+
+    @property
+    def role(self) -> str: ...
+
+
+InfoT = TypeVar("InfoT", bound=_Info)
+
+
+async def client_infos(
+    session: AsyncSession, ctx: HubContext, viewer: Sequence[PlatformRole], infos: list[InfoT]
+) -> list[InfoT]:
+    """HubClientInfo GET-all: the ClientInfo of the parties the caller may reach."""
     rules = await book(session, ctx)
-    if rules.everyone(p for _r, p in viewer):
-        return items
+    mine = [(r.role, PartyRef(r.country_code, r.party_id)) for r in viewer]
+    if rules.everyone(p for _r, p in mine):
+        return infos
+    kept = [i for i in infos if _reaches(rules, mine, i.role, i.party)]
+    refused(ctx, "hubclientinfo", "read", len(infos) - len(kept))
+    return kept
 
-    def shown(item: T) -> bool:
-        role, party = key(item)
-        for my_role, me in viewer:
-            if me == party or (my_role in CPO_ONLY) == (role in CPO_ONLY):
-                return True
-            if my_role not in CPO_ONLY and my_role not in EMSP_LIKE:
-                continue
-            if role not in CPO_ONLY and role not in EMSP_LIKE:
-                return True
-            cpo, emsp = pair(my_role, me, party)
-            if any(rules.may(cpo, emsp, m) for m in MODULES):
-                return True
-        return False
 
-    kept = [i for i in items if shown(i)]
-    refused(ctx, "hubclientinfo", "read", len(items) - len(kept))
+async def client_info_pushes(
+    session: AsyncSession, ctx: HubContext, queued: list[Push]
+) -> list[Push]:
+    """ClientInfo pushes (``object_ref`` hubclientinfo:{party}:{role}) to the platforms that may
+    reach the party they are about."""
+    rules = await book(session, ctx)
+    if not queued or (rules.default_open and not rules.restricted):
+        return queued
+    platform_ids = {p.platform_id for p in queued}
+    rows = (
+        await session.exec(
+            select(PlatformRole).where(col(PlatformRole.platform_id).in_(platform_ids))
+        )
+    ).all()
+    roles: dict[int, list[tuple[str, PartyRef]]] = {}
+    for r in rows:
+        roles.setdefault(r.platform_id, []).append((r.role, PartyRef(r.country_code, r.party_id)))
+    kept: list[Push] = []
+    for push in queued:
+        _module, _sep, rest = push.object_ref.partition(":")
+        party_text, _sep, role = rest.rpartition(":")
+        cc, _star, pid = party_text.partition("*")
+        if _reaches(rules, roles.get(push.platform_id, []), role, PartyRef(cc, pid)):
+            kept.append(push)
+    refused(ctx, "hubclientinfo", "push", len(queued) - len(kept))
     return kept

@@ -159,10 +159,14 @@ async def page(
     params: PageParams,
     recipients: Sequence[PartyRef] | None = None,
     owners: Sequence[PartyRef] | None = None,
+    exclude_ids: Sequence[int] = (),
 ) -> tuple[list[OcpiObject], int]:
     """One page of a GET-all; ``recipients`` limits it to objects addressed to these parties
-    (Sessions/CDRs of their tokens), ``owners`` to objects of these parties."""
+    (Sessions/CDRs of their tokens), ``owners`` to objects of these parties; ``exclude_ids``
+    leaves rows out."""
     stmt = select(OcpiObject).where(OcpiObject.module == module)
+    if exclude_ids:
+        stmt = stmt.where(col(OcpiObject.id).not_in(exclude_ids))
     if recipients is not None:
         if not recipients:
             return [], 0

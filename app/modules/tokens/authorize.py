@@ -16,7 +16,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.hub import authorization
+from app.hub import agreements, authorization
 from app.hub.auth import Caller
 from app.hub.context import HubContext
 from app.hub.forward import relay_reply
@@ -73,7 +73,7 @@ async def authorize(
     to = push.directed_to(ctx, caller)
     if to is not None and not caller.may_read(MODULE, to):
         _unknown_token(uid)
-    readable = caller.readable_owners(MODULE)
+    readable = await agreements.readable_owners(session, ctx, caller, MODULE)
     token = await _stored_token(session, uid, token_type, to, readable)
     owner = to or (PartyRef(token.country_code, token.party_id) if token else None)
     if owner is None:

@@ -143,7 +143,9 @@ async def change(
                 raise AgreementError(f"{c} cannot have an agreement with itself")
             row = await _row(session, c, e)
             was_active = before.state(c, e) == AgreementState.ACTIVE
-            old_modules = set(agreements.MODULES if row is None else row.modules or [])
+            old_modules = set(
+                row.modules if row is not None and row.modules is not None else agreements.MODULES
+            )
             if row is None:
                 row = Agreement(
                     cpo_country_code=c.country_code,
@@ -169,7 +171,9 @@ async def change(
             session.add(row)
             await session.flush()
             # Modules newly covered by an agreement that was already active also sync.
-            gained = set(row.modules or agreements.MODULES) - (old_modules if was_active else set())
+            gained = set(row.modules if row.modules is not None else agreements.MODULES) - (
+                old_modules if was_active else set()
+            )
             changed.append((row, c, e, state == AgreementState.ACTIVE and bool(gained)))
     await agreements.bump(session)
     for row, c, e, activated in changed:
@@ -241,7 +245,7 @@ async def _sync(
     plan: list[tuple[Party | None, str, PartyRef]] = []
     emsp_party = await find_party(session, emsp, EMSP_LIKE)
     cpo_party = await find_party(session, cpo, CPO_ONLY)
-    covered = set(row.modules or agreements.MODULES)
+    covered = set(row.modules if row.modules is not None else agreements.MODULES)
     plan += [(emsp_party, m, cpo) for m in TO_EMSP if m in covered]
     plan += [(cpo_party, m, emsp) for m in TO_CPO if m in covered]
     sync_id = f"agreement-{row.id}-{new_id()[:12]}"

@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.dbtypes import utcnow
 from app.core.settings import Settings
+from app.hub import agreements
 from app.hub.store import service as store
 from app.hub.store.models import OcpiObject
 from app.ocpi.headers import PartyRef
@@ -75,7 +76,8 @@ async def find_evses(
         for evse in row.data.get("evses") or []:
             if str(evse.get("uid", "")).upper() != evse_uid.upper():
                 continue
-            if evse.get("status") == "REMOVED":
+            if evse.get("status") == "REMOVED" or agreements.restricted(row):
+                # (A Location that is not published is never shown to the public.)
                 continue
             found.append(EvseChoice(PartyRef(row.country_code, row.party_id), row.data, evse))
     return found

@@ -1,6 +1,6 @@
 """Every table of the hub, imported in one place for Alembic and the schema check."""
 
-from app.hub.agreements_models import Agreement, AgreementRevision
+from app.hub.agreements_models import Agreement, AgreementRevision, TokenRoute
 from app.hub.cluster.models import HubFact, HubInstance, HubLease
 from app.hub.outbox.models import Delivery
 from app.hub.parties.models import Platform, PlatformParty, PlatformRole
@@ -32,4 +32,5 @@ __all__ = [
     "PlatformRole",
     "RemoteRequest",
     "SyncJob",
+    "TokenRoute",
 ]

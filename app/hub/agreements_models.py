@@ -67,3 +67,25 @@ class AgreementRevision(SQLModel, table=True):
 
     id: int = Field(default=1, primary_key=True)
     revision: int = Field(default=0)
+
+
+class TokenRoute(SQLModel, table=True):
+    """Which eMSP answered for a token the hub did not know, when a CPO asked to authorize it
+    without naming a receiver (open routing): asked directly the next time."""
+
+    __tablename__ = "token_route"
+    __table_args__ = (
+        UniqueConstraint(
+            "cpo_country_code", "cpo_party_id", "uid", "token_type", name="uq_token_route"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    cpo_country_code: str = Field(max_length=2)
+    cpo_party_id: str = Field(max_length=3)
+    # Upper-case (CiString).
+    uid: str = Field(max_length=36)
+    token_type: str = Field(max_length=16)
+    emsp_country_code: str = Field(max_length=2)
+    emsp_party_id: str = Field(max_length=3)
+    learned_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

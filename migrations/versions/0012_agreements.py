@@ -1,4 +1,4 @@
-"""agreements: roaming agreements between CPO and eMSP roles, and their revision counter
+"""agreements: roaming agreements between CPO and eMSP roles, their revision counter, token routes
 
 Revision ID: 0012
 Revises: 0011
@@ -62,9 +62,25 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.execute("INSERT INTO agreement_revision (id, revision) VALUES (1, 0)")
+    op.create_table(
+        "token_route",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("cpo_country_code", sqlmodel.sql.sqltypes.AutoString(length=2), nullable=False),
+        sa.Column("cpo_party_id", sqlmodel.sql.sqltypes.AutoString(length=3), nullable=False),
+        sa.Column("uid", sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+        sa.Column("token_type", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("emsp_country_code", sqlmodel.sql.sqltypes.AutoString(length=2), nullable=False),
+        sa.Column("emsp_party_id", sqlmodel.sql.sqltypes.AutoString(length=3), nullable=False),
+        sa.Column("learned_at", app.core.dbtypes.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint(
+            "cpo_country_code", "cpo_party_id", "uid", "token_type", name="uq_token_route"
+        ),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("token_route")
     op.drop_table("agreement_revision")
     with op.batch_alter_table("agreement", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_agreement_emsp_country_code"))

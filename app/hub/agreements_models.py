@@ -4,10 +4,27 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, UniqueConstraint
+from sqlalchemy import Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from app.core.dbtypes import JSONDoc, UTCDateTime, utcnow
+from app.hub.store.models import OcpiObject
+
+# The condition under which a stored object is a Location that is not published (mod_locations
+# "publish": false), per database: the partial index below and the query that reads it
+# (app/hub/agreements.py, hidden_locations) use it word for word, so that only those Locations
+# are read.
+UNPUBLISHED = {
+    "sqlite": "json_extract(data, '$.publish') = 0",
+    "postgresql": "(data ->> 'publish') = 'false'",
+}
+# Declared on the store's table from here (the agreements own the reason for it).
+Index(
+    "ix_ocpi_object_unpublished",
+    OcpiObject.__table__.c.module,  # type: ignore[attr-defined]
+    sqlite_where=text(UNPUBLISHED["sqlite"]),
+    postgresql_where=text(UNPUBLISHED["postgresql"]),
+)
 
 
 class AgreementState:

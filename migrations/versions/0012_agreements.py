@@ -20,6 +20,12 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+_UNPUBLISHED = {
+    "sqlite": "json_extract(data, '$.publish') = 0",
+    "postgresql": "(data ->> 'publish') = 'false'",
+}
+
+
 def upgrade() -> None:
     op.create_table(
         "agreement",
@@ -62,6 +68,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.execute("INSERT INTO agreement_revision (id, revision) VALUES (1, 0)")
+    # The Locations that are not published (publish: false), found without reading every
+    # Location (app/hub/agreements.py, hidden_locations, uses the same condition).
+    op.execute(
+        f"CREATE INDEX ix_ocpi_object_unpublished ON ocpi_object (module) WHERE {_UNPUBLISHED[op.get_bind().dialect.name]}"
+    )
     op.create_table(
         "token_route",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -80,6 +91,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute("DROP INDEX ix_ocpi_object_unpublished")
     op.drop_table("token_route")
     op.drop_table("agreement_revision")
     with op.batch_alter_table("agreement", schema=None) as batch_op:

@@ -245,6 +245,8 @@ async def test_commands_and_authorization(database_url: str) -> None:
             return dict(response.json())
 
         assert (await authorize(net.cpo1, "TOK-EM1"))["status_code"] == 1000
+        # (Open routing asks NL*EM1, the one eMSP NL*CPA may reach, which does not know it.)
+        net.emsp1.refuse_with = 2004
         assert (await authorize(net.cpo1, "TOK-EM2"))["status_code"] == 2004
         directed = await authorize(net.cpo1, "TOK-EM2", to_country_code="DE", to_party_id="EM2")
         assert directed["status_code"] == 2004

@@ -348,10 +348,18 @@ async def pushes(session: AsyncSession, ctx: HubContext, queued: list[Push]) -> 
             kept.append(push)
             continue
         to_role = "CPO" if push.module == "tokens" else "EMSP"
-        if rules.may(*pair(to_role, push.to_party, owner), push.module):
-            kept.append(push)
-        else:
+        if not rules.may(*pair(to_role, push.to_party, owner), push.module):
             refused(ctx, push.module, "push")
+        elif push.module == "locations" and (push.body or {}).get("publish") is False:
+            # A Location that is not published: only to an owner of a token it names.
+            allowed = push.body.get("publish_allowed_to") if push.body else None
+            tokens = await _tokens_of(session, push.to_party)
+            if any(
+                isinstance(a, dict) and publish_matches(a, t) for a in allowed or [] for t in tokens
+            ):
+                kept.append(push)
+        else:
+            kept.append(push)
     return kept
 
 

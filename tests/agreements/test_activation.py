@@ -70,6 +70,10 @@ async def test_activation_reaches_an_offline_party_when_it_is_back(database_url:
     async with agreed_network(database_url, agreements_default="closed") as net:
         await push_everything(net)
         await settle(net)
+        await put(
+            net, net.cpo1, "receiver/locations/NL/CPA/LP",
+            {**loc("LP", CPA), "publish": False, "publish_allowed_to": [{"group_id": "X"}]},
+        )  # fmt: skip
         await net.agree("NL*CPA", "FR*EM3", "active")
         await net.agree("BE*CPB", "FR*EM3", "suspended")
         from app.hub import clientinfo
@@ -87,4 +91,5 @@ async def test_activation_reaches_an_offline_party_when_it_is_back(database_url:
             await session.commit()
         net.ctx.notify_outbox()
         await settle(net)
+        # What the CPO with an agreement has, but not its Location published to others.
         assert received(net.emsp3, "locations") == {"L-CPA"}

@@ -18,7 +18,17 @@ UNPUBLISHED = {
     "sqlite": "json_extract(data, '$.publish') = 0",
     "postgresql": "(data ->> 'publish') = 'false'",
 }
-# Declared on the store's table from here (the agreements own the reason for it).
+# Declared on the store's table from here (the agreements own the reasons for them).
+# A GET-all limited to the owners a party has agreements with walks the objects in page order
+# and checks each one's owner in the index, without reading the rows it leaves out.
+Index(
+    "ix_ocpi_object_page_owner",
+    OcpiObject.__table__.c.module,  # type: ignore[attr-defined]
+    OcpiObject.__table__.c.last_updated,  # type: ignore[attr-defined]
+    OcpiObject.__table__.c.id,  # type: ignore[attr-defined]
+    OcpiObject.__table__.c.country_code,  # type: ignore[attr-defined]
+    OcpiObject.__table__.c.party_id,  # type: ignore[attr-defined]
+)
 Index(
     "ix_ocpi_object_unpublished",
     OcpiObject.__table__.c.module,  # type: ignore[attr-defined]

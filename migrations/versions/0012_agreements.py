@@ -73,6 +73,11 @@ def upgrade() -> None:
     op.execute(
         f"CREATE INDEX ix_ocpi_object_unpublished ON ocpi_object (module) WHERE {_UNPUBLISHED[op.get_bind().dialect.name]}"
     )
+    op.create_index(
+        "ix_ocpi_object_page_owner",
+        "ocpi_object",
+        ["module", "last_updated", "id", "country_code", "party_id"],
+    )
     op.create_table(
         "token_route",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -91,6 +96,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_ocpi_object_page_owner", table_name="ocpi_object")
     op.execute("DROP INDEX ix_ocpi_object_unpublished")
     op.drop_table("token_route")
     op.drop_table("agreement_revision")

@@ -54,7 +54,6 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from app.core.metrics import HubMetrics
-    from app.hub.auth import Caller
     from app.hub.outbox.service import Push
 
 log = logging.getLogger("voltroam.agreements")
@@ -67,6 +66,15 @@ MODULES = ("locations", "tariffs", "tokens", "sessions", "cdrs", "commands", "ch
 RUNNING = frozenset({"ACTIVE", "PENDING", "RESERVATION"})
 
 Pair = tuple[PartyRef, PartyRef]
+
+
+class Caller(Protocol):
+    """What the checks need of a request's caller (``app.hub.auth.Caller``, which imports
+    modules that import this one)."""
+
+    def parties(self, allowed_roles: frozenset[str] | None = None) -> list[PartyRef]: ...
+
+    def readable_owners(self, module: str) -> list[PartyRef] | None: ...
 
 
 @dataclass(frozen=True)

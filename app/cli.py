@@ -595,6 +595,104 @@ def demo(
     raise typer.Exit(code)
 
 
+# --- roaming agreements (app/hub/agreements.py) ------------------------------------------------
+
+agreement_cli = typer.Typer(
+    help="Roaming agreements between CPO and eMSP roles: list, open, suspend, end.",
+    no_args_is_help=True,
+)
+cli.add_typer(agreement_cli, name="agreement")
+
+CpoArg = Annotated[
+    str, typer.Argument(help="CPO role CC*PID, or platform:ID for all its CPO roles")
+]
+EmspArg = Annotated[
+    str, typer.Argument(help="eMSP-like role CC*PID, or platform:ID for all its eMSP-like roles")
+]
+
+
+@agreement_cli.command("list")
+def agreement_list() -> None:
+    """Every CPO/eMSP pair, its state (the default where no agreement exists) and sync."""
+    from app.hub import agreements_service as service
+
+    async def work(settings: Settings) -> None:
+        async def inner(ctx: Any, session: Any) -> None:
+            views = await service.pairs(session, ctx)
+            typer.echo(f"Default for pairs without an agreement: {settings.agreements_default}")
+            if not views:
+                typer.echo("No CPO/eMSP pairs yet.")
+            for v in views:
+                modules = ",".join(v.modules) if v.modules is not None else "all modules"
+                origin = f"by {v.row.changed_by or '?'}" if v.row else "(default)"
+                line = f"{v.cpo!s:<7} {v.emsp!s:<7} {v.state:<10} {modules}  {origin}"
+                if v.sync is not None:
+                    line += (
+                        f"  sync: {v.sync.delivered}/{v.sync.queued} delivered,"
+                        f" {v.sync.pending} pending, {v.sync.failed} failed"
+                    )
+                typer.echo(line)
+
+        await _with_context(settings, inner)
+
+    _run(work)
+
+
+def _agreement_change(cpo: str, emsp: str, state: str, modules: str | None) -> None:
+    import getpass
+
+    from app.hub import agreements_service as service
+
+    async def work(settings: Settings) -> None:
+        async def inner(ctx: Any, session: Any) -> None:
+            try:
+                views = await service.change(
+                    session,
+                    ctx,
+                    cpo=cpo,
+                    emsp=emsp,
+                    state=state,
+                    modules=[m.strip() for m in modules.split(",")] if modules else None,
+                    by=f"cli:{getpass.getuser()}",
+                )
+            except service.AgreementError as exc:
+                typer.echo(f"Error: {exc}", err=True)
+                raise typer.Exit(2) from None
+            for v in views:
+                queued = f"; {v.sync.queued} objects queued" if v.sync and state == "active" else ""
+                typer.echo(f"{v.cpo} / {v.emsp}: {v.state}{queued}")
+
+        await _with_context(settings, inner)
+
+    _run(work)
+
+
+@agreement_cli.command("open")
+def agreement_open(
+    cpo: CpoArg,
+    emsp: EmspArg,
+    modules: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated modules to cover (default: unchanged, or all)"),
+    ] = None,
+) -> None:
+    """Activate the agreement: the eMSP is sent the CPO's Locations and Tariffs, the CPO the
+    eMSP's Tokens (through the running hub's outbox)."""
+    _agreement_change(cpo, emsp, "active", modules)
+
+
+@agreement_cli.command("suspend")
+def agreement_suspend(cpo: CpoArg, emsp: EmspArg) -> None:
+    """Stop the flow between the two for now (running Sessions finish)."""
+    _agreement_change(cpo, emsp, "suspended", None)
+
+
+@agreement_cli.command("end")
+def agreement_end(cpo: CpoArg, emsp: EmspArg) -> None:
+    """End the agreement: nothing more flows or is queued (running Sessions finish)."""
+    _agreement_change(cpo, emsp, "ended", None)
+
+
 def main() -> None:
     try:
         cli()

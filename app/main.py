@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.admin.agreements import router as agreements_admin_router
 from app.admin.chargers import router as chargers_admin_router
 from app.admin.overview import router as overview_admin_router
 from app.admin.router import router as admin_router
@@ -200,6 +201,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(hubclientinfo_router)
     app.include_router(admin_router)
     app.include_router(chargers_admin_router)
+    app.include_router(agreements_admin_router)
     app.include_router(overview_admin_router)
     app.include_router(payments_admin_router)
     app.include_router(ocpp_router)

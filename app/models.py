@@ -1,5 +1,6 @@
 """Every table of the hub, imported in one place for Alembic and the schema check."""
 
+from app.hub.agreements_models import Agreement, AgreementRevision, TokenRoute
 from app.hub.cluster.models import HubFact, HubInstance, HubLease
 from app.hub.directory.models import PartiesVersion
 from app.hub.outbox.models import Delivery
@@ -21,6 +22,8 @@ from app.payments.models import (
 from app.payments.provider import LocalIntent
 
 __all__ = [
+    "Agreement",
+    "AgreementRevision",
     "Callback",
     "Charger",
     "CpoPayout",
@@ -45,4 +48,5 @@ __all__ = [
     "PlatformRole",
     "RemoteRequest",
     "SyncJob",
+    "TokenRoute",
 ]

@@ -11,6 +11,7 @@ import secrets
 from decimal import Decimal, InvalidOperation
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -90,6 +91,10 @@ class Settings(BaseSettings):
     # Pull Locations and Tariffs from a CPO right after it registers (a sync job, queued with
     # the registration and run by a serving instance).
     sync_after_registration: bool = True
+    # Roaming agreements (app/hub/agreements.py): a CPO/eMSP pair without one is "open" (active
+    # for every module: everyone exchanges with everyone) or "closed" (nothing flows until an
+    # admin opens the pair).
+    agreements_default: Literal["open", "closed"] = "open"
     # How often a serving instance looks for queued sync jobs.
     sync_poll_seconds: float = 1.0
     # A sync job whose instance stopped renewing its lease this long ago is taken again.

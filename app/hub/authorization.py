@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.hub import agreements
 from app.hub.context import HubContext
 from app.hub.forward import call_party, check_receiver
 from app.hub.routing import EMSP_LIKE, find_party
@@ -183,6 +184,11 @@ async def authorize(
         decided = await step(session, request)
         if decided is not None:
             return decided
+    if request.owner is not None and not await agreements.authorizes(
+        session, ctx, request.requester, request.owner
+    ):
+        # A token of an eMSP the CPO has no agreement with is a token the hub does not know.
+        raise NotFound(f"Unknown Token {request.uid}", OcpiStatus.UNKNOWN_TOKEN)
     if policy.whitelist_first:
         decided = _whitelist(request)
         if decided is not None:

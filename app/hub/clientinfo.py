@@ -17,6 +17,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.dbtypes import utcnow
+from app.hub import agreements
 from app.hub.context import HubContext
 from app.hub.outbox.service import Push, drop_open_for_platform, enqueue
 from app.hub.parties.models import ConnectionStatus, Platform, PlatformRole, endpoint_url
@@ -125,7 +126,8 @@ async def status_changed(
     # Tell everyone else about this platform's parties.
     infos = [i for i in await client_infos(session) if i.platform_id == platform.id]
     receivers = await _receivers(session, exclude=platform.id)
-    await enqueue(session, [_push(r, info) for r in receivers for info in infos])
+    pushes = [_push(r, info) for r in receivers for info in infos]
+    await enqueue(session, await agreements.client_info_pushes(session, ctx, pushes))
 
     if current != ConnectionStatus.CONNECTED:
         return
@@ -133,7 +135,8 @@ async def status_changed(
         # A newcomer learns who else is there.
         others = [i for i in await client_infos(session) if i.platform_id != platform.id]
         if endpoint_url(platform, MODULE, "RECEIVER") is not None:
-            await enqueue(session, [_push(platform, info) for info in others])
+            pushes = [_push(platform, info) for info in others]
+            await enqueue(session, await agreements.client_info_pushes(session, ctx, pushes))
     elif previous == ConnectionStatus.OFFLINE and platform.offline_since is not None:
         await resync(session, ctx, platform, platform.offline_since)
         platform.offline_since = None
@@ -198,6 +201,6 @@ async def resync(
                 full=True,
             )
         )
-    await enqueue(session, pushes)
+    await enqueue(session, await agreements.pushes(session, ctx, pushes))
     log.info("platform %s is back: %s objects resent", platform.id, len(pushes))
     return len(pushes)

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.security import UndecryptableToken
+from app.hub import agreements
 from app.hub.context import HubContext
 from app.hub.local import no_endpoint
 from app.hub.outbox.service import Push, enqueue
@@ -29,6 +30,23 @@ async def resolve_receiver(session: AsyncSession, ref: PartyRef, roles: frozense
     """The party a directed request names, in a role that takes it: 4001 when unknown (or it
     plays no such role), 4003 when not connected."""
     return check_receiver(await find_party(session, ref, roles), ref, roles)
+
+
+async def resolve_for(
+    session: AsyncSession,
+    ctx: HubContext,
+    ref: PartyRef,
+    roles: frozenset[str],
+    *,
+    asking: PartyRef,
+    module: str,
+) -> Party:
+    """``resolve_receiver`` for a request of ``asking``: a party it has no active agreement with
+    is an unknown receiver (4001), word for word what a party that does not exist gets."""
+    party = await find_party(session, ref, roles)
+    if party is not None and not await agreements.allows(session, ctx, party, asking, module):
+        party = None
+    return check_receiver(party, ref, roles)
 
 
 def check_receiver(party: Party | None, ref: PartyRef, roles: frozenset[str]) -> Party:
@@ -143,6 +161,7 @@ async def broadcast(
     module, using its own party-id and country-code in the OCPI-from- headers."
     """
     receivers = await broadcast_receivers(session, module, sender_platform_id)
+    receivers = await agreements.receivers(session, ctx, module, object_ref, receivers)
     remote: list[Push] = []
     for party in receivers:
         push = Push(

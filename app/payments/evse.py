@@ -10,6 +10,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.dbtypes import utcnow
+from app.hub import agreements
 from app.hub.store import service as store
 from app.hub.store.evse_index import EvseIndex
 from app.hub.store.models import OcpiObject
@@ -71,7 +72,8 @@ async def find_evses(
         for evse in row.data.get("evses") or []:
             if str(evse.get("uid", "")).upper() != evse_uid.upper():
                 continue
-            if evse.get("status") == "REMOVED":
+            if evse.get("status") == "REMOVED" or agreements.restricted(row):
+                # (A Location that is not published is never shown to the public.)
                 continue
             found.append(EvseChoice(PartyRef(row.country_code, row.party_id), row.data, evse))
     return found

@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql
 import app.core.dbtypes
 
 revision: str = "0013"
-down_revision: str | None = "0011"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -61,7 +61,7 @@
   }
 
   function clearData() {
-    ["platforms", "chargers", "failed", "syncs", "payments"].forEach(function (id) {
+    ["platforms", "chargers", "failed", "syncs", "payments", "agreements"].forEach(function (id) {
       $(id).tBodies[0].replaceChildren();
     });
     ["deliveries", "payment-counts"].forEach(function (id) {
@@ -312,6 +312,81 @@
     );
   }
 
+  // The matrix of roaming agreements (GET /admin/agreements): a row per CPO, a column per eMSP.
+  var AGREEMENT_TONES = { active: "connected", proposed: "planned", suspended: "suspended", ended: "offline" };
+
+  function renderAgreements(data) {
+    var cpos = [];
+    var emsps = [];
+    var byPair = {};
+    data.agreements.forEach(function (a) {
+      if (cpos.indexOf(a.cpo) < 0) cpos.push(a.cpo);
+      if (emsps.indexOf(a.emsp) < 0) emsps.push(a.emsp);
+      byPair[a.cpo + " " + a.emsp] = a;
+    });
+    cpos.sort();
+    emsps.sort();
+    $("agreements-note").textContent =
+      "Pairs without an agreement are " +
+      (data.default === "open" ? "active (AGREEMENTS_DEFAULT=open)." : "proposed: nothing flows (AGREEMENTS_DEFAULT=closed).");
+    var head = $("agreements").tHead.rows[0];
+    var corner = document.createElement("th");
+    corner.textContent = "CPO \\ eMSP";
+    head.replaceChildren(corner);
+    emsps.forEach(function (e) {
+      var th = document.createElement("th");
+      th.textContent = e;
+      head.appendChild(th);
+    });
+    fill(
+      "agreements",
+      cpos.map(function (c) {
+        var th = document.createElement("th");
+        th.textContent = c;
+        th.scope = "row";
+        return row(
+          [th].concat(
+            emsps.map(function (e) {
+              var a = byPair[c + " " + e];
+              if (!a) return cell("–");
+              var text = a.state + (a.explicit ? "" : " (default)");
+              if (a.modules) text += ": " + a.modules.join(", ");
+              var td = badge(text, AGREEMENT_TONES[a.state] || "");
+              td.dataset.pair = c + " " + e;
+              var title = a.explicit ? "changed by " + (a.changed_by || "?") + " " + stamp(a.updated_at) : "";
+              if (a.sync) {
+                var note = document.createElement("span");
+                note.className = "note";
+                note.textContent = " sync " + a.sync.delivered + "/" + a.sync.queued + (a.sync.failed ? ", " + a.sync.failed + " failed" : "");
+                td.appendChild(note);
+              }
+              if (title) td.title = title;
+              return td;
+            })
+          )
+        );
+      }),
+      "No CPO/eMSP pairs yet."
+    );
+  }
+
+  function loadAgreements(token) {
+    return fetch("/admin/agreements", {
+      headers: { Authorization: "Bearer " + token, Accept: "application/json" },
+      cache: "no-store",
+      credentials: "omit",
+    })
+      .then(function (response) {
+        return response.ok ? response.json() : null;
+      })
+      .then(function (data) {
+        if (data) renderAgreements(data);
+      })
+      .catch(function () {
+        /* the overview itself says when the hub cannot be reached */
+      });
+  }
+
   // --- loading -----------------------------------------------------------------------------
 
   function load() {
@@ -336,6 +411,7 @@
       .then(function (data) {
         if (!data) return;
         render(data);
+        loadAgreements(token);
         $("sign-in").hidden = true;
         $("overview").hidden = false;
         $("sign-out").hidden = false;

@@ -17,9 +17,10 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.hub import agreements
 from app.hub.auth import Caller
 from app.hub.context import HubContext
-from app.hub.forward import broadcast, call_party, relay_reply, resolve_receiver, route_to
+from app.hub.forward import broadcast, call_party, relay_reply, resolve_for, route_to
 from app.hub.routing import BROADCAST_TO, OWNERS, PUSHED_TO, hub_ref, is_hub
 from app.hub.store import service as store
 from app.hub.store.models import OcpiObject
@@ -78,7 +79,7 @@ async def forward_push(
     receiver accepted it."""
     to = directed_to(ctx, caller)
     assert to is not None
-    party = await resolve_receiver(session, to, PUSHED_TO[module])
+    party = await resolve_for(session, ctx, to, PUSHED_TO[module], asking=owner, module=module)
     reply = await call_party(
         ctx,
         party,
@@ -111,6 +112,9 @@ async def store_and_announce(
     query: str = "",
 ) -> tuple[OcpiObject, bool]:
     """Store the new version and queue its pushes in one transaction, then wake the worker."""
+    recipient = await agreements.recipient(
+        session, ctx, target.module, target.owner, recipient, existing, data
+    )
     row, created = await store.save(
         session,
         module=target.module,
@@ -188,7 +192,10 @@ async def get_one(
     if to is not None:
         row = await store.get(session, module, to, key, subtype)
         if row is None:
-            party = await resolve_receiver(session, to, OWNERS[module])
+            asking = caller.sender_party(BROADCAST_TO.get(module, OWNERS[module]))
+            party = await resolve_for(
+                session, ctx, to, OWNERS[module], asking=asking, module=module
+            )
             reply = await call_party(
                 ctx,
                 party,
@@ -197,7 +204,7 @@ async def get_one(
                 method="GET",
                 path=path,
                 params=list(request.query_params.multi_items()),
-                from_party=caller.sender_party(BROADCAST_TO.get(module, OWNERS[module])),
+                from_party=asking,
             )
             return relay_reply(ctx, reply, caller.routing, request.url.path)
     else:

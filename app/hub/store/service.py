@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, update
+from sqlalchemy import ColumnElement, tuple_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -84,7 +84,8 @@ async def get(
 def _of_parties(
     country_code: Any, party_id: Any, parties: Sequence[PartyRef]
 ) -> ColumnElement[bool]:
-    return or_(*(and_(country_code == p.country_code, party_id == p.party_id) for p in parties))
+    # One row-value IN, not an OR per party: a GET-all may name a hundred owners.
+    return tuple_(country_code, party_id).in_([(p.country_code, p.party_id) for p in parties])
 
 
 async def find_by_key(
@@ -163,10 +164,14 @@ async def page(
     params: PageParams,
     recipients: Sequence[PartyRef] | None = None,
     owners: Sequence[PartyRef] | None = None,
+    exclude_ids: Sequence[int] = (),
 ) -> tuple[list[OcpiObject], int]:
     """One page of a GET-all; ``recipients`` limits it to objects addressed to these parties
-    (Sessions/CDRs of their tokens), ``owners`` to objects of these parties."""
+    (Sessions/CDRs of their tokens), ``owners`` to objects of these parties; ``exclude_ids``
+    leaves rows out."""
     stmt = select(OcpiObject).where(OcpiObject.module == module)
+    if exclude_ids:
+        stmt = stmt.where(col(OcpiObject.id).not_in(exclude_ids))
     if recipients is not None:
         if not recipients:
             return [], 0

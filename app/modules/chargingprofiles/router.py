@@ -27,7 +27,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.hub.auth import Caller
 from app.hub.context import HubContext
-from app.hub.forward import call_party, relay_reply, resolve_receiver
+from app.hub.forward import call_party, relay_reply, resolve_for
 from app.hub.local import no_endpoint
 from app.hub.outbox.service import Push, enqueue
 from app.hub.parties.models import ConnectionStatus, endpoint_url
@@ -127,10 +127,10 @@ async def _cpo_of(
     sessions, the CPO is allowed to reject such profiles." The hub's own parties (its own CPO)
     have no contract with any SCSP: it answers UNKNOWN_SESSION to SCSPs.
     """
-    route = await sessions.route(session, ctx, caller, session_id)
+    route = await sessions.route(session, ctx, caller, session_id, MODULE)
     if route is not None:
         return route
-    named = await sessions.named_cpo(session, ctx, caller)
+    named = await sessions.named_cpo(session, ctx, caller, MODULE)
     scsp = caller.parties(SCSP)
     asking = caller.routing.from_party
     if named is None or named.platform.local is not None or not scsp:
@@ -363,7 +363,7 @@ async def put_active_charging_profile(
     to = push.directed_to(ctx, caller)
     if to is not None:
         # A directed request: forwarded at once, its answer relayed.
-        named = await resolve_receiver(session, to, EMSP_LIKE)
+        named = await resolve_for(session, ctx, to, EMSP_LIKE, asking=cpo, module=MODULE)
         reply = await call_party(
             ctx,
             named,

@@ -17,9 +17,10 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.hub import agreements
 from app.hub.auth import Caller
 from app.hub.context import HubContext
-from app.hub.forward import relay_reply, resolve_receiver
+from app.hub.forward import relay_reply, resolve_for
 from app.hub.relay import service as relay
 from app.hub.routing import CPO_ONLY, EMSP_LIKE, Party
 from app.hub.store import push
@@ -86,14 +87,17 @@ async def _receiver(
     """
     requester = caller.sender_party(EMSP_LIKE)
     if command == CommandType.STOP_SESSION:
-        return await sessions.route(session, ctx, caller, request["session_id"])
+        return await sessions.route(session, ctx, caller, request["session_id"], MODULE)
     if command in (CommandType.START_SESSION, CommandType.RESERVE_NOW):
         _check_token_is_callers(caller, command, request["token"])
     to = push.directed_to(ctx, caller)
     if to is not None:
-        return await resolve_receiver(session, to, CPO_ONLY), requester
+        party = await resolve_for(session, ctx, to, CPO_ONLY, asking=requester, module=MODULE)
+        return party, requester
     if command in BY_LOCATION:
         owner = await _owner_of(session, "locations", request["location_id"], "Location")
+        # A Location of a CPO without an agreement is a Location the hub does not know.
+        owner = await agreements.reachable_owner(session, ctx, owner, requester, MODULE)
         if owner is None:
             raise OcpiError(
                 OcpiStatus.UNKNOWN_LOCATION, f"Unknown Location {request['location_id']}"
@@ -113,7 +117,8 @@ async def _receiver(
                 " headers"
             )
         owner = PartyRef(reservation.receiver_country_code, reservation.receiver_party_id)
-    return await resolve_receiver(session, owner, CPO_ONLY), requester
+    party = await resolve_for(session, ctx, owner, CPO_ONLY, asking=requester, module=MODULE)
+    return party, requester
 
 
 def _check_token_is_callers(caller: Caller, command: CommandType, token: dict[str, Any]) -> None:

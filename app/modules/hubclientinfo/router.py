@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from app.hub import agreements
 from app.hub.clientinfo import MODULE, client_infos
-from app.modules.common import CallerDep, PageDep, SessionDep
+from app.modules.common import CallerDep, ContextDep, PageDep, SessionDep
 from app.modules.versions.service import ServedEndpoint, register
 from app.ocpi.envelope import Envelope
 from app.ocpi.pagination import paginated_response
@@ -24,11 +25,13 @@ router = APIRouter(prefix=f"{VERSION_PREFIX}/hubclientinfo", tags=["OCPI hubclie
     response_model=Envelope[list[ClientInfo]],
 )
 async def list_client_info(
-    request: Request, caller: CallerDep, session: SessionDep, params: PageDep
+    request: Request, caller: CallerDep, ctx: ContextDep, session: SessionDep, params: PageDep
 ) -> JSONResponse:
+    # A party sees the parties it may reach (roaming agreements).
+    visible = await agreements.client_infos(session, ctx, caller.roles, await client_infos(session))
     infos = [
         i
-        for i in await client_infos(session)
+        for i in visible
         if (params.date_from is None or i.last_updated >= params.date_from)
         and (params.date_to is None or i.last_updated < params.date_to)
     ]

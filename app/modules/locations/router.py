@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.hub import agreements
 from app.hub.auth import Caller
 from app.hub.context import HubContext
 from app.hub.store import push
@@ -365,10 +366,11 @@ async def get_own_connector(
 async def list_locations(
     request: Request,
     caller: CallerDep,
+    ctx: ContextDep,
     session: SessionDep,
     params: PageDep,
 ) -> JSONResponse:
-    rows, total = await store.page(session, MODULE, params, owners=caller.readable_owners(MODULE))
+    rows, total = await agreements.page(session, ctx, caller, MODULE, params)
     return paginated_response(request, [r.data for r in rows], total, params)
 
 
@@ -389,7 +391,7 @@ async def _get_one(
         path=push.url_path(*address.segments()),
         pick=lambda data: service.select(data, address),
         unknown=OcpiStatus.UNKNOWN_LOCATION,
-        visible=lambda row: caller.may_read(MODULE, PartyRef(row.country_code, row.party_id)),
+        visible=await agreements.readable(session, ctx, caller, MODULE),
     )
 
 

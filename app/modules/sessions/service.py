@@ -13,9 +13,10 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.hub import agreements
 from app.hub.auth import Caller
 from app.hub.context import HubContext
-from app.hub.forward import resolve_receiver
+from app.hub.forward import resolve_for, resolve_receiver
 from app.hub.routing import CPO_ONLY, EMSP_LIKE, Party
 from app.hub.store import push
 from app.hub.store import service as store
@@ -59,21 +60,32 @@ async def callers_session(
     return rows[0] if rows else None
 
 
-async def named_cpo(session: AsyncSession, ctx: HubContext, caller: Caller) -> Party | None:
+async def named_cpo(
+    session: AsyncSession, ctx: HubContext, caller: Caller, module: str | None = MODULE
+) -> Party | None:
     """The CPO the OCPI-to headers name, if they do (4001 unknown, 4003 not connected: about
-    the party named, whatever the Session)."""
+    the party named, whatever the Session); a CPO the caller has no agreement with for
+    ``module`` is unknown too (``module`` None: the request is about a Session that may
+    finish)."""
     to = push.directed_to(ctx, caller)
-    return await resolve_receiver(session, to, CPO_ONLY) if to is not None else None
+    if to is None:
+        return None
+    if module is None:
+        return await resolve_receiver(session, to, CPO_ONLY)
+    asking = caller.sender_party(EMSP_LIKE)
+    return await resolve_for(session, ctx, to, CPO_ONLY, asking=asking, module=module)
 
 
 async def route(
-    session: AsyncSession, ctx: HubContext, caller: Caller, session_id: str
+    session: AsyncSession, ctx: HubContext, caller: Caller, session_id: str, module: str = MODULE
 ) -> tuple[Party, PartyRef] | None:
     """Where a request about the caller's own Session goes, and who asks: the Session's CPO and
-    the eMSP of its token (or the OCPI-from party); None when it is not the caller's Session."""
-    named = await named_cpo(session, ctx, caller)
+    the eMSP of its token (or the OCPI-from party); None when it is not the caller's Session, or
+    when they have no agreement for ``module`` and the Session is not running any more."""
     row = await callers_session(session, ctx, caller, session_id)
-    if row is None:
+    allowed = row is not None and await agreements.about_session(session, ctx, row, module)
+    named = await named_cpo(session, ctx, caller, None if allowed else module)
+    if row is None or not allowed:
         return None
     party = named or await resolve_receiver(
         session, PartyRef(row.country_code, row.party_id), CPO_ONLY

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from app.hub import agreements
 from app.hub.store import push
-from app.hub.store import service as store
 from app.modules.common import (
     CallerDep,
     ContextDep,
@@ -109,7 +109,7 @@ async def get_own_tariff(
     response_model=Envelope[list[Tariff]],
 )
 async def list_tariffs(
-    request: Request, caller: CallerDep, session: SessionDep, params: PageDep
+    request: Request, caller: CallerDep, ctx: ContextDep, session: SessionDep, params: PageDep
 ) -> JSONResponse:
-    rows, total = await store.page(session, MODULE, params, owners=caller.readable_owners(MODULE))
+    rows, total = await agreements.page(session, ctx, caller, MODULE, params)
     return paginated_response(request, [r.data for r in rows], total, params)

@@ -16,7 +16,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.hub import authorization
+from app.hub import agreements, agreements_routing, authorization
 from app.hub.auth import Caller
 from app.hub.context import HubContext
 from app.hub.forward import relay_reply
@@ -26,7 +26,7 @@ from app.hub.store import service as store
 from app.hub.store.models import OcpiObject
 from app.ocpi.envelope import ocpi_response
 from app.ocpi.errors import InvalidParameters, NotFound
-from app.ocpi.headers import PartyRef
+from app.ocpi.headers import PartyRef, RoutingHeaders
 from app.ocpi.status import OcpiStatus
 
 MODULE = authorization.MODULE
@@ -73,12 +73,24 @@ async def authorize(
     to = push.directed_to(ctx, caller)
     if to is not None and not caller.may_read(MODULE, to):
         _unknown_token(uid)
-    readable = caller.readable_owners(MODULE)
+    readable = await agreements.readable_owners(session, ctx, caller, MODULE)
     token = await _stored_token(session, uid, token_type, to, readable)
     owner = to or (PartyRef(token.country_code, token.party_id) if token else None)
+    requester = caller.sender_party(CPO_ONLY)
+    if owner is None and caller.parties(CPO_ONLY):
+        # Open routing: the eMSP that answered last time, else every eMSP with an agreement.
+        owner = await agreements_routing.remembered(session, requester, uid, token_type)
+        if owner is None:
+            found = await agreements_routing.ask_around(
+                session, ctx, uid=uid, token_type=token_type, location=location, requester=requester
+            )
+            if found is None:
+                _unknown_token(uid)
+            reply, emsp = found
+            routing = RoutingHeaders(from_party=requester, to_party=emsp)
+            return relay_reply(ctx, reply, routing, request.url.path)
     if owner is None:
         _unknown_token(uid)
-    requester = caller.sender_party(CPO_ONLY)
     decided = await authorization.authorize(
         session,
         ctx,

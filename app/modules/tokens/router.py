@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse
 
+from app.hub import agreements
 from app.hub.store import push
-from app.hub.store import service as store
 from app.modules.common import (
     CallerDep,
     ContextDep,
@@ -142,11 +142,10 @@ async def get_own_token(
     response_model=Envelope[list[Token]],
 )
 async def list_tokens(
-    request: Request, caller: CallerDep, session: SessionDep, params: PageDep
+    request: Request, caller: CallerDep, ctx: ContextDep, session: SessionDep, params: PageDep
 ) -> JSONResponse:
     # "The tokens module gives CPOs knowledge of the token information of an eMSP."
-    owners = caller.readable_owners(MODULE)
-    rows, total = await store.page(session, MODULE, params, owners=owners)
+    rows, total = await agreements.page(session, ctx, caller, MODULE, params)
     return paginated_response(request, [r.data for r in rows], total, params)
 
 

@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.hub.context import HubContext
 from app.ocpp.bridge import AuthResult, Bridge
+from app.ocpp.meters import Meters
 from app.ocpp.models import Charger, OcppTransaction
 from app.ocpp.settings import OcppSettings
 
@@ -22,6 +23,7 @@ class CsmsPort(Protocol):
     ctx: HubContext
     settings: OcppSettings
     bridge: Bridge
+    meters: Meters
     running: bool
 
     def now(self) -> datetime: ...
@@ -57,8 +59,4 @@ class CsmsPort(Protocol):
 
     async def transaction_by_start(
         self, session: AsyncSession, charge_point_id: str, start_key: str
-    ) -> OcppTransaction | None: ...
-
-    async def active_transaction(
-        self, session: AsyncSession, charge_point_id: str, evse: int
     ) -> OcppTransaction | None: ...

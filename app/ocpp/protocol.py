@@ -9,7 +9,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ocpp.exceptions import NotImplementedError as OcppNotImplemented
-from ocpp.exceptions import NotSupportedError, OCPPError
+from ocpp.exceptions import NotSupportedError, OCPPError, PropertyConstraintViolationError
 from ocpp.messages import CallError, MessageType, unpack
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -145,6 +145,22 @@ class CsmsMixin:
 
     def _known_action(self, action: str) -> bool:
         return action in self.actions
+
+    def _evse_number(self, value: int, field: str) -> int:
+        """An EVSE or connector number from the charger, 0 to OCPP_MAX_EVSES.
+
+        The schemas set no upper bound, and the hub keeps per-EVSE state (statuses, the EVSEs
+        of the Location, loops over them): a number above what any charger has is refused with
+        a CALLERROR before anything is written ("PropertyConstraintViolation: Payload is
+        syntactically correct but at least one field contains an invalid value", OCPP-J 4.2.3).
+        """
+        limit = self.csms.settings.ocpp_max_evses
+        if not 0 <= value <= limit:
+            raise PropertyConstraintViolationError(
+                description=f"{field} must be between 0 and {limit}",
+                details={"field": field, "value": value},
+            )
+        return value
 
     def _now(self) -> str:
         return format_datetime(self.csms.now())

@@ -41,6 +41,11 @@ INVALID_ACTION, OTHER_ACTION = "invalid", "other"
 CALLERROR_PREFIX = f"[{int(MessageType.CallError)},"
 
 
+# The labelled children of voltroam_ocpp_messages, by label values (``labels()`` costs a lock
+# and a tuple of strings on every call). Bounded: versions x known actions x 2 x 2.
+_COUNTERS: dict[tuple[str, str, str, str], tuple[Any, Any]] = {}
+
+
 class Disconnected(Exception):
     """The charger closed the WebSocket."""
 
@@ -116,7 +121,12 @@ class CsmsMixin:
         self._replied_error = False
 
     def _count(self, action: str, direction: str, outcome: str) -> None:
-        self._messages.labels(self._ocpp_version, action, direction, outcome).inc()
+        key = (self._ocpp_version, action, direction, outcome)
+        counter = _COUNTERS.get(key)
+        if counter is None or counter[0] is not self._messages:
+            counter = (self._messages, self._messages.labels(*key))
+            _COUNTERS[key] = counter
+        counter[1].inc()
 
     def _action_label(self, action: Any) -> str:
         # Only the version's own action names: a charger must not make up label values.

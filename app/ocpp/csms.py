@@ -216,6 +216,7 @@ class Csms:
                 .execution_options(synchronize_session=False)
             )
             await session.commit()
+            await self.meters.connected(session, charger.charge_point_id)
             previous = charger.instance_id
             charger.connected = True
             charger.instance_id = self.ctx.instance_id

@@ -32,6 +32,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, or_, update
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.hub.context import HubContext
 from app.ocpp.models import OcppTransaction, TransactionStatus
@@ -62,6 +63,14 @@ RUNNING_ON_EVSE = (
     .order_by(col(OcppTransaction.id).desc())
     .limit(1)
 )
+ALL_RUNNING = (
+    select(OcppTransaction)
+    .where(
+        col(OcppTransaction.charge_point_id) == bindparam("cp"),
+        col(OcppTransaction.status) == TransactionStatus.ACTIVE,
+    )
+    .order_by(col(OcppTransaction.id))
+)
 BY_TX_ID = select(OcppTransaction).where(
     col(OcppTransaction.charge_point_id) == bindparam("cp"),
     col(OcppTransaction.ocpp_tx_id) == bindparam("tx"),
@@ -74,6 +83,9 @@ class _Known:
 
     by_evse: dict[int, OcppTransaction | None] = field(default_factory=dict)
     by_tx_id: dict[str, OcppTransaction | None] = field(default_factory=dict)
+    # by_evse holds every running transaction of the charger (read when it connected): an EVSE
+    # or transaction id not in it has none running.
+    complete: bool = False
 
 
 class Meters:
@@ -114,10 +126,26 @@ class Meters:
             session.add(row)
             await self.bridge.publish_readings(session, row)
 
+    async def connected(self, session: AsyncSession, charge_point_id: str) -> None:
+        """A charger connected: read its running transactions now, in the session of its
+        connection, rather than one query per EVSE with its first readings."""
+        known = _Known(complete=True)
+        for tx in (await session.exec(ALL_RUNNING, params={"cp": charge_point_id})).all():
+            assert tx.id is not None
+            tx = self._dirty.get(tx.id, tx)
+            known.by_evse[tx.evse_id] = tx
+            known.by_tx_id[tx.ocpp_tx_id] = tx
+        self._known[charge_point_id] = known
+
     async def _running(
         self, charge_point_id: str, evse: int | None, ocpp_tx_id: str | None
     ) -> OcppTransaction | None:
         known = self._known.setdefault(charge_point_id, _Known())
+        if known.complete:
+            # Only a running transaction takes readings: one not known here has ended.
+            if ocpp_tx_id is not None:
+                return known.by_tx_id.get(ocpp_tx_id)
+            return known.by_evse.get(evse) if evse is not None else None
         if ocpp_tx_id is not None:
             if ocpp_tx_id not in known.by_tx_id:
                 known.by_tx_id[ocpp_tx_id] = await self._load(

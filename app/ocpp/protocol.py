@@ -76,7 +76,11 @@ class StarletteConnection:
         return str(text)
 
     async def send(self, message: str) -> None:
-        await self.websocket.send_text(message)
+        try:
+            await self.websocket.send_text(message)
+        except WebSocketDisconnect as exc:
+            # Gone while its answer was on the way: a disconnect like any other, not a failure.
+            raise Disconnected from exc
 
 
 def _unique_id(raw: str) -> str:

@@ -117,9 +117,11 @@ async def test_clean_shutdown_writes_readings_in_memory(database_url: str) -> No
             async with charger(w, "CSS", "ocpp2.0.1") as cs:
                 cs.tx_id, cs.seq = "SHUT-1", 5
                 await cs.boot()
+                # Its running transaction was read when it connected: this reading finds it.
+                await cs.call(call201.MeterValues(evse_id=1, meter_value=_meter201(7000, at(0.6))))
                 await cs.event("Ended", 0, at(0.75), stopped_reason="Local", with_meter=False)
                 await wait_for(lambda: w.pushes("cdrs", "POST"))
-        assert emsp.pushes("cdrs", "POST")[0].body["total_energy"] == 5.0
+        assert emsp.pushes("cdrs", "POST")[0].body["total_energy"] == 6.0
 
 
 async def test_huge_evse_numbers_get_a_callerror_and_change_nothing(database_url: str) -> None:

@@ -96,6 +96,9 @@ class Meters:
         self._known: dict[str, _Known] = {}
         # Transactions whose copy has a reading the row does not have yet, by row id.
         self._dirty: dict[int, OcppTransaction] = {}
+        # One batch at a time: ``settle`` must not return while a batch with the charger's
+        # readings is still on its way (what comes next reads the rows).
+        self._writing = asyncio.Lock()
 
     # --- readings -----------------------------------------------------------------------------
 
@@ -173,15 +176,17 @@ class Meters:
         """Before anything else reads or changes the charger's transactions: write their
         readings and forget the copies (they are read again when needed)."""
         self._forget(charge_point_id)
-        mine = [tx for tx in self._dirty.values() if tx.charge_point_id == charge_point_id]
-        await self._write(mine)
+        async with self._writing:
+            mine = [tx for tx in self._dirty.values() if tx.charge_point_id == charge_point_id]
+            await self._write(mine)
 
     def _forget(self, charge_point_id: str) -> None:
         self._known.pop(charge_point_id, None)
 
     async def flush(self) -> None:
         """Write every reading waiting in memory, in one statement."""
-        await self._write(list(self._dirty.values()))
+        async with self._writing:
+            await self._write(list(self._dirty.values()))
 
     async def _write(self, txs: list[OcppTransaction]) -> None:
         if not txs:

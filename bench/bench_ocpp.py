@@ -2,7 +2,8 @@
 a bare ``ocpp``-package central system that stores nothing.
 
 Run: ``python bench/bench_ocpp.py [--load CHARGERS:PERIOD[:CALLS] ...] [--duration 20]
-[--database-url postgresql://postgres@127.0.0.1:5432/wt_bench] [--find-max]``, e.g.
+[--database-url postgresql://postgres@127.0.0.1:5432/wt_bench] [--find-max] [--hub-log FILE]
+[--bare-inline-validation]``, e.g.
 ``--load 1000:2 --load 3000:6 --load 10000:10:1`` (1,000 chargers with MeterValues and Heartbeat
 every 2 s; 3,000 every 6 s; 10,000 with one MeterValues every 10 s). ``--chargers N --period P``
 is ``--load N:P``. Not part of the test run.
@@ -297,7 +298,9 @@ async def run_load(
     }
 
 
-def start_hub(port: int, database_url: str | None, workdir: str) -> subprocess.Popen[bytes]:
+def start_hub(
+    port: int, database_url: str | None, workdir: str, log: str | None = None
+) -> subprocess.Popen[bytes]:
     if is_postgres(database_url):
         assert database_url is not None
         asyncio.run(reset_postgres(database_url))
@@ -308,7 +311,7 @@ def start_hub(port: int, database_url: str | None, workdir: str) -> subprocess.P
         "DELIVERY_ENABLED": "false",
         "ALIVE_CHECK_INTERVAL_SECONDS": "0",
     }
-    return voltroam_serve(port, Path(workdir), env)
+    return voltroam_serve(port, Path(workdir), env, Path(log) if log else None)
 
 
 def start_bare(port: int, inline_validation: bool) -> subprocess.Popen[bytes]:
@@ -326,7 +329,7 @@ def measure(kind: str, load: Load, args: argparse.Namespace) -> dict[str, Any]:
     progress.step(f"{kind}: starting {server} for {load}")
     with tempfile.TemporaryDirectory() as workdir:
         proc = (
-            start_hub(port, args.database_url, workdir)
+            start_hub(port, args.database_url, workdir, args.hub_log)
             if kind == "hub"
             else start_bare(port, args.bare_inline_validation)
         )
@@ -379,6 +382,12 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=20.0, help="steady seconds per load")
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--find-max", action="store_true")
+    parser.add_argument(
+        "--hub-log",
+        default=None,
+        metavar="FILE",
+        help="keep the hub's log (WARNING and above: a CALLERROR's cause) in FILE, appended",
+    )
     parser.add_argument(
         "--bare-inline-validation",
         action="store_true",

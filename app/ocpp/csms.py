@@ -18,6 +18,7 @@ import binascii
 import contextlib
 import logging
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -75,7 +76,12 @@ class Csms:
         self.settings = settings or OcppSettings()
         identity.reserve(ctx, self.settings)
         self.bridge = Bridge(ctx, self.settings)
-        self.meters = Meters(ctx, self.settings, self.bridge)
+        # What chargers' messages and connections may hold of the connection pool at once: a
+        # storm of them waits here, in order and without a deadline, instead of failing after
+        # the pool's 30 s checkout timeout (which chargers received as InternalError), and
+        # leaves the rest of the pool to OCPI requests and workers.
+        self.db_slots = asyncio.Semaphore(self.settings.ocpp_db_concurrency)
+        self.meters = Meters(ctx, self.settings, self.bridge, self.db_slots)
         # The own CPO is one of the hub's local parties: OCPI requests addressed to it come here
         # (answered REJECTED while the CSMS is not running).
         ctx.local_parties.register(OwnCpo(self))
@@ -132,12 +138,18 @@ class Csms:
     def now() -> datetime:
         return utcnow()
 
+    @contextlib.asynccontextmanager
+    async def db(self) -> AsyncIterator[AsyncSession]:
+        """A session for the work of one charger message or connection (one of db_slots)."""
+        async with self.db_slots, self.ctx.sessions() as session:
+            yield session
+
     # --- connections ------------------------------------------------------------------------
 
     async def _admit(self, charge_point_id: str, authorization: str | None) -> Charger | None:
         """Security profile 1/2: HTTP Basic with the charger's id as user name. Returns the
         charger's row as read (detached), None when refused."""
-        async with self.ctx.sessions() as session:
+        async with self.db() as session:
             charger = await get_charger(session, charge_point_id)
             if charger is None:
                 if not self.settings.ocpp_allow_unknown_chargers:
@@ -202,7 +214,7 @@ class Csms:
         """Record the charger (its row as ``_admit`` read it) as held by this instance, in one
         UPDATE; returns the instance that held it before."""
         now = utcnow()
-        async with self.ctx.sessions() as session:
+        async with self.db() as session:
             await session.exec(
                 update(Charger)
                 .where(col(Charger.charge_point_id) == charger.charge_point_id)
@@ -232,7 +244,7 @@ class Csms:
     async def _gone(self, charge_point_id: str, version: str) -> None:
         """Record the charger as gone unless another instance holds it by now."""
         me = self.ctx.instance_id
-        async with self.ctx.sessions() as session:
+        async with self.db() as session:
             # Conditional: the charger may have reconnected to another instance meanwhile.
             gone = await session.exec(
                 update(Charger)
@@ -381,7 +393,7 @@ class Csms:
         serial: str | None,
         firmware: str | None,
     ) -> None:
-        async with self.ctx.sessions() as session:
+        async with self.db() as session:
             done = await session.exec(
                 update(Charger)
                 .where(col(Charger.charge_point_id) == charge_point_id)
@@ -400,19 +412,19 @@ class Csms:
             raise OCPPError(details={"cause": "charger no longer registered"})
 
     async def status(self, charge_point_id: str, evse: int, ocpi_status: str) -> None:
-        async with self.ctx.sessions() as session:
+        async with self.db() as session:
             charger = await self.charger(session, charge_point_id)
             await self.bridge.set_evse_status(session, charger, evse, ocpi_status)
 
     async def status_all(self, charge_point_id: str, ocpi_status: str) -> None:
-        async with self.ctx.sessions() as session:
+        async with self.db() as session:
             charger = await self.charger(session, charge_point_id)
             for number in self.bridge.evse_numbers(charger):
                 await self.bridge.set_evse_status(session, charger, number, ocpi_status)
                 await session.refresh(charger)
 
     async def authorize(self, charge_point_id: str, id_tag: str, evse: int | None) -> AuthResult:
-        async with self.ctx.sessions() as session:
+        async with self.db() as session:
             charger = await self.charger(session, charge_point_id)
             return await self.bridge.authorize(session, charger, id_tag, evse)
 

@@ -89,8 +89,15 @@ class _Known:
 
 
 class Meters:
-    def __init__(self, ctx: HubContext, settings: OcppSettings, bridge: TransactionBridge) -> None:
+    def __init__(
+        self,
+        ctx: HubContext,
+        settings: OcppSettings,
+        bridge: TransactionBridge,
+        slots: asyncio.Semaphore,
+    ) -> None:
         self.ctx = ctx
+        self._slots = slots
         self.settings = settings
         self.bridge = bridge
         self._known: dict[str, _Known] = {}
@@ -117,7 +124,7 @@ class Meters:
         # A period of the Session closes (or the transaction's first reading): written now.
         self._dirty.pop(tx.id, None)
         self._forget(charge_point_id)
-        async with self.ctx.sessions() as session:
+        async with self._slots, self.ctx.sessions() as session:
             row = await session.get(OcppTransaction, tx.id)
             if row is None or row.status != TransactionStatus.ACTIVE:
                 return
@@ -163,7 +170,7 @@ class Meters:
         return known.by_evse[evse]
 
     async def _load(self, statement: Any, params: dict[str, Any]) -> OcppTransaction | None:
-        async with self.ctx.sessions() as session:
+        async with self._slots, self.ctx.sessions() as session:
             found: OcppTransaction | None = (await session.exec(statement, params=params)).first()
             if found is not None and found.id in self._dirty:
                 # Read again while readings of it wait in memory (after _forget): keep those.
@@ -197,7 +204,7 @@ class Meters:
             rows.append({"tx_id": tx.id, "wh": tx.meter_last_wh, "at": tx.meter_last_at})
             del self._dirty[tx.id]
         try:
-            async with self.ctx.engine.begin() as conn:
+            async with self._slots, self.ctx.engine.begin() as conn:
                 await conn.execute(WRITE_READING, rows)
         except BaseException:
             # Not written: they wait for the next round (unless a newer reading came meanwhile).

@@ -7,6 +7,7 @@ charging profiles) depend on it without importing the CSMS, which imports them.
 from __future__ import annotations
 
 from collections.abc import Coroutine
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -27,6 +28,8 @@ class CsmsPort(Protocol):
     running: bool
 
     def now(self) -> datetime: ...
+
+    def db(self) -> AbstractAsyncContextManager[AsyncSession]: ...
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None: ...
 

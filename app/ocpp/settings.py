@@ -42,5 +42,8 @@ class OcppSettings(BaseSettings):
     # The highest EVSE (1.6: connector) number a charger may report; a message with a larger
     # one gets a CALLERROR (PropertyConstraintViolation) and changes nothing.
     ocpp_max_evses: int = 64
+    # Database sessions the chargers' messages and connections use at once (the rest of the
+    # pool, 15 by default, stays for OCPI requests and workers); more wait their turn.
+    ocpp_db_concurrency: int = 8
     # Currency of Sessions and CDRs when the location has no tariff.
     ocpp_default_currency: str = "EUR"

@@ -90,7 +90,7 @@ class V16ChargePoint(CsmsMixin, ChargePoint):
         self._evse_number(connector_id, "connectorId")
         started_at = parse_datetime(timestamp)
         await self.csms.meters.settle(self.id)
-        async with self.csms.ctx.sessions() as session:
+        async with self.csms.db() as session:
             charger = await self.csms.charger(session, self.id)
             key = f"{connector_id}:{connector_id}:{id_tag}:{format_datetime(started_at)}"
             repeated = await self.csms.transaction_by_start(session, self.id, key)
@@ -122,7 +122,7 @@ class V16ChargePoint(CsmsMixin, ChargePoint):
         self, meter_stop: int, timestamp: str, transaction_id: int, **kwargs: Any
     ) -> call_result.StopTransaction:
         await self.csms.meters.settle(self.id)
-        async with self.csms.ctx.sessions() as session:
+        async with self.csms.db() as session:
             tx = await self.csms.bridge.find_transaction(session, self.id, str(transaction_id))
             if tx is None:
                 # "accepted and logged": the charger must be able to drop it from its queue.

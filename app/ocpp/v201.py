@@ -98,7 +98,7 @@ class V201ChargePoint(CsmsMixin, ChargePoint):
         if "connector_id" in evse:
             self._evse_number(int(evse["connector_id"]), "evse.connectorId")
         await self.csms.meters.settle(self.id)
-        async with self.csms.ctx.sessions() as session:
+        async with self.csms.db() as session:
             charger = await self.csms.charger(session, self.id)
             tx = await bridge.find_transaction(session, self.id, tx_id)
             if tx is None:

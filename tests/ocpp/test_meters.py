@@ -3,6 +3,7 @@ CDR, nor on a clean shutdown; and EVSE numbers beyond OCPP_MAX_EVSES are refused
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -173,3 +174,29 @@ async def test_huge_evse_numbers_get_a_callerror_and_change_nothing(database_url
             assert set(row.statuses) == {"CPE-1", "CPE-64"}
             found = await session.exec(select(OcppTransaction))
             assert found.all() == []
+
+
+async def test_one_database_slot_serves_many_chargers(database_url: str) -> None:
+    """OCPP_DB_CONCURRENCY=1: connections and messages wait for the one slot in turn (none
+    holds it while asking for it again), and every message is answered."""
+    async with world(
+        database_url, {"ocpp_db_concurrency": 1, "ocpp_meter_flush_seconds": 0.1}
+    ) as w:
+        ids = [f"CPQ{i}" for i in range(6)]
+        await w.setup_site(ids)
+        async with AsyncExitStack() as stack:
+            sims = [await stack.enter_async_context(charger(w, cp)) for cp in ids]
+            await asyncio.gather(*(sim.boot() for sim in sims))
+            first = sims[0]
+            await first.start_tx("TOK1", at(0))
+            await asyncio.gather(
+                first.meter_values(4000, at(0.5)),
+                *(sim.call(call16.Heartbeat()) for sim in sims[1:]),
+                *(sim.status(1, "Charging") for sim in sims[1:]),
+            )
+            await first.stop_tx(6000, at(3))
+            await wait_for(lambda: w.pushes("cdrs", "POST"))
+        assert w.pushes("cdrs", "POST")[0].body["total_energy"] == 5.0
+        async with w.hub.app.state.hub.sessions() as session:
+            rows = [await get_charger(session, cp) for cp in ids]
+        assert all(row is not None and row.vendor == "VR" for row in rows)

@@ -159,13 +159,14 @@ class Csms:
                 session.add(charger)
                 await session.commit()
                 return charger
-            if charger.password_hash is None:
-                return charger
-            password = _basic_password(authorization, charge_point_id)
-            if password is None or not await verify_password(password, charger.password_hash):
-                log.warning("refused charger %s: bad credentials", charge_point_id)
-                return None
+        if charger.password_hash is None:
             return charger
+        # scrypt (tens of ms in a thread), with no database session held.
+        password = _basic_password(authorization, charge_point_id)
+        if password is None or not await verify_password(password, charger.password_hash):
+            log.warning("refused charger %s: bad credentials", charge_point_id)
+            return None
+        return charger
 
     async def serve(self, websocket: WebSocket, charge_point_id: str) -> None:
         offered = list(websocket.scope.get("subprotocols") or [])

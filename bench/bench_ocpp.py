@@ -2,7 +2,8 @@
 a bare ``ocpp``-package central system that stores nothing.
 
 Run: ``python bench/bench_ocpp.py [--load CHARGERS:PERIOD[:CALLS] ...] [--duration 20]
-[--database-url postgresql://postgres@127.0.0.1:5432/wt_bench] [--find-max]``, e.g.
+[--database-url postgresql://postgres@127.0.0.1:5432/wt_bench] [--find-max] [--hub-log FILE]
+[--bare-inline-validation]``, e.g.
 ``--load 1000:2 --load 3000:6 --load 10000:10:1`` (1,000 chargers with MeterValues and Heartbeat
 every 2 s; 3,000 every 6 s; 10,000 with one MeterValues every 10 s). ``--chargers N --period P``
 is ``--load N:P``. Not part of the test run.
@@ -11,7 +12,8 @@ Each server runs in its own process (so its resident memory is its own): the hub
 ``voltroam serve`` on a fresh SQLite file (or the PostgreSQL database given, whose ``public``
 schema is dropped first) with ``OCPP_ALLOW_UNKNOWN_CHARGERS=true``; the bare system is the
 ``ocpp`` package's v16 ChargePoint on ``websockets.serve`` answering BootNotification, Heartbeat,
-StatusNotification and MeterValues from memory. The load generator (this process) opens N
+StatusNotification and MeterValues from memory, with the package's defaults (payloads validated
+in its thread pool; ``--bare-inline-validation``: on the event loop, as the hub does). The load generator (this process) opens N
 WebSockets (subprotocol ocpp1.6, 100 handshakes in flight), sends BootNotification and
 StatusNotification, then for ``--duration`` seconds each charger sends a MeterValues and a
 Heartbeat (CALLS=2, the default) or a MeterValues alone (CALLS=1) every PERIOD seconds
@@ -19,7 +21,8 @@ Heartbeat (CALLS=2, the default) or a MeterValues alone (CALLS=1) every PERIOD s
 Heartbeat and StatusNotification touch the charger's state.
 
 Figures per load and server: connections held at the end, CALLs answered per second during the
-steady phase, p50/p99 reply latency (CALL sent until its CALLRESULT or CALLERROR received), the
+steady phase, the server process's CPU time (user + system) per CALL answered in that phase (the
+figure least moved by other work on a shared machine), p50/p99 reply latency (CALL sent until its CALLRESULT or CALLERROR received), the
 CALLERRORs the chargers received (by error code, over the whole run), peak resident memory of the
 server process; then hub / bare for each. ``--find-max`` doubles N (from the first load) until
 the hub no longer holds every connection or p99 exceeds 1 s, and reports the largest N that
@@ -50,6 +53,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import progress  # noqa: E402
 from common import (  # noqa: E402
     Ratio,
+    cpu_seconds,
     free_port,
     header,
     is_postgres,
@@ -93,10 +97,15 @@ class Load:
 # --- the bare central system (runs in a child process) --------------------------------------
 
 
-def serve_bare(port: int) -> None:
+def serve_bare(port: int, inline_validation: bool = False) -> None:
+    import ocpp.messages
     import websockets
     from ocpp.routing import on
     from ocpp.v16 import ChargePoint, call_result
+
+    if inline_validation:
+        # As the hub does (app/ocpp/protocol.py): schemas checked on the event loop.
+        ocpp.messages.ASYNC_VALIDATION = False
 
     class Bare(ChargePoint):  # type: ignore[misc]
         @on("BootNotification")
@@ -249,6 +258,7 @@ async def run_load(
         await asyncio.sleep(1)
     progress.step(f"{connecting()}; {duration:.0f} s of MeterValues and Heartbeats")
     start_steady.set()
+    cpu0 = cpu_seconds(pid)
     t0 = time.perf_counter()
     end = time.monotonic() + duration
 
@@ -265,6 +275,7 @@ async def run_load(
             await asyncio.sleep(0.5)
     held = stats.connected - stats.closed
     elapsed = time.perf_counter() - t0
+    cpu = cpu_seconds(pid) - cpu0
     calls = stats.steady_calls
     lat = sorted(stats.latencies)
     progress.step(f"{label}: {calls} calls answered in {elapsed:.1f} s; disconnecting")
@@ -278,6 +289,7 @@ async def run_load(
         "connections_held": held,
         "failed_connects": stats.failed_connects,
         "calls_per_s": calls / elapsed if elapsed else 0.0,
+        "cpu_ms_per_call": cpu * 1000 / calls if calls else float("nan"),
         "p50_ms": pct(0.50),
         "p99_ms": pct(0.99),
         "errors": stats.errors.total(),
@@ -286,7 +298,9 @@ async def run_load(
     }
 
 
-def start_hub(port: int, database_url: str | None, workdir: str) -> subprocess.Popen[bytes]:
+def start_hub(
+    port: int, database_url: str | None, workdir: str, log: str | None = None
+) -> subprocess.Popen[bytes]:
     if is_postgres(database_url):
         assert database_url is not None
         asyncio.run(reset_postgres(database_url))
@@ -297,12 +311,13 @@ def start_hub(port: int, database_url: str | None, workdir: str) -> subprocess.P
         "DELIVERY_ENABLED": "false",
         "ALIVE_CHECK_INTERVAL_SECONDS": "0",
     }
-    return voltroam_serve(port, Path(workdir), env)
+    return voltroam_serve(port, Path(workdir), env, Path(log) if log else None)
 
 
-def start_bare(port: int) -> subprocess.Popen[bytes]:
+def start_bare(port: int, inline_validation: bool) -> subprocess.Popen[bytes]:
+    inline = ["--bare-inline-validation"] if inline_validation else []
     return subprocess.Popen(
-        [sys.executable, __file__, "--serve-bare", str(port)],
+        [sys.executable, __file__, "--serve-bare", str(port), *inline],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -313,7 +328,11 @@ def measure(kind: str, load: Load, args: argparse.Namespace) -> dict[str, Any]:
     server = "voltroam serve" if kind == "hub" else "the bare ocpp central system"
     progress.step(f"{kind}: starting {server} for {load}")
     with tempfile.TemporaryDirectory() as workdir:
-        proc = start_hub(port, args.database_url, workdir) if kind == "hub" else start_bare(port)
+        proc = (
+            start_hub(port, args.database_url, workdir, args.hub_log)
+            if kind == "hub"
+            else start_bare(port, args.bare_inline_validation)
+        )
         try:
             wait_port(port, proc, timeout=120)
             url = f"ws://127.0.0.1:{port}/ocpp/" if kind == "hub" else f"ws://127.0.0.1:{port}/"
@@ -329,6 +348,7 @@ def report(load: Load, hub: dict[str, Any], bare: dict[str, Any], duration: floa
         ("connections held", "connections_held", "{:.0f}"),
         ("failed connects", "failed_connects", "{:.0f}"),
         ("calls/s answered", "calls_per_s", "{:.0f}"),
+        ("server CPU ms per call", "cpu_ms_per_call", "{:.2f}"),
         ("p50 reply (ms)", "p50_ms", "{:.1f}"),
         ("p99 reply (ms)", "p99_ms", "{:.1f}"),
         ("CALLERRORs", "errors", "{:.0f}"),
@@ -362,10 +382,22 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=20.0, help="steady seconds per load")
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--find-max", action="store_true")
+    parser.add_argument(
+        "--hub-log",
+        default=None,
+        metavar="FILE",
+        help="keep the hub's log (WARNING and above: a CALLERROR's cause) in FILE, appended",
+    )
+    parser.add_argument(
+        "--bare-inline-validation",
+        action="store_true",
+        help="the bare system validates payloads on the event loop, as the hub does (the ocpp "
+        "package's default is its thread pool)",
+    )
     parser.add_argument("--serve-bare", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_bare is not None:
-        serve_bare(args.serve_bare)
+        serve_bare(args.serve_bare, args.bare_inline_validation)
         return
     loads: list[Load] = args.load or [Load(args.chargers, args.period)]
     limit = raise_open_files_limit()
@@ -373,7 +405,8 @@ def main() -> None:
         header(
             "bench_ocpp",
             "; ".join(map(str, loads)) + "; the hub and a bare ocpp central system, each in "
-            f"its own process (open files limit {limit})",
+            f"its own process (open files limit {limit})"
+            + ("; bare validates inline" if args.bare_inline_validation else ""),
             args.database_url,
         )
     )
@@ -393,6 +426,14 @@ def main() -> None:
                     bare["calls_per_s"],
                     "",
                     0,
+                ),
+                Ratio(
+                    f"{n} / {current.period:g} s: CPU per call",
+                    hub["cpu_ms_per_call"],
+                    bare["cpu_ms_per_call"],
+                    "ms",
+                    2,
+                    "lower",
                 ),
                 Ratio(
                     f"{n} / {current.period:g} s: p99 reply",

@@ -284,10 +284,13 @@ def raise_open_files_limit() -> int:
     return int(soft)
 
 
-def voltroam_serve(port: int, workdir: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def voltroam_serve(
+    port: int, workdir: Path, env: dict[str, str], log: Path | None = None
+) -> subprocess.Popen[bytes]:
     """``voltroam serve`` (this worktree's app) on 127.0.0.1:port, quiet, in ``workdir``.
 
-    ``env`` adds to the environment: at least DATABASE_URL and SECRET_KEY.
+    ``env`` adds to the environment: at least DATABASE_URL and SECRET_KEY. ``log``: a file that
+    keeps what the hub writes (its log at LOG_LEVEL), else discarded.
     """
     full = {
         **os.environ,
@@ -303,8 +306,8 @@ def voltroam_serve(port: int, workdir: Path, env: dict[str, str]) -> subprocess.
         [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
         cwd=workdir,
         env=full,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL if log is None else log.open("ab"),
+        stderr=subprocess.DEVNULL if log is None else subprocess.STDOUT,
     )
 
 

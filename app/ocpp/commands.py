@@ -101,17 +101,17 @@ class Command:
 
 
 async def _find_evse(
-    session: AsyncSession, location_id: str, uid: str | None, connected_only: bool
+    command: Command, location_id: str, uid: str | None, connected_only: bool
 ) -> tuple[Charger, int] | None:
     """The charger and EVSE number an OCPI location/evse_uid names (or the first free one)."""
     chargers = (
-        await session.exec(
+        await command.session.exec(
             select(Charger).where(Charger.location_id == location_id).order_by(col(Charger.id))
         )
     ).all()
     candidates = []
     for charger in chargers:
-        for number in range(1, max(charger.evse_count, 1) + 1):
+        for number in command.csms.bridge.evse_numbers(charger):
             this = evse_uid(charger.charge_point_id, number)
             if uid is not None and ci_key(this) != ci_key(uid):
                 continue
@@ -135,7 +135,7 @@ async def _at_evse(
     charger (held by this instance or another one; the call then goes through the broker)."""
     request = command.request
     found = await _find_evse(
-        command.session, str(request["location_id"]), request.get("evse_uid"), connected_only=True
+        command, str(request["location_id"]), request.get("evse_uid"), connected_only=True
     )
     if found is None:
         return _response(CommandResponseType.REJECTED, 0, "No such EVSE at this Location")

@@ -18,6 +18,7 @@ import binascii
 import contextlib
 import logging
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,7 +41,8 @@ from app.hub.parties import service as parties
 from app.ocpp import identity
 from app.ocpp import remote as remote_requests
 from app.ocpp.bridge import AuthResult, Bridge
-from app.ocpp.models import Charger, OcppTransaction, RemoteRequest, TransactionStatus
+from app.ocpp.meters import Meters
+from app.ocpp.models import Charger, OcppTransaction, RemoteRequest
 from app.ocpp.own_cpo import OwnCpo
 from app.ocpp.protocol import Disconnected, StarletteConnection
 from app.ocpp.service import get_charger, valid_id, verify_password
@@ -74,6 +76,12 @@ class Csms:
         self.settings = settings or OcppSettings()
         identity.reserve(ctx, self.settings)
         self.bridge = Bridge(ctx, self.settings)
+        # What chargers' messages and connections may hold of the connection pool at once: a
+        # storm of them waits here, in order and without a deadline, instead of failing after
+        # the pool's 30 s checkout timeout (which chargers received as InternalError), and
+        # leaves the rest of the pool to OCPI requests and workers.
+        self.db_slots = asyncio.Semaphore(self.settings.ocpp_db_concurrency)
+        self.meters = Meters(ctx, self.settings, self.bridge, self.db_slots)
         # The own CPO is one of the hub's local parties: OCPI requests addressed to it come here
         # (answered REJECTED while the CSMS is not running).
         ctx.local_parties.register(OwnCpo(self))
@@ -99,6 +107,7 @@ class Csms:
         self.ctx.broker.on("ocpp.call", self._call_for_other_instance)
         self.ctx.broker.on("ocpp.drop", self._drop_for_other_instance)
         self._watchdog = asyncio.create_task(self._watch(), name="ocpp-watchdog")
+        self.spawn(self.meters.run(), "ocpp-meters")
         self.running = True
 
     async def stop(self) -> None:
@@ -114,6 +123,11 @@ class Csms:
         for link in list(self.connections.values()):
             with contextlib.suppress(Exception):
                 await link.websocket.close(code=1001)
+        # Readings still in memory (a clean shutdown loses none).
+        try:
+            await self.meters.flush()
+        except Exception:
+            log.exception("meter values not written at shutdown")
 
     def spawn(self, coro: Any, name: str) -> None:
         task: asyncio.Task[Any] = asyncio.create_task(coro, name=name)
@@ -124,26 +138,35 @@ class Csms:
     def now() -> datetime:
         return utcnow()
 
+    @contextlib.asynccontextmanager
+    async def db(self) -> AsyncIterator[AsyncSession]:
+        """A session for the work of one charger message or connection (one of db_slots)."""
+        async with self.db_slots, self.ctx.sessions() as session:
+            yield session
+
     # --- connections ------------------------------------------------------------------------
 
-    async def _admit(self, charge_point_id: str, authorization: str | None) -> bool:
-        """Security profile 1/2: HTTP Basic with the charger's id as user name."""
-        async with self.ctx.sessions() as session:
+    async def _admit(self, charge_point_id: str, authorization: str | None) -> Charger | None:
+        """Security profile 1/2: HTTP Basic with the charger's id as user name. Returns the
+        charger's row as read (detached), None when refused."""
+        async with self.db() as session:
             charger = await get_charger(session, charge_point_id)
             if charger is None:
                 if not self.settings.ocpp_allow_unknown_chargers:
                     log.warning("refused unknown charger %s", charge_point_id)
-                    return False
-                session.add(Charger(charge_point_id=charge_point_id))
+                    return None
+                charger = Charger(charge_point_id=charge_point_id)
+                session.add(charger)
                 await session.commit()
-                return True
-            if charger.password_hash is None:
-                return True
-            password = _basic_password(authorization, charge_point_id)
-            if password is None or not await verify_password(password, charger.password_hash):
-                log.warning("refused charger %s: bad credentials", charge_point_id)
-                return False
-            return True
+                return charger
+        if charger.password_hash is None:
+            return charger
+        # scrypt (tens of ms in a thread), with no database session held.
+        password = _basic_password(authorization, charge_point_id)
+        if password is None or not await verify_password(password, charger.password_hash):
+            log.warning("refused charger %s: bad credentials", charge_point_id)
+            return None
+        return charger
 
     async def serve(self, websocket: WebSocket, charge_point_id: str) -> None:
         offered = list(websocket.scope.get("subprotocols") or [])
@@ -152,7 +175,8 @@ class Csms:
             # Refused before the upgrade: the charger gets HTTP 403.
             await websocket.close(code=1002)
             return
-        if not await self._admit(charge_point_id, websocket.headers.get("authorization")):
+        admitted = await self._admit(charge_point_id, websocket.headers.get("authorization"))
+        if admitted is None:
             await websocket.close(code=1008)
             return
         await websocket.accept(subprotocol=subprotocol)
@@ -167,7 +191,7 @@ class Csms:
             # A charger that reconnects before its old socket timed out: the new one wins.
             with contextlib.suppress(Exception):
                 await previous.websocket.close(code=1000)
-        previous_holder = await self._set_connected(charge_point_id, version, True)
+        previous_holder = await self._connected(admitted, version)
         if previous_holder not in (None, self.ctx.instance_id):
             # Back on this instance while the one it left may still keep its old socket.
             self.spawn(self._tell_drop(previous_holder, charge_point_id), f"drop-{charge_point_id}")
@@ -178,50 +202,68 @@ class Csms:
         except Exception:
             log.exception("connection of %s failed", charge_point_id)
         finally:
+            try:
+                await self.meters.settle(charge_point_id)
+            except Exception:
+                log.exception("meter values of %s not written; retried later", charge_point_id)
             if self.connections.get(charge_point_id) is link:
                 del self.connections[charge_point_id]
                 with contextlib.suppress(Exception):
-                    await self._set_connected(charge_point_id, version, False)
+                    await self._gone(charge_point_id, version)
 
-    async def _set_connected(
-        self, charge_point_id: str, version: str, connected: bool
-    ) -> str | None:
-        """Record the charger as held by this instance (returns who held it before), or as gone
-        unless another instance holds it by now."""
-        me = self.ctx.instance_id
-        async with self.ctx.sessions() as session:
-            if not connected:
-                # Conditional: the charger may have reconnected to another instance meanwhile.
-                gone = await session.exec(
-                    update(Charger)
-                    .where(
-                        col(Charger.charge_point_id) == charge_point_id,
-                        or_(col(Charger.instance_id) == me, col(Charger.instance_id).is_(None)),
-                    )
-                    .values(connected=False, instance_id=None, last_seen_at=utcnow())
-                    .execution_options(synchronize_session=False)
+    async def _connected(self, charger: Charger, version: str) -> str | None:
+        """Record the charger (its row as ``_admit`` read it) as held by this instance, in one
+        UPDATE; returns the instance that held it before."""
+        now = utcnow()
+        async with self.db() as session:
+            await session.exec(
+                update(Charger)
+                .where(col(Charger.charge_point_id) == charger.charge_point_id)
+                .values(
+                    connected=True,
+                    instance_id=self.ctx.instance_id,
+                    ocpp_version=version,
+                    last_seen_at=now,
+                    connected_at=now,
                 )
-                await session.commit()
-                charger = await get_charger(session, charge_point_id)
-                if charger is None or gone.rowcount != 1:
-                    return None
-                await self.bridge.show_charger(session, charger)
-                log.info("%s gone (OCPP %s)", charge_point_id, version)
-                return None
-            charger = await get_charger(session, charge_point_id)
-            if charger is None:
-                return None
+                .execution_options(synchronize_session=False)
+            )
+            await session.commit()
+            await self.meters.connected(session, charger.charge_point_id)
             previous = charger.instance_id
             charger.connected = True
-            charger.instance_id = me
+            charger.instance_id = self.ctx.instance_id
             charger.ocpp_version = version
-            charger.last_seen_at = utcnow()
-            charger.connected_at = utcnow()
-            session.add(charger)
-            await session.commit()
-            await self.bridge.show_charger(session, charger)
-        log.info("%s connected (OCPP %s)", charge_point_id, version)
+            if charger.location_id is not None:
+                # Only a charger at a Location has EVSEs to show (re-read: as of now).
+                located = await get_charger(session, charger.charge_point_id)
+                if located is not None:
+                    await self.bridge.show_charger(session, located)
+        log.info("%s connected (OCPP %s)", charger.charge_point_id, version)
         return previous
+
+    async def _gone(self, charge_point_id: str, version: str) -> None:
+        """Record the charger as gone unless another instance holds it by now."""
+        me = self.ctx.instance_id
+        async with self.db() as session:
+            # Conditional: the charger may have reconnected to another instance meanwhile.
+            gone = await session.exec(
+                update(Charger)
+                .where(
+                    col(Charger.charge_point_id) == charge_point_id,
+                    or_(col(Charger.instance_id) == me, col(Charger.instance_id).is_(None)),
+                )
+                .values(connected=False, instance_id=None, last_seen_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+            await session.commit()
+            if gone.rowcount != 1:
+                return
+            charger = await get_charger(session, charge_point_id)
+            if charger is None:
+                return
+            await self.bridge.show_charger(session, charger)
+            log.info("%s gone (OCPP %s)", charge_point_id, version)
 
     async def _tell_drop(self, instance_id: str, charge_point_id: str) -> None:
         with contextlib.suppress(Exception):
@@ -352,31 +394,38 @@ class Csms:
         serial: str | None,
         firmware: str | None,
     ) -> None:
-        async with self.ctx.sessions() as session:
-            charger = await self.charger(session, charge_point_id)
-            charger.ocpp_version = version
-            charger.vendor = (vendor or "")[:64] or None
-            charger.model = (model or "")[:64] or None
-            charger.serial_number = (serial or "")[:64] or None
-            charger.firmware_version = (firmware or "")[:64] or None
-            charger.last_seen_at = utcnow()
-            session.add(charger)
+        async with self.db() as session:
+            done = await session.exec(
+                update(Charger)
+                .where(col(Charger.charge_point_id) == charge_point_id)
+                .values(
+                    ocpp_version=version,
+                    vendor=(vendor or "")[:64] or None,
+                    model=(model or "")[:64] or None,
+                    serial_number=(serial or "")[:64] or None,
+                    firmware_version=(firmware or "")[:64] or None,
+                    last_seen_at=utcnow(),
+                )
+                .execution_options(synchronize_session=False)
+            )
             await session.commit()
+        if done.rowcount != 1:  # deleted while connected
+            raise OCPPError(details={"cause": "charger no longer registered"})
 
     async def status(self, charge_point_id: str, evse: int, ocpi_status: str) -> None:
-        async with self.ctx.sessions() as session:
+        async with self.db() as session:
             charger = await self.charger(session, charge_point_id)
             await self.bridge.set_evse_status(session, charger, evse, ocpi_status)
 
     async def status_all(self, charge_point_id: str, ocpi_status: str) -> None:
-        async with self.ctx.sessions() as session:
+        async with self.db() as session:
             charger = await self.charger(session, charge_point_id)
-            for number in range(1, max(charger.evse_count, 1) + 1):
+            for number in self.bridge.evse_numbers(charger):
                 await self.bridge.set_evse_status(session, charger, number, ocpi_status)
                 await session.refresh(charger)
 
     async def authorize(self, charge_point_id: str, id_tag: str, evse: int | None) -> AuthResult:
-        async with self.ctx.sessions() as session:
+        async with self.db() as session:
             charger = await self.charger(session, charge_point_id)
             return await self.bridge.authorize(session, charger, id_tag, evse)
 
@@ -389,21 +438,6 @@ class Csms:
                     OcppTransaction.charge_point_id == charge_point_id,
                     OcppTransaction.start_key == start_key,
                 )
-            )
-        ).first()
-
-    async def active_transaction(
-        self, session: AsyncSession, charge_point_id: str, evse: int
-    ) -> OcppTransaction | None:
-        return (
-            await session.exec(
-                select(OcppTransaction)
-                .where(
-                    OcppTransaction.charge_point_id == charge_point_id,
-                    OcppTransaction.evse_id == evse,
-                    OcppTransaction.status == TransactionStatus.ACTIVE,
-                )
-                .order_by(col(OcppTransaction.id).desc())
             )
         ).first()
 

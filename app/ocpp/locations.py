@@ -51,6 +51,11 @@ def stamp() -> str:
 
 
 class LocationBridge(BridgeBase):
+    def evse_numbers(self, charger: Charger) -> range:
+        """The charger's EVSE numbers (bounded: a row written before OCPP_MAX_EVSES existed may
+        hold any count a charger reported)."""
+        return range(1, min(max(charger.evse_count, 1), self.settings.ocpp_max_evses) + 1)
+
     def _evse(
         self, charger: Charger, number: int, tariff_ids: list[str], status: str, when: str
     ) -> dict[str, Any]:
@@ -132,7 +137,7 @@ class LocationBridge(BridgeBase):
     def _evses_for(self, chargers: Any, tariff_ids: list[str], when: str) -> list[dict[str, Any]]:
         evses = []
         for charger in chargers:
-            for number in range(1, max(charger.evse_count, 1) + 1):
+            for number in self.evse_numbers(charger):
                 uid = evse_uid(charger.charge_point_id, number)
                 status = self._shown_status(charger, uid)
                 evses.append(self._evse(charger, number, tariff_ids, status, when))
@@ -207,7 +212,7 @@ class LocationBridge(BridgeBase):
         if existing is None:
             return
         caller = await own_caller(session, self.settings)
-        for number in range(1, max(charger.evse_count, 1) + 1):
+        for number in self.evse_numbers(charger):
             uid = evse_uid(charger.charge_point_id, number)
             address = Address(charger.location_id, uid)
             try:

@@ -7,6 +7,7 @@ charging profiles) depend on it without importing the CSMS, which imports them.
 from __future__ import annotations
 
 from collections.abc import Coroutine
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -14,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.hub.context import HubContext
 from app.ocpp.bridge import AuthResult, Bridge
+from app.ocpp.meters import Meters
 from app.ocpp.models import Charger, OcppTransaction
 from app.ocpp.settings import OcppSettings
 
@@ -22,9 +24,12 @@ class CsmsPort(Protocol):
     ctx: HubContext
     settings: OcppSettings
     bridge: Bridge
+    meters: Meters
     running: bool
 
     def now(self) -> datetime: ...
+
+    def db(self) -> AbstractAsyncContextManager[AsyncSession]: ...
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None: ...
 
@@ -57,8 +62,4 @@ class CsmsPort(Protocol):
 
     async def transaction_by_start(
         self, session: AsyncSession, charge_point_id: str, start_key: str
-    ) -> OcppTransaction | None: ...
-
-    async def active_transaction(
-        self, session: AsyncSession, charge_point_id: str, evse: int
     ) -> OcppTransaction | None: ...

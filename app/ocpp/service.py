@@ -10,6 +10,7 @@ import re
 import secrets
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -54,10 +55,12 @@ def valid_id(charge_point_id: str) -> bool:
     return bool(CHARGE_POINT_ID.match(charge_point_id))
 
 
+# Built once: read on every connection, BootNotification, StatusNotification and Authorize.
+_CHARGER = select(Charger).where(col(Charger.charge_point_id) == bindparam("cp"))
+
+
 async def get_charger(session: AsyncSession, charge_point_id: str) -> Charger | None:
-    return (
-        await session.exec(select(Charger).where(Charger.charge_point_id == charge_point_id))
-    ).first()
+    return (await session.exec(_CHARGER, params={"cp": charge_point_id})).first()
 
 
 async def list_chargers(session: AsyncSession) -> list[Charger]:

@@ -35,5 +35,15 @@ class OcppSettings(BaseSettings):
     # START_SESSION / STOP_SESSION: the charger must start/stop the transaction within this time
     # after accepting the remote request, or the CommandResult is FAILED.
     ocpp_command_timeout_seconds: int = 60
+    # Meter readings of running transactions are written in batches, one every N seconds (and
+    # when the charger disconnects, its transaction ends and the hub stops); a hub killed with
+    # SIGKILL loses at most this window of readings. Session PATCHes are not delayed by it.
+    ocpp_meter_flush_seconds: float = 5.0
+    # The highest EVSE (1.6: connector) number a charger may report; a message with a larger
+    # one gets a CALLERROR (PropertyConstraintViolation) and changes nothing.
+    ocpp_max_evses: int = 64
+    # Database sessions the chargers' messages and connections use at once (the rest of the
+    # pool, 15 by default, stays for OCPI requests and workers); more wait their turn.
+    ocpp_db_concurrency: int = 8
     # Currency of Sessions and CDRs when the location has no tariff.
     ocpp_default_currency: str = "EUR"

@@ -320,12 +320,12 @@ class TransactionBridge(BridgeBase):
             cost["incl_vat"] = float(rounded.incl_vat)
         return cost
 
-    async def meter_values(
-        self, session: AsyncSession, tx: OcppTransaction, samples: list[Sample]
-    ) -> None:
-        """Energy readings of a running transaction; the Session is PATCHed at a limited rate."""
+    @staticmethod
+    def apply_readings(tx: OcppTransaction, samples: list[Sample]) -> bool:
+        """Take a running transaction's energy readings into ``tx`` (in memory); False when
+        none of them is new."""
         if tx.status != TransactionStatus.ACTIVE:
-            return
+            return False
         changed = False
         for sample in sorted(samples, key=lambda s: s.at):
             if sample.energy_wh is None:
@@ -339,18 +339,33 @@ class TransactionBridge(BridgeBase):
             tx.meter_last_wh = sample.energy_wh
             tx.meter_last_at = sample.at
             changed = True
-        if not changed:
-            return
-        session.add(tx)
+        return changed
+
+    def session_due(self, tx: OcppTransaction) -> bool:
+        """Whether the transaction's readings close a charging period of its Session now (at
+        most one PATCH every OCPP_SESSION_UPDATE_SECONDS)."""
+        if tx.meter_last_at is None or not self._on_ocpi(tx):
+            return False
         start_at = tx.period_start_at or tx.started_at
-        assert tx.meter_last_at is not None
-        due = (tx.meter_last_at - start_at) >= timedelta(
+        return (tx.meter_last_at - start_at) >= timedelta(
             seconds=self.settings.ocpp_session_update_seconds
         )
-        if (
-            not due
-            or not self._on_ocpi(tx)
-            or not self._close_period(tx, tx.meter_last_at, tx.meter_last_wh)
+
+    async def meter_values(
+        self, session: AsyncSession, tx: OcppTransaction, samples: list[Sample]
+    ) -> None:
+        """Energy readings of a running transaction; the Session is PATCHed at a limited rate."""
+        if not self.apply_readings(tx, samples):
+            return
+        session.add(tx)
+        await self.publish_readings(session, tx)
+
+    async def publish_readings(self, session: AsyncSession, tx: OcppTransaction) -> None:
+        """Write a transaction whose readings changed (``tx`` in ``session``), and PATCH its
+        Session with the charging period they close when one is due."""
+        assert tx.meter_last_at is not None
+        if not self.session_due(tx) or not self._close_period(
+            tx, tx.meter_last_at, tx.meter_last_wh
         ):
             await session.commit()
             return

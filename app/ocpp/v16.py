@@ -11,7 +11,7 @@ from ocpp.v16.enums import Action
 
 from app.ocpi.schemas.common import format_datetime, parse_datetime
 from app.ocpp.bridge import AuthResult, energy_samples
-from app.ocpp.models import OcppTransaction, TransactionStatus
+from app.ocpp.models import TransactionStatus
 from app.ocpp.port import CsmsPort
 from app.ocpp.protocol import CsmsMixin
 
@@ -67,6 +67,7 @@ class V16ChargePoint(CsmsMixin, ChargePoint):
     async def on_status(
         self, connector_id: int, error_code: str, status: str, **kwargs: Any
     ) -> call_result.StatusNotification:
+        self._evse_number(connector_id, "connectorId")
         ocpi = STATUS.get(status)
         if ocpi is not None:
             if connector_id == 0:
@@ -86,8 +87,10 @@ class V16ChargePoint(CsmsMixin, ChargePoint):
     async def on_start(
         self, connector_id: int, id_tag: str, meter_start: int, timestamp: str, **kwargs: Any
     ) -> call_result.StartTransaction:
+        self._evse_number(connector_id, "connectorId")
         started_at = parse_datetime(timestamp)
-        async with self.csms.ctx.sessions() as session:
+        await self.csms.meters.settle(self.id)
+        async with self.csms.db() as session:
             charger = await self.csms.charger(session, self.id)
             key = f"{connector_id}:{connector_id}:{id_tag}:{format_datetime(started_at)}"
             repeated = await self.csms.transaction_by_start(session, self.id, key)
@@ -118,7 +121,8 @@ class V16ChargePoint(CsmsMixin, ChargePoint):
     async def on_stop(
         self, meter_stop: int, timestamp: str, transaction_id: int, **kwargs: Any
     ) -> call_result.StopTransaction:
-        async with self.csms.ctx.sessions() as session:
+        await self.csms.meters.settle(self.id)
+        async with self.csms.db() as session:
             tx = await self.csms.bridge.find_transaction(session, self.id, str(transaction_id))
             if tx is None:
                 # "accepted and logged": the charger must be able to drop it from its queue.
@@ -145,17 +149,12 @@ class V16ChargePoint(CsmsMixin, ChargePoint):
     async def on_meter_values(
         self, connector_id: int, meter_value: list[dict[str, Any]], **kwargs: Any
     ) -> call_result.MeterValues:
+        self._evse_number(connector_id, "connectorId")
         samples = energy_samples(meter_value, _wh)
-        async with self.csms.ctx.sessions() as session:
-            tx: OcppTransaction | None
-            if kwargs.get("transaction_id") is not None:
-                tx = await self.csms.bridge.find_transaction(
-                    session, self.id, str(kwargs["transaction_id"])
-                )
-            else:
-                tx = await self.csms.active_transaction(session, self.id, connector_id)
-            if tx is not None:
-                await self.csms.bridge.meter_values(session, tx, samples)
+        tx_id = kwargs.get("transaction_id")
+        await self.csms.meters.record(
+            self.id, connector_id, None if tx_id is None else str(tx_id), samples
+        )
         return call_result.MeterValues()
 
     @on(Action.data_transfer)

@@ -64,6 +64,8 @@ class V201ChargePoint(CsmsMixin, ChargePoint):
     async def on_status(
         self, timestamp: str, connector_status: str, evse_id: int, connector_id: int, **kw: Any
     ) -> call_result.StatusNotification:
+        self._evse_number(evse_id, "evseId")
+        self._evse_number(connector_id, "connectorId")
         ocpi = STATUS.get(connector_status)
         if ocpi is not None and evse_id > 0:
             await self.csms.status(self.id, evse_id, ocpi)
@@ -91,7 +93,12 @@ class V201ChargePoint(CsmsMixin, ChargePoint):
         id_token = (kwargs.get("id_token") or {}).get("id_token")
         evse = kwargs.get("evse") or {}
         status: str | None = None
-        async with self.csms.ctx.sessions() as session:
+        if "id" in evse:
+            self._evse_number(int(evse["id"]), "evse.id")
+        if "connector_id" in evse:
+            self._evse_number(int(evse["connector_id"]), "evse.connectorId")
+        await self.csms.meters.settle(self.id)
+        async with self.csms.db() as session:
             charger = await self.csms.charger(session, self.id)
             tx = await bridge.find_transaction(session, self.id, tx_id)
             if tx is None:
@@ -153,11 +160,9 @@ class V201ChargePoint(CsmsMixin, ChargePoint):
     async def on_meter_values(
         self, evse_id: int, meter_value: list[dict[str, Any]], **kwargs: Any
     ) -> call_result.MeterValues:
+        self._evse_number(evse_id, "evseId")
         samples = energy_samples(meter_value, _wh)
-        async with self.csms.ctx.sessions() as session:
-            tx = await self.csms.active_transaction(session, self.id, evse_id)
-            if tx is not None:
-                await self.csms.bridge.meter_values(session, tx, samples)
+        await self.csms.meters.record(self.id, evse_id, None, samples)
         return call_result.MeterValues()
 
     @on(Action.notify_event)

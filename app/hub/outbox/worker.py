@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
-from dataclasses import dataclass
 from datetime import datetime
 
 from app.core.ids import correlation_id_var
@@ -32,15 +32,6 @@ def _routing(row: Delivery) -> RoutingHeaders:
     )
 
 
-@dataclass(frozen=True)
-class _Outcome:
-    delivery_id: int
-    attempt: int
-    status: str
-    error: str | None
-    retry_at: datetime | None
-
-
 class DeliveryWorker:
     """Keeps up to DELIVERY_CONCURRENCY pushes in flight.
 
@@ -58,8 +49,9 @@ class DeliveryWorker:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._in_flight: set[asyncio.Task[None]] = set()
-        self._outcomes: list[tuple[_Outcome, asyncio.Future[None]]] = []
+        self._outcomes: list[tuple[outbox.Outcome, asyncio.Future[None]]] = []
         self._recorder: asyncio.Task[None] | None = None
+        self._recovered = -math.inf
 
     def wake(self) -> None:
         """Called after a commit that queued deliveries: no need to wait for the next poll."""
@@ -91,28 +83,47 @@ class DeliveryWorker:
 
     async def _run(self) -> None:
         poll = self.ctx.settings.delivery_poll_seconds
+        polled = True
         while not self._stopping:
             try:
-                busy = await self._turn()
+                busy = await self._turn(polled)
             except asyncio.CancelledError:
                 raise
             except Exception:  # a database hiccup must not end delivery for good
                 log.exception("delivery round failed")
                 busy = False
             if busy:
+                polled = False
                 continue
             self._wake.clear()
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(self._wake.wait(), timeout=poll)
+                polled = False
+            except TimeoutError:
+                polled = True
 
-    async def _turn(self) -> bool:
-        """Start new pushes; False when there was nothing to do."""
+    async def _turn(self, polled: bool = False) -> bool:
+        """Start new pushes; False when there was nothing to do.
+
+        ``polled``: no commit queued anything since the last turn (the poll's timer ran out), so
+        a read of the partial indexes decides whether a claim (a write and a commit) is worth it.
+        """
         room = self.ctx.settings.delivery_concurrency - len(self._in_flight)
         if room <= 0:
             return False
         async with self.ctx.sessions() as session:
+            if polled and not await outbox.anything_due(session):
+                return False
+            now = time.monotonic()
+            # Rows whose lease ran out: taken back at most once a poll, not on every claim.
+            if now - self._recovered >= self.ctx.settings.delivery_poll_seconds:
+                self._recovered = now
+                await outbox.recover(session)
             rows = await outbox.claim(
-                session, self.ctx.settings, min(room, self.ctx.settings.delivery_batch)
+                session,
+                self.ctx.settings,
+                min(room, self.ctx.settings.delivery_batch),
+                self.ctx.instance_id,
             )
             platforms = {
                 platform_id: await session.get(Platform, platform_id)
@@ -143,7 +154,7 @@ class DeliveryWorker:
             log.exception("delivery %s failed unexpectedly", row.id)
             status, error = DeliveryStatus.PENDING, f"internal error: {type(exc).__name__}"
             retry_at = outbox.utcnow() + outbox.backoff(self.ctx.settings, row.attempts)
-        await self._record(_Outcome(row.id, row.attempts, status, error, retry_at))
+        await self._record(outbox.Outcome(row.id, row.attempts, status, error, retry_at))
         # A slot is free, and the rows queued after this one may leave now.
         self._wake.set()
 
@@ -163,7 +174,7 @@ class DeliveryWorker:
             log.info("delivery %s not repeated: %s", row.id, reason)
         return reason is None
 
-    async def _record(self, outcome: _Outcome) -> None:
+    async def _record(self, outcome: outbox.Outcome) -> None:
         """Write the outcome now, with any others that are waiting (one transaction)."""
         written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._outcomes.append((outcome, written))
@@ -178,15 +189,7 @@ class DeliveryWorker:
             for attempt in range(1, 4):
                 try:
                     async with self.ctx.sessions() as session:
-                        for o, _written in batch:
-                            await outbox.finish(
-                                session,
-                                o.delivery_id,
-                                o.attempt,
-                                o.status,
-                                error=o.error,
-                                retry_at=o.retry_at,
-                            )
+                        await outbox.finish_many(session, [o for o, _written in batch])
                         await session.commit()
                     break
                 except Exception:

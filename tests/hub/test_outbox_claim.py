@@ -5,6 +5,7 @@ The delivery worker is off: these tests call the service functions the worker ca
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
@@ -15,6 +16,7 @@ from sqlmodel import col, select
 from app.hub.context import HubContext
 from app.hub.outbox import service as outbox
 from app.hub.outbox.models import Delivery, DeliveryStatus
+from app.hub.outbox.presence import Presence, recover_gone
 from app.ocpi.headers import PartyRef
 from tests.conftest import USE_POSTGRES, invite, running_hub
 
@@ -188,3 +190,31 @@ async def test_the_claim_plan_does_not_depend_on_statistics(
     assert "ix_delivery_pending_due" in plan, plan
     assert "ix_delivery_open_order" in plan, plan
     assert "Sort" not in plan and "Seq Scan" not in plan and "Bitmap" not in plan, plan
+
+
+@pytest.mark.skipif(not USE_POSTGRES, reason="presence locks and NOTIFY are PostgreSQL's")
+async def test_rows_of_an_instance_whose_presence_ended_are_taken_back_and_queueing_wakes_workers(
+    ctx: tuple[HubContext, list[int]],
+) -> None:
+    hub, (a, b) = ctx
+    woken = asyncio.Event()
+    lost: list[bool] = []
+    presence = Presence(hub, on_notify=woken.set, on_lost=lambda: lost.append(True))
+    assert await presence.ensure()
+    try:
+        # Another instance's commit that queues deliveries wakes this worker.
+        await queue(hub, [push(a, "L1"), push(b, "L1")])
+        await asyncio.wait_for(woken.wait(), timeout=30)
+        await claim(hub, instance=hub.instance_id)
+        async with hub.sessions() as session:
+            # Its instance holds its lock: its rows stay with it.
+            assert await recover_gone(session, "another instance") == 0
+            await session.commit()
+    finally:
+        await presence.close()
+    assert lost == []  # a close is not a loss
+    async with hub.sessions() as session:
+        # The instance is gone (its connection ended): its rows are taken back at once.
+        assert await recover_gone(session, "another instance") == 2
+        await session.commit()
+    assert [r.status for r in await all_rows(hub)] == [DeliveryStatus.PENDING] * 2

@@ -55,6 +55,10 @@ class Push:
     full: bool = False
 
 
+# The channel outbox.presence LISTENs on.
+OUTBOX_CHANNEL = "voltroam_outbox"
+_NOTIFY = text(f"SELECT pg_notify('{OUTBOX_CHANNEL}', '')")
+
 DELIVERY: Table = Delivery.__table__  # type: ignore[attr-defined]
 _c = DELIVERY.c
 
@@ -116,6 +120,9 @@ async def enqueue(session: AsyncSession, pushes: Sequence[Push]) -> None:
     ]
     # One INSERT with a VALUES row per push: ids follow the order of the rows.
     await session.exec(insert(DELIVERY).values(values))
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        # Sent at commit (and only then) to every instance's worker (outbox.presence).
+        await (await session.connection()).execute(_NOTIFY)
 
 
 def _open_earlier() -> Any:
@@ -134,17 +141,26 @@ def _open_earlier() -> Any:
     )
 
 
-async def anything_due(session: AsyncSession) -> bool:
+async def anything_due(session: AsyncSession, me: str | None = None) -> bool:
     """Whether a claim or a recovery could find work: one read of two partial indexes.
 
-    What an idle worker runs on each poll instead of a claim (which writes and commits).
+    What an idle worker runs on each poll instead of a claim (which writes and commits). With
+    ``me`` (this instance's id, when it holds its presence lock), rows in flight at another
+    instance count too: that instance may be gone.
     """
     now = utcnow()
     due = (
         select(_c.id).where(_c.status == DeliveryStatus.PENDING, _c.next_attempt_at <= now).limit(1)
     )
     expired = (
-        select(_c.id).where(_c.status == DeliveryStatus.SENDING, _c.lease_until < now).limit(1)
+        select(_c.id)
+        .where(
+            _c.status == DeliveryStatus.SENDING,
+            or_(_c.lease_until < now, _c.leased_by != me)
+            if me is not None
+            else _c.lease_until < now,
+        )
+        .limit(1)
     )
     found = (await session.exec(select(due.exists(), expired.exists()))).one()
     return any(found)

@@ -14,6 +14,7 @@ from app.core.security import UndecryptableToken
 from app.hub.context import HubContext
 from app.hub.outbox import service as outbox
 from app.hub.outbox.models import Delivery, DeliveryStatus
+from app.hub.outbox.presence import Presence, recover_gone
 from app.hub.parties.models import ConnectionStatus, Platform, endpoint_url
 from app.ocpi.client import PeerError, join_url
 from app.ocpi.headers import PartyRef, RoutingHeaders
@@ -52,6 +53,7 @@ class DeliveryWorker:
         self._outcomes: list[tuple[outbox.Outcome, asyncio.Future[None]]] = []
         self._recorder: asyncio.Task[None] | None = None
         self._recovered = -math.inf
+        self.presence = Presence(ctx, on_notify=self.wake, on_lost=self._abandon)
 
     def wake(self) -> None:
         """Called after a commit that queued deliveries: no need to wait for the next poll."""
@@ -80,6 +82,14 @@ class DeliveryWorker:
         if self._recorder is not None:
             with contextlib.suppress(Exception):
                 await self._recorder
+        # Last: the rows of the pushes abandoned above are taken back by other instances now.
+        await self.presence.close()
+
+    def _abandon(self) -> None:
+        """The presence lock is lost: other instances may take this instance's rows in flight
+        now, so none of them may still be on its way from here."""
+        for task in list(self._in_flight):
+            task.cancel()
 
     async def _run(self) -> None:
         poll = self.ctx.settings.delivery_poll_seconds
@@ -111,19 +121,25 @@ class DeliveryWorker:
         room = self.ctx.settings.delivery_concurrency - len(self._in_flight)
         if room <= 0:
             return False
+        poll = self.ctx.settings.delivery_poll_seconds
+        now = time.monotonic()
+        recovering = now - self._recovered >= poll
+        if recovering and self.presence.enabled and not self.presence.held:
+            await self.presence.ensure()
+        # Rows are claimed in this instance's name only while it holds its presence lock.
+        me = self.ctx.instance_id if self.presence.held else None
         async with self.ctx.sessions() as session:
-            if polled and not await outbox.anything_due(session):
+            if polled and not await outbox.anything_due(session, me):
                 return False
-            now = time.monotonic()
-            # Rows whose lease ran out: taken back at most once a poll, not on every claim.
-            if now - self._recovered >= self.ctx.settings.delivery_poll_seconds:
+            # Rows whose lease ran out, or whose instance is gone: taken back at most once a
+            # poll, not on every claim.
+            if recovering:
                 self._recovered = now
                 await outbox.recover(session)
+                if me is not None:
+                    await recover_gone(session, me)
             rows = await outbox.claim(
-                session,
-                self.ctx.settings,
-                min(room, self.ctx.settings.delivery_batch),
-                self.ctx.instance_id,
+                session, self.ctx.settings, min(room, self.ctx.settings.delivery_batch), me
             )
             platforms = {
                 platform_id: await session.get(Platform, platform_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.hub.auth import Caller
@@ -29,7 +29,7 @@ from app.modules.versions.service import ServedEndpoint, register
 from app.ocpi.envelope import Envelope, ocpi_response
 from app.ocpi.errors import NotFound
 from app.ocpi.headers import PartyRef
-from app.ocpi.pagination import paginated_response
+from app.ocpi.pagination import paginated_json_response
 from app.ocpi.schemas.common import parse_datetime
 from app.ocpi.schemas.locations import (
     EVSE,
@@ -367,9 +367,11 @@ async def list_locations(
     caller: CallerDep,
     session: SessionDep,
     params: PageDep,
-) -> JSONResponse:
-    rows, total = await store.page(session, MODULE, params, owners=caller.readable_owners(MODULE))
-    return paginated_response(request, [r.data for r in rows], total, params)
+) -> Response:
+    documents, total = await store.page_json(
+        session, MODULE, params, owners=caller.readable_owners(MODULE)
+    )
+    return paginated_json_response(request, documents, total, params)
 
 
 async def _get_one(

@@ -416,6 +416,18 @@ async def page(
     return await store.page(session, module, params, owners=owners, exclude_ids=exclude)
 
 
+async def page_json(
+    session: AsyncSession, ctx: HubContext, caller: Caller, module: str, params: PageParams
+) -> tuple[list[str], int]:
+    """``page``, each object as the JSON text the database holds (``store.page_json``): what a
+    GET-all sends as it is."""
+    owners = await readable_owners(session, ctx, caller, module)
+    exclude: list[int] = []
+    if module == "locations" and caller.parties(BROADCAST_TO[module]):
+        exclude = await hidden_locations(session, caller, owners)
+    return await store.page_json(session, module, params, owners=owners, exclude_ids=exclude)
+
+
 async def readable(
     session: AsyncSession, ctx: HubContext, caller: Caller, module: str
 ) -> Callable[[OcpiObject], bool]:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from app.core.metrics import ocpi_status_var
@@ -69,3 +70,21 @@ def ocpi_response(
     return JSONResponse(
         envelope_body(data, status_code, message), status_code=http_status, headers=headers
     )
+
+
+def ocpi_json_list_response(
+    items: Sequence[str], *, headers: dict[str, str] | None = None
+) -> Response:
+    """A success envelope whose ``data`` is a list of JSON documents given as text.
+
+    Stored objects go to the wire as stored: their text is spliced into the envelope, not decoded
+    and encoded again (what a GET-all page mostly cost). Each item must be one JSON value.
+    """
+    ocpi_status_var.set(int(OcpiStatus.SUCCESS))
+    stamp = format_datetime(datetime.now(UTC).replace(microsecond=0))
+    body = (
+        '{"data":['
+        + ",".join(items)
+        + f'],"status_code":{int(OcpiStatus.SUCCESS)},"timestamp":"{stamp}"}}'
+    )
+    return Response(body.encode(), media_type="application/json", headers=headers)

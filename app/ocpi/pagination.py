@@ -14,14 +14,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import func
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
 from app.core.limits import DB_BIGINT_MAX
-from app.ocpi.envelope import ocpi_response
+from app.ocpi.envelope import ocpi_json_list_response, ocpi_response
 from app.ocpi.errors import InvalidParameters
 from app.ocpi.schemas.common import parse_datetime
 
@@ -70,6 +70,16 @@ def page_params(
     )
 
 
+def date_window(last_updated: Any, params: PageParams) -> list[Any]:
+    """``date_from`` inclusive, ``date_to`` exclusive, on ``last_updated``."""
+    conditions = []
+    if params.date_from is not None:
+        conditions.append(last_updated >= params.date_from)
+    if params.date_to is not None:
+        conditions.append(last_updated < params.date_to)
+    return conditions
+
+
 async def fetch_page(
     session: AsyncSession,
     stmt: SelectOfScalar[Any],
@@ -78,10 +88,7 @@ async def fetch_page(
     params: PageParams,
 ) -> tuple[Sequence[Any], int]:
     """Run ``stmt`` filtered by the date window; return one page (oldest first) and the total."""
-    if params.date_from is not None:
-        stmt = stmt.where(last_updated >= params.date_from)
-    if params.date_to is not None:
-        stmt = stmt.where(last_updated < params.date_to)
+    stmt = stmt.where(*date_window(last_updated, params))
     total = (await session.exec(select(func.count()).select_from(stmt.subquery()))).one()
     page = stmt.order_by(last_updated, tiebreak).offset(params.offset).limit(params.limit)
     rows = (await session.exec(page)).all()
@@ -100,11 +107,26 @@ def next_link(
     return f'<{base_url}{request.url.path}?{urlencode(query)}>; rel="next"'
 
 
+def _page_headers(
+    request: Request, returned: int, total: int, params: PageParams
+) -> dict[str, str]:
+    headers = {"X-Total-Count": str(total), "X-Limit": str(params.limit)}
+    link = next_link(request, request.app.state.hub.settings.base_url, params, returned, total)
+    if link:
+        headers["Link"] = link
+    return headers
+
+
 def paginated_response(
     request: Request, data: list[Any], total: int, params: PageParams
 ) -> JSONResponse:
-    headers = {"X-Total-Count": str(total), "X-Limit": str(params.limit)}
-    link = next_link(request, request.app.state.hub.settings.base_url, params, len(data), total)
-    if link:
-        headers["Link"] = link
-    return ocpi_response(data, headers=headers)
+    return ocpi_response(data, headers=_page_headers(request, len(data), total, params))
+
+
+def paginated_json_response(
+    request: Request, documents: Sequence[str], total: int, params: PageParams
+) -> Response:
+    """A page of stored JSON documents (text), spliced into the envelope as they are."""
+    return ocpi_json_list_response(
+        documents, headers=_page_headers(request, len(documents), total, params)
+    )

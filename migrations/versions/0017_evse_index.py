@@ -14,7 +14,7 @@ from alembic import op
 import app.core.dbtypes
 
 revision: str = "0017"
-down_revision: str | None = "0013"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

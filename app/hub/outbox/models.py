@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, ForeignKey, Index, Integer
+from sqlalchemy import Column, ForeignKey, Index, Integer, text
 from sqlmodel import Field, SQLModel
 
 from app.core.dbtypes import JSONDoc, UTCDateTime, utcnow
@@ -27,9 +27,34 @@ class DeliveryStatus:
 
 class Delivery(SQLModel, table=True):
     __tablename__ = "delivery"
+    # Partial indexes hold the open rows only, so the claim costs what the queue holds, not what
+    # the table has delivered over time (migration 0015).
     __table_args__ = (
-        Index("ix_delivery_due", "status", "next_attempt_at"),
-        Index("ix_delivery_order", "platform_id", "object_ref", "id"),
+        # The claim's candidates: pending rows, due first.
+        Index(
+            "ix_delivery_pending_due",
+            "next_attempt_at",
+            "id",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
+        # Whether an earlier row of the same receiver and object is still open; superseding.
+        Index(
+            "ix_delivery_open_order",
+            "platform_id",
+            "object_ref",
+            "id",
+            postgresql_where=text("status IN ('pending', 'sending')"),
+            sqlite_where=text("status IN ('pending', 'sending')"),
+        ),
+        # Rows in flight: whose lease ran out, or whose instance is gone.
+        Index(
+            "ix_delivery_sending",
+            "leased_by",
+            "lease_until",
+            postgresql_where=text("status = 'sending'"),
+            sqlite_where=text("status = 'sending'"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -59,6 +84,9 @@ class Delivery(SQLModel, table=True):
     attempts: int = Field(default=0)
     next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The hub instance (hub_instance.id) whose worker holds the lease: when that instance is
+    # gone, the row is taken again at once rather than when the lease ends.
+    leased_by: str | None = Field(default=None, max_length=32)
     last_error: str | None = Field(default=None, max_length=512)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
-from dataclasses import dataclass
 from datetime import datetime
 
 from app.core.ids import correlation_id_var
@@ -14,6 +14,7 @@ from app.core.security import UndecryptableToken
 from app.hub.context import HubContext
 from app.hub.outbox import service as outbox
 from app.hub.outbox.models import Delivery, DeliveryStatus
+from app.hub.outbox.presence import Presence, recover_gone
 from app.hub.parties.models import ConnectionStatus, Platform, endpoint_url
 from app.ocpi.client import PeerError, join_url
 from app.ocpi.headers import PartyRef, RoutingHeaders
@@ -30,15 +31,6 @@ def _routing(row: Delivery) -> RoutingHeaders:
         if row.to_country_code and row.to_party_id
         else None,
     )
-
-
-@dataclass(frozen=True)
-class _Outcome:
-    delivery_id: int
-    attempt: int
-    status: str
-    error: str | None
-    retry_at: datetime | None
 
 
 class DeliveryWorker:
@@ -58,8 +50,10 @@ class DeliveryWorker:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._in_flight: set[asyncio.Task[None]] = set()
-        self._outcomes: list[tuple[_Outcome, asyncio.Future[None]]] = []
+        self._outcomes: list[tuple[outbox.Outcome, asyncio.Future[None]]] = []
         self._recorder: asyncio.Task[None] | None = None
+        self._recovered = -math.inf
+        self.presence = Presence(ctx, on_notify=self.wake, on_lost=self._abandon)
 
     def wake(self) -> None:
         """Called after a commit that queued deliveries: no need to wait for the next poll."""
@@ -88,31 +82,64 @@ class DeliveryWorker:
         if self._recorder is not None:
             with contextlib.suppress(Exception):
                 await self._recorder
+        # Last: the rows of the pushes abandoned above are taken back by other instances now.
+        await self.presence.close()
+
+    def _abandon(self) -> None:
+        """The presence lock is lost: other instances may take this instance's rows in flight
+        now, so none of them may still be on its way from here."""
+        for task in list(self._in_flight):
+            task.cancel()
 
     async def _run(self) -> None:
         poll = self.ctx.settings.delivery_poll_seconds
+        polled = True
         while not self._stopping:
             try:
-                busy = await self._turn()
+                busy = await self._turn(polled)
             except asyncio.CancelledError:
                 raise
             except Exception:  # a database hiccup must not end delivery for good
                 log.exception("delivery round failed")
                 busy = False
             if busy:
+                polled = False
                 continue
             self._wake.clear()
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(self._wake.wait(), timeout=poll)
+                polled = False
+            except TimeoutError:
+                polled = True
 
-    async def _turn(self) -> bool:
-        """Start new pushes; False when there was nothing to do."""
+    async def _turn(self, polled: bool = False) -> bool:
+        """Start new pushes; False when there was nothing to do.
+
+        ``polled``: no commit queued anything since the last turn (the poll's timer ran out), so
+        a read of the partial indexes decides whether a claim (a write and a commit) is worth it.
+        """
         room = self.ctx.settings.delivery_concurrency - len(self._in_flight)
         if room <= 0:
             return False
+        poll = self.ctx.settings.delivery_poll_seconds
+        now = time.monotonic()
+        recovering = now - self._recovered >= poll
+        if recovering and self.presence.enabled and not self.presence.held:
+            await self.presence.ensure()
+        # Rows are claimed in this instance's name only while it holds its presence lock.
+        me = self.ctx.instance_id if self.presence.held else None
         async with self.ctx.sessions() as session:
+            if polled and not await outbox.anything_due(session, me):
+                return False
+            # Rows whose lease ran out, or whose instance is gone: taken back at most once a
+            # poll, not on every claim.
+            if recovering:
+                self._recovered = now
+                await outbox.recover(session)
+                if me is not None:
+                    await recover_gone(session, me)
             rows = await outbox.claim(
-                session, self.ctx.settings, min(room, self.ctx.settings.delivery_batch)
+                session, self.ctx.settings, min(room, self.ctx.settings.delivery_batch), me
             )
             platforms = {
                 platform_id: await session.get(Platform, platform_id)
@@ -151,7 +178,7 @@ class DeliveryWorker:
             log.exception("delivery %s failed unexpectedly", row.id)
             status, error = DeliveryStatus.PENDING, f"internal error: {type(exc).__name__}"
             retry_at = outbox.utcnow() + outbox.backoff(self.ctx.settings, row.attempts)
-        await self._record(_Outcome(row.id, row.attempts, status, error, retry_at))
+        await self._record(outbox.Outcome(row.id, row.attempts, status, error, retry_at))
         # A slot is free, and the rows queued after this one may leave now. (After a row taken
         # at once and delivered, no claim round: the only row that can wait behind it is a
         # second result to the same response_url, which the next poll takes.)
@@ -174,7 +201,7 @@ class DeliveryWorker:
             log.info("delivery %s not repeated: %s", row.id, reason)
         return reason is None
 
-    async def _record(self, outcome: _Outcome) -> None:
+    async def _record(self, outcome: outbox.Outcome) -> None:
         """Write the outcome now, with any others that are waiting (one transaction)."""
         written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._outcomes.append((outcome, written))
@@ -189,15 +216,7 @@ class DeliveryWorker:
             for attempt in range(1, 4):
                 try:
                     async with self.ctx.sessions() as session:
-                        for o, _written in batch:
-                            await outbox.finish(
-                                session,
-                                o.delivery_id,
-                                o.attempt,
-                                o.status,
-                                error=o.error,
-                                retry_at=o.retry_at,
-                            )
+                        await outbox.finish_many(session, [o for o, _written in batch])
                         await session.commit()
                     break
                 except Exception:

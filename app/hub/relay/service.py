@@ -25,8 +25,7 @@ from app.core.dbtypes import utcnow
 from app.hub.context import HubContext
 from app.hub.directory.service import platform_by_id
 from app.hub.forward import call_party
-from app.hub.outbox.models import DeliveryStatus
-from app.hub.outbox.service import Push, enqueue
+from app.hub.outbox.service import Push, enqueue, enqueue_taken
 from app.hub.parties.models import ConnectionStatus, Platform
 from app.hub.relay.models import Callback, CallbackStatus
 from app.hub.routing import Party
@@ -235,10 +234,8 @@ async def relay_result_now(
             .execution_options(synchronize_session=False)
         )
         if taken.rowcount == 1:
-            [row] = await enqueue(session, [_result_push(callback, module, body)])
-            row.status = DeliveryStatus.SENDING
-            row.attempts = 1
-            row.lease_until = now + timedelta(seconds=ctx.settings.delivery_lease_seconds)
+            lease = now + timedelta(seconds=ctx.settings.delivery_lease_seconds)
+            row = await enqueue_taken(session, _result_push(callback, module, body), lease)
             await session.commit()
             send(row, requester)
             return

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from app.core.limits import DB_ID_MAX
 from app.hub.auth import Caller
@@ -20,7 +20,7 @@ from app.modules.versions.service import ServedEndpoint, register
 from app.ocpi.envelope import Envelope, ocpi_response
 from app.ocpi.errors import InvalidParameters, NotFound
 from app.ocpi.headers import PartyRef
-from app.ocpi.pagination import paginated_response
+from app.ocpi.pagination import paginated_json_response
 from app.ocpi.schemas.cdrs import CDR
 from app.ocpi.schemas.common import parse_datetime
 from app.ocpi.schemas.versions import InterfaceRole
@@ -123,6 +123,8 @@ def _may_read(caller: Caller, row: OcpiObject) -> bool:
 )
 async def list_cdrs(
     request: Request, caller: CallerDep, session: SessionDep, params: PageDep
-) -> JSONResponse:
-    rows, total = await store.page(session, MODULE, params, recipients=caller.parties(EMSP_LIKE))
-    return paginated_response(request, [r.data for r in rows], total, params)
+) -> Response:
+    documents, total = await store.page_json(
+        session, MODULE, params, recipients=caller.parties(EMSP_LIKE)
+    )
+    return paginated_json_response(request, documents, total, params)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.hub import agreements
@@ -30,7 +30,7 @@ from app.modules.versions.service import ServedEndpoint, register
 from app.ocpi.envelope import Envelope, ocpi_response
 from app.ocpi.errors import NotFound
 from app.ocpi.headers import PartyRef
-from app.ocpi.pagination import paginated_response
+from app.ocpi.pagination import paginated_json_response
 from app.ocpi.schemas.common import parse_datetime
 from app.ocpi.schemas.locations import (
     EVSE,
@@ -369,9 +369,9 @@ async def list_locations(
     ctx: ContextDep,
     session: SessionDep,
     params: PageDep,
-) -> JSONResponse:
-    rows, total = await agreements.page(session, ctx, caller, MODULE, params)
-    return paginated_response(request, [r.data for r in rows], total, params)
+) -> Response:
+    documents, total = await agreements.page_json(session, ctx, caller, MODULE, params)
+    return paginated_json_response(request, documents, total, params)
 
 
 async def _get_one(

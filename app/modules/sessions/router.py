@@ -5,7 +5,7 @@ and eMSPs pull their own."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from app.hub.forward import call_party, relay_reply
 from app.hub.routing import EMSP_LIKE
@@ -24,7 +24,7 @@ from app.modules.sessions import service as sessions
 from app.modules.versions.service import ServedEndpoint, register
 from app.ocpi.envelope import Envelope
 from app.ocpi.errors import NotFound
-from app.ocpi.pagination import paginated_response
+from app.ocpi.pagination import paginated_json_response
 from app.ocpi.schemas.sessions import (
     ChargingPreferences,
     ChargingPreferencesResponse,
@@ -122,9 +122,11 @@ async def get_own_session(
 )
 async def list_sessions(
     request: Request, caller: CallerDep, session: SessionDep, params: PageDep
-) -> JSONResponse:
-    rows, total = await store.page(session, MODULE, params, recipients=caller.parties(EMSP_LIKE))
-    return paginated_response(request, [r.data for r in rows], total, params)
+) -> Response:
+    documents, total = await store.page_json(
+        session, MODULE, params, recipients=caller.parties(EMSP_LIKE)
+    )
+    return paginated_json_response(request, documents, total, params)
 
 
 @sender.put(

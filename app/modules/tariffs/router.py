@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from app.hub import agreements
 from app.hub.store import push
@@ -19,7 +19,7 @@ from app.modules.common import (
 from app.modules.versions.service import ServedEndpoint, register
 from app.ocpi.envelope import Envelope, ocpi_response
 from app.ocpi.errors import NotFound
-from app.ocpi.pagination import paginated_response
+from app.ocpi.pagination import paginated_json_response
 from app.ocpi.schemas.tariffs import Tariff
 from app.ocpi.schemas.versions import InterfaceRole
 from app.ocpi.version import VERSION_PREFIX
@@ -110,6 +110,6 @@ async def get_own_tariff(
 )
 async def list_tariffs(
     request: Request, caller: CallerDep, ctx: ContextDep, session: SessionDep, params: PageDep
-) -> JSONResponse:
-    rows, total = await agreements.page(session, ctx, caller, MODULE, params)
-    return paginated_response(request, [r.data for r in rows], total, params)
+) -> Response:
+    documents, total = await agreements.page_json(session, ctx, caller, MODULE, params)
+    return paginated_json_response(request, documents, total, params)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from app.hub import agreements
 from app.hub.store import push
@@ -22,7 +22,7 @@ from app.modules.tokens.authorize import authorize
 from app.modules.versions.service import ServedEndpoint, register
 from app.ocpi.envelope import Envelope
 from app.ocpi.errors import InvalidParameters
-from app.ocpi.pagination import paginated_response
+from app.ocpi.pagination import paginated_json_response
 from app.ocpi.schemas.tokens import (
     AuthorizationInfo,
     LocationReferences,
@@ -143,10 +143,10 @@ async def get_own_token(
 )
 async def list_tokens(
     request: Request, caller: CallerDep, ctx: ContextDep, session: SessionDep, params: PageDep
-) -> JSONResponse:
+) -> Response:
     # "The tokens module gives CPOs knowledge of the token information of an eMSP."
-    rows, total = await agreements.page(session, ctx, caller, MODULE, params)
-    return paginated_response(request, [r.data for r in rows], total, params)
+    documents, total = await agreements.page_json(session, ctx, caller, MODULE, params)
+    return paginated_json_response(request, documents, total, params)
 
 
 @sender.post(

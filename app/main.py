@@ -34,6 +34,7 @@ from app.modules.locations import router as locations
 from app.modules.sessions import router as sessions
 from app.modules.tariffs import router as tariffs
 from app.modules.tokens import router as tokens
+from app.modules.versions.edge import VersionEdgeMiddleware
 from app.modules.versions.router import router as versions_router
 from app.ocpi.envelope import ocpi_response
 from app.ocpi.errors import OcpiError
@@ -247,6 +248,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_openapi(app)
     # Innermost: a body over MAX_REQUEST_BYTES is refused before routing (logged, with ids).
     app.add_middleware(RequestSizeLimitMiddleware, max_bytes=settings.max_request_bytes)
+    # OCPI 2.1.1 and 2.3.0, translated to and from the 2.2.1 routes (inside the access log).
+    app.add_middleware(VersionEdgeMiddleware)
     # Outermost first: ids are set before the access log line is written.
     app.add_middleware(AccessLogMiddleware, metrics=metrics)
     app.add_middleware(RequestIdMiddleware)

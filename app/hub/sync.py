@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from sqlmodel import select
 
 from app.core.security import UndecryptableToken
+from app.hub import edge
 from app.hub.context import HubContext
 from app.hub.forward import broadcast
 from app.hub.parties.models import Platform, PlatformRole, endpoint_url
@@ -144,8 +145,18 @@ async def pull_cpo(
         routing = RoutingHeaders(from_party=hub_ref(ctx.settings), to_party=min(cpos, key=str))
         try:
             async for item in ctx.ocpi.get_all(
-                url, token, routing=routing, module=module, on_page=tally.page
+                url,
+                token,
+                routing=routing,
+                module=module,
+                on_page=tally.page,
+                version=platform.version,
             ):
+                # In the canonical form (app/hub/edge.py), None when it cannot be.
+                item = await edge.pulled(ctx.settings, platform, module, item, min(cpos, key=str))
+                if item is None:
+                    tally.ignored += 1
+                    continue
                 try:
                     obj = model.model_validate(item).to_json()
                 except ValidationError as exc:

@@ -120,6 +120,10 @@ class Party211:
         url = f"{base}/{path}" if path else base
         return await client.request(method, url, json=body, headers=auth_211(self.hub_token))
 
+    async def call_url(self, client: httpx.AsyncClient, method: str, url: str) -> httpx.Response:
+        assert self.hub_token is not None
+        return await client.request(method, url, headers=auth_211(self.hub_token))
+
     # --- as a server the hub calls ---
 
     def _build(self) -> FastAPI:

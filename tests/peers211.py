@@ -160,6 +160,7 @@ class Party211:
             ]
             return envelope({"version": VERSION, "endpoints": endpoints})
 
+        @app.post(f"/{VERSION}/credentials/")
         @app.post(f"/{VERSION}/credentials")
         async def post_credentials(request: Request) -> JSONResponse:
             body = await request.json()

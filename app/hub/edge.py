@@ -122,6 +122,31 @@ async def location_of(session: AsyncSession, kind: Kind, data: Mapping[str, Any]
     return await stored_data(session, "locations", owner, str(location_id))
 
 
+# Whole objects whose ext the store keeps, by the module they are stored in.
+WHOLE: dict[Kind, str] = {
+    Kind.LOCATION: "locations",
+    Kind.TARIFF: "tariffs",
+    Kind.TOKEN: "tokens",
+    Kind.SESSION: "sessions",
+    Kind.CDR: "cdrs",
+}
+
+
+async def stored_ext(session: AsyncSession, kind: Kind, data: Any) -> dict[str, Any] | None:
+    """The ext stored beside a whole canonical object (what a 2.3.0 sender gave that 2.2.1
+    cannot carry), found by the object's own identity."""
+    module = WHOLE.get(kind)
+    if module is None or not isinstance(data, Mapping):
+        return None
+    key = data.get("uid" if kind == Kind.TOKEN else "id")
+    if not isinstance(key, str):
+        return None
+    owner = PartyRef.of(str(data.get("country_code", "")), str(data.get("party_id", "")))
+    subtype = str(data.get("type", "")) if kind == Kind.TOKEN else ""
+    row = await store.get(session, module, owner, key, subtype)
+    return dict(row.ext) if row is not None and row.ext else None
+
+
 async def outbound_context(
     session: AsyncSession, base: TranslationContext, kind: Kind, data: Any
 ) -> TranslationContext:
@@ -266,7 +291,8 @@ async def _outbound(
         ) and isinstance(body, dict):
             body = {**body, "response_url": _result_url(settings, body["response_url"], version)}
         tctx = await outbound_context(session, base, kind, body)
-        out.body = from_canonical(version, kind, body, None, tctx)
+        ext = await stored_ext(session, kind, body) if version == V230 else None
+        out.body = from_canonical(version, kind, body, ext, tctx)
     if version == V211 and module == "tokens" and method in ("PUT", "PATCH"):
         # 2.1.1 Tokens are PUT at {country_code}/{party_id}/{uid}, without ?type.
         out.query = urlencode([(k, v) for k, v in parse_qsl(query) if k != "type"])

@@ -1,4 +1,4 @@
-"""ocpi versions: what a partner on OCPI 2.1.1 does not say in its credentials
+"""ocpi versions: what a 2.1.1 partner does not say; the ext of 2.3.0 objects
 
 Revision ID: 0014
 Revises: 0011
@@ -10,6 +10,9 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
+from sqlalchemy.dialects.postgresql import JSONB
+
+JSONDoc = sa.JSON().with_variant(JSONB(), "postgresql")
 
 revision: str = "0014"
 down_revision: str | None = "0011"
@@ -32,8 +35,14 @@ def upgrade() -> None:
             sa.Column("vat", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True)
         )
 
+    # What 2.2.1 cannot carry but a 2.3.0 sender gave (app/ocpi/ext.py), beside data.
+    with op.batch_alter_table("ocpi_object", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("ext", JSONDoc, nullable=True))
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("ocpi_object", schema=None) as batch_op:
+        batch_op.drop_column("ext")
     with op.batch_alter_table("platform", schema=None) as batch_op:
         batch_op.drop_column("vat")
         batch_op.drop_column("time_zone")

@@ -42,6 +42,7 @@ from app.ocpi.auth import token_candidates
 from app.ocpi.envelope import ocpi_response
 from app.ocpi.errors import OcpiError
 from app.ocpi.headers import PartyRef
+from app.ocpi.incoming import Incoming, announced
 from app.ocpi.kinds import MODULES_211, Kinds, kinds_of
 from app.ocpi.status import OcpiStatus
 from app.ocpi.translate import from_canonical, to_canonical
@@ -179,6 +180,7 @@ class VersionEdgeMiddleware:
         headers = Headers(scope=scope)
         kinds = kinds_of(request.module, request.method, request.interface, request.segments)
         method, query = request.method, scope.get("query_string", b"").decode("latin-1")
+        incoming: Incoming | None = None
         async with hub.sessions() as session:
             platform, roles = await _caller(session, headers)
             base = edge.base_context(hub.settings, platform, roles)
@@ -198,7 +200,7 @@ class VersionEdgeMiddleware:
                     " list one: register in OCPI 2.2.1",
                 )
             if kinds is not None and kinds.body is not None and body and platform is not None:
-                body, method, query = await self._request_in(
+                body, method, query, incoming = await self._request_in(
                     session, request, kinds.body, body, base, roles, query
                 )
         inner = dict(scope)
@@ -218,7 +220,8 @@ class VersionEdgeMiddleware:
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
 
-        await self.app(inner, _replay(body, receive), capture)
+        with announced(incoming):
+            await self.app(inner, _replay(body, receive), capture)
         out = b"".join(chunks)
         response_headers = MutableHeaders(raw=list(started.get("headers", [])))
         if kinds is not None and kinds.reply is not None and platform is not None:
@@ -249,12 +252,13 @@ class VersionEdgeMiddleware:
         base: TranslationContext,
         roles: list[PlatformRole],
         query: str,
-    ) -> tuple[bytes, str, str]:
-        """The body in the canonical form (and the method and query the 2.2.1 route takes)."""
+    ) -> tuple[bytes, str, str, Incoming | None]:
+        """The body in the canonical form (and the method and query the 2.2.1 route takes), and
+        the ext of a whole object for the store to keep beside it."""
         try:
             obj = json.loads(body)
         except ValueError:
-            return body, request.method, query  # the route answers 400
+            return body, request.method, query, None  # the route answers 400
         segments = request.segments
         owner: PartyRef | None = None
         stored_key: tuple[str, str] | None = None
@@ -269,7 +273,7 @@ class VersionEdgeMiddleware:
             tctx = await edge.inbound_context(
                 session, base, kind, obj, owner=owner, stored_key=stored_key
             )
-            data, _ext = to_canonical(request.version, kind, obj, tctx)
+            data, ext = to_canonical(request.version, kind, obj, tctx)
             if kind == Kind.TARIFF_PATCH:
                 # 2.2.1 has no Tariff PATCH: the fields replace the stored Tariff's, as a PUT.
                 assert owner is not None
@@ -293,7 +297,15 @@ class VersionEdgeMiddleware:
             if token_type:
                 pairs = [(k, v) for k, v in parse_qsl(query) if k != "type"]
                 query = urlencode([*pairs, ("type", token_type)])
-        return json.dumps(data).encode(), method, query
+        incoming = None
+        module = edge.WHOLE.get(kind)
+        if module is not None and isinstance(data, dict):
+            # The whole object replaces the stored one: its ext too (None from 2.1.1).
+            key = data.get("uid" if kind == Kind.TOKEN else "id")
+            incoming = Incoming(
+                module, str(data["country_code"]), str(data["party_id"]), str(key), ext
+            )
+        return json.dumps(data).encode(), method, query, incoming
 
     async def _reply_out(
         self,
@@ -339,7 +351,8 @@ class VersionEdgeMiddleware:
         session: AsyncSession, request: _Request, kind: Kind, data: Any, tctx: TranslationContext
     ) -> Any:
         tctx = await edge.outbound_context(session, tctx, kind, data)
-        return from_canonical(request.version, kind, data, None, tctx)
+        ext = await edge.stored_ext(session, kind, data) if request.version == edge.V230 else None
+        return from_canonical(request.version, kind, data, ext, tctx)
 
 
 async def _read_body(receive: Receive) -> bytes:

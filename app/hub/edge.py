@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode
@@ -51,6 +51,17 @@ COMMAND_TIMEOUT_211 = 60
 _RESULT_PATHS = {
     "commands": (f"{VERSION_PREFIX}/sender/commands/", "commands/"),
 }
+
+
+COMMANDS = frozenset(
+    {
+        Kind.START_SESSION,
+        Kind.STOP_SESSION,
+        Kind.RESERVE_NOW,
+        Kind.CANCEL_RESERVATION,
+        Kind.UNLOCK_CONNECTOR,
+    }
+)
 
 
 def version_of(platform: Platform | None) -> str:
@@ -196,7 +207,9 @@ class Outgoing:
     routing: RoutingHeaders | None
     kinds: Kinds | None = None
     reply_context: TranslationContext | None = None
-    notes: list[str] = field(default_factory=list)
+    # The answer the hub gives itself instead of calling (a command the receiver's version
+    # does not have: NOT_SUPPORTED, as its CPO would say).
+    answer: OcpiReply | None = None
 
     @property
     def canonical(self) -> bool:
@@ -282,17 +295,29 @@ async def _outbound(
             if stored is None:
                 raise NotRepresentable("session", "the stored Session is gone", version=V211)
             out.method, kind, body = "PUT", Kind.SESSION, stored
-        if kind in (
-            Kind.START_SESSION,
-            Kind.STOP_SESSION,
-            Kind.RESERVE_NOW,
-            Kind.CANCEL_RESERVATION,
-            Kind.UNLOCK_CONNECTOR,
-        ) and isinstance(body, dict):
+        if kind in COMMANDS and isinstance(body, dict):
             body = {**body, "response_url": _result_url(settings, body["response_url"], version)}
         tctx = await outbound_context(session, base, kind, body)
         ext = await stored_ext(session, kind, body) if version == V230 else None
-        out.body = from_canonical(version, kind, body, ext, tctx)
+        try:
+            out.body = from_canonical(version, kind, body, ext, tctx)
+        except NotRepresentable as exc:
+            if kind not in COMMANDS:
+                raise
+            # A command the receiver's version does not know (CANCEL_RESERVATION to 2.1.1):
+            # the CommandResponse its CPO would give (mod_commands, CommandResponseType).
+            log.info("command not sent to platform %s: %s", platform.id, exc.message)
+            out.answer = OcpiReply(
+                200,
+                1000,
+                None,
+                {
+                    "result": "NOT_SUPPORTED",
+                    "timeout": 0,
+                    "message": [{"language": "en", "text": exc.message[:512]}],
+                },
+            )
+            return out
     if version == V211 and module == "tokens" and method in ("PUT", "PATCH"):
         # 2.1.1 Tokens are PUT at {country_code}/{party_id}/{uid}, without ?type.
         out.query = urlencode([(k, v) for k, v in parse_qsl(query) if k != "type"])

@@ -80,6 +80,8 @@ async def call_party(
         body=body,
         routing=RoutingHeaders(from_party=from_party, to_party=party.ref),
     )
+    if out.answer is not None:
+        return out.answer
     url = join_url(base, out.path) if out.path else base
     if out.query:
         url = f"{url}?{out.query}"

@@ -166,6 +166,18 @@ async def test_2_3_0_fields_reach_2_3_0_receivers_and_the_closest_form_the_other
         [pulled] = [loc for loc in got["data"] if loc["id"] == "LOC9"]
         assert pulled["help_phone"] == "+49 30 1234567" and pulled["parking_places"]
 
+        # The same Location PUT whole in 2.2.1 form has none of them: they go for everybody.
+        put = await http.put(
+            f"{hub.base_url}/ocpi/2.2.1/receiver/locations/DE/CPC/LOC9",
+            json={**loc2.body, "name": "Parkhaus Mitte (2.2.1)"},
+            headers=cpo.auth(),
+        )
+        assert put.json()["status_code"] == 1000, put.text
+        [_, again] = await eventually(
+            lambda: len(emsp3.pushes("locations")) == 2 and emsp3.pushes("locations")
+        )
+        assert again.body["name"] == "Parkhaus Mitte (2.2.1)"
+        assert "help_phone" not in again.body and not again.body.get("parking_places")
         # Tax amounts: a 2.3.0 CDR to a 2.2.1 eMSP carries incl_vat (exact); its names stay
         # for 2.3.0 receivers.
         put = await http.put(

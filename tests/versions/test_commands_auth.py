@@ -73,6 +73,20 @@ async def test_start_session_of_a_2_2_1_emsp_reaches_a_2_1_1_cpo_and_its_result_
         assert back.path == "/2.2.1/commands/START_SESSION/cb-1"
         assert back.body["result"] == "ACCEPTED"
 
+        # A command 2.1.1 does not have: NOT_SUPPORTED, as a CPO without it answers.
+        cancel = await http.post(
+            f"{hub.base_url}/ocpi/2.2.1/receiver/commands/CANCEL_RESERVATION",
+            json={"response_url": f"{emsp.base_url}/2.2.1/commands/cb-3", "reservation_id": "R1"},
+            headers={
+                **token_header(emsp.hub_token or ""),
+                "OCPI-to-country-code": "BE",
+                "OCPI-to-party-id": "BEC",
+            },
+        )
+        assert cancel.json()["status_code"] == 1000, cancel.text
+        assert cancel.json()["data"]["result"] == "NOT_SUPPORTED"
+        assert [c.path for c in cpo.received("commands")] == ["/2.1.1/commands/START_SESSION"]
+
         # What 2.1.1 does not have: ChargingProfiles and charging preferences for its Sessions
         # get the spec's error, and nothing reaches the CPO.
         put = await http.put(

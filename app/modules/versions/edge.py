@@ -52,6 +52,10 @@ from app.ocpi.version import OCPI_PREFIX, VERSION_PREFIX
 __all__ = ("VERSION_STATE_KEY", "VersionEdgeMiddleware")
 
 _PATH = re.compile(rf"^{OCPI_PREFIX}/(2\.1\.1|2\.3\.0)/(.+)$")
+# A whole object PUT by a 2.2.1 sender: it has nothing 2.2.1 lacks, so any stored ext goes.
+_PUT_221 = re.compile(
+    rf"^{VERSION_PREFIX}/receiver/(locations|tariffs|tokens|sessions)/([^/]+)/([^/]+)/([^/]+)$"
+)
 # Where the version a request came in is kept for the route (request.state.ocpi_version).
 VERSION_STATE_KEY = "ocpi_version"
 
@@ -150,7 +154,13 @@ class VersionEdgeMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         match = _PATH.match(scope["path"]) if scope["type"] == "http" else None
         if match is None:
-            await self.app(scope, receive, send)
+            put = _PUT_221.match(scope["path"]) if scope.get("method") == "PUT" else None
+            if put is None:
+                await self.app(scope, receive, send)
+                return
+            module, cc, pid, key = (unquote(g) for g in put.groups())
+            with announced(Incoming(module, cc, pid, key, None)):
+                await self.app(scope, receive, send)
             return
         request = _Request(match.group(1), scope["method"], match.group(2))
         if not request.known():

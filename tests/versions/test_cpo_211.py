@@ -186,3 +186,77 @@ async def test_a_2_1_1_cpo_roams_with_2_2_1_and_2_3_0_emsps(
         [mine] = got["data"]
         assert mine["id"] == "LOC1" and mine["type"] == "ON_STREET" and "country_code" not in mine
         assert mine["evses"][0]["connectors"][0]["tariff_id"] == "11"
+
+
+async def test_2_1_1_patches_of_a_session_and_a_tariff(
+    hub: RunningServer, http: httpx.AsyncClient
+) -> None:
+    async with (
+        running_party(emsp221("NL", "EMA")) as emsp,
+        running_party(Party211("CPO", "BE", "BEC")) as cpo,
+    ):
+        await emsp.register_with(http, hub.versions_url, await invite_as(http, hub, "E2"))
+        await cpo.register_with(
+            http, hub.versions_url, await invite_as(http, hub, "Old CPO", role="CPO")
+        )
+        put = await http.put(
+            f"{hub.base_url}/ocpi/2.2.1/receiver/tokens/NL/EMA/UID1",
+            json=token_221("NL", "EMA", "UID1", "NL-EMA-C00000001"),
+            headers=token_header(emsp.hub_token or ""),
+        )
+        assert put.json()["status_code"] == 1000, put.text
+        session = session_211("S1", "NL-EMA-C00000001")
+        session["charging_periods"] = [
+            {
+                "start_date_time": "2026-11-29T10:00:00Z",
+                "dimensions": [{"type": "ENERGY", "volume": 2}],
+            }
+        ]
+        put = await cpo.call(http, "PUT", "sessions", "BE/BEC/S1", session)
+        assert put.json()["status_code"] == 1000, put.text
+        # mod_sessions.md (2.1.1): a PATCH replaces charging_periods; no last_updated needed.
+        periods = [
+            *session["charging_periods"],
+            {
+                "start_date_time": "2026-11-29T10:30:00Z",
+                "dimensions": [{"type": "ENERGY", "volume": 3}],
+            },
+        ]
+        patch = await cpo.call(
+            http, "PATCH", "sessions", "BE/BEC/S1", {"kwh": 5, "charging_periods": periods}
+        )
+        assert patch.json()["status_code"] == 1000, patch.text
+        pushed = await eventually(
+            lambda: len(emsp.pushes("sessions")) == 2 and emsp.pushes("sessions")
+        )
+        assert pushed[1].method == "PATCH"
+        # 2.2.1 appends: only the new period goes on.
+        assert [p["start_date_time"] for p in pushed[1].body["charging_periods"]] == [
+            "2026-11-29T10:30:00Z"
+        ]
+        assert pushed[1].body["kwh"] == 5 and "last_updated" in pushed[1].body
+
+        # mod_tariffs.md (2.1.1) has a Tariff PATCH; 2.2.1 has none: the hub stores and sends
+        # the whole Tariff with the fields replaced.
+        put = await cpo.call(http, "PUT", "tariffs", "BE/BEC/11", TARIFF_211)
+        assert put.json()["status_code"] == 1000, put.text
+        patch = await cpo.call(
+            http,
+            "PATCH",
+            "tariffs",
+            "BE/BEC/11",
+            {
+                "elements": [
+                    {"price_components": [{"type": "ENERGY", "price": 0.31, "step_size": 1}]}
+                ],
+                "last_updated": "2026-11-29T12:00:00Z",
+            },
+        )
+        assert patch.json()["status_code"] == 1000, patch.text
+        tariffs = await eventually(
+            lambda: len(emsp.pushes("tariffs")) == 2 and emsp.pushes("tariffs")
+        )
+        assert tariffs[1].method == "PUT" and tariffs[1].body["id"] == "11"
+        assert tariffs[1].body["currency"] == "EUR" and tariffs[1].body["country_code"] == "BE"
+        [component] = tariffs[1].body["elements"][0]["price_components"]
+        assert Decimal(str(component["price"])) == Decimal("0.31")

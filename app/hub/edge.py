@@ -356,20 +356,20 @@ def reply_in(out: Outgoing, reply: OcpiReply) -> OcpiReply:
 
 async def pulled(
     settings: Settings, platform: Platform, module: str, item: Any, owner: PartyRef
-) -> Any:
-    """An object pulled from a partner's Sender interface (Locations, Tariffs), canonical; None
-    when it cannot be (logged; the pull counts it as ignored)."""
+) -> tuple[Any, dict[str, Any] | None] | None:
+    """An object pulled from a partner's Sender interface (Locations, Tariffs): its canonical
+    data and ext; None when it cannot be translated (logged; the pull counts it as ignored)."""
     version = version_of(platform)
     if version == CANONICAL_VERSION:
-        return item
+        return item, None
     kind = {"locations": Kind.LOCATION, "tariffs": Kind.TARIFF}.get(module)
     if kind is None:
-        return item
+        return item, None
     tctx = replace(
         base_context(settings, platform), owner=PartyIds(owner.country_code, owner.party_id)
     )
     try:
-        return to_canonical(version, kind, item, tctx)[0]
+        return to_canonical(version, kind, item, tctx)
     except (OcpiError, ValueError) as exc:
         log.warning("ignored a %s object from platform %s: %s", module, platform.id, exc)
         return None

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from tests.conftest import RunningServer, running_party, token_header
+from tests.peers import FakeParty
 from tests.peers211 import Party211
 from tests.peers230 import Party230
 from tests.versions.network import (
@@ -17,6 +18,7 @@ from tests.versions.network import (
     T0,
     T1,
     T2,
+    admin,
     emsp221,
     eventually,
     invite_as,
@@ -193,3 +195,39 @@ async def test_2_3_0_fields_reach_2_3_0_receivers_and_the_closest_form_the_other
         [cdr] = await eventually(lambda: emsp2.pushes("cdrs"))
         assert Decimal(str(cdr.body["total_cost"]["excl_vat"])) == Decimal("4.0")
         assert Decimal(str(cdr.body["total_cost"]["incl_vat"])) == Decimal("4.76")
+
+
+async def test_party_connect_to_a_2_3_0_cpo_pulls_its_2_3_0_fields(
+    hub: RunningServer, http: httpx.AsyncClient
+) -> None:
+    async with (
+        running_party(Party230(roles=[("EMSP", "DE", "EMC")], endpoints=EMSP_ENDPOINTS)) as emsp3,
+        running_party(Party230(roles=[("CPO", "DE", "CPC")], endpoints=CPO_ENDPOINTS)) as cpo,
+        running_party(FakeParty()) as other,
+    ):
+        # (2.3.0 credentials list the parties reachable through the hub: one is there first.)
+        await other.register_with(http, hub.versions_url, await invite_as(http, hub, "C2"))
+        registered = await emsp3.register_with(
+            http, hub.versions_url, await invite_as(http, hub, "E3")
+        )
+        assert registered.json()["status_code"] == 1000, registered.text
+        cpo.versions = ["2.2.1", "2.3.0"]
+        cpo.accepted_tokens.add("their-token-a")
+        cpo.objects = {"locations": [LOCATION_230]}
+        connected = await admin(
+            http,
+            hub,
+            "POST",
+            "/admin/platforms/connect",
+            {"versions_url": f"{cpo.base_url}/versions", "token_a": "their-token-a"},
+        )
+        assert connected.status_code == 201, connected.text
+        assert connected.json()["version"] == "2.3.0"  # the highest both speak
+        # The hub's 2.3.0 credentials: hub_party_id, and the eMSP it reaches as a role.
+        assert cpo.registered_hub is not None
+        assert cpo.registered_hub["hub_party_id"] == "NLVRH"
+        reachable = {(r["role"], r["party_id"]) for r in cpo.registered_hub["roles"]}
+        assert reachable == {("CPO", "CPA"), ("EMSP", "EMC")}
+        [loc] = await eventually(lambda: emsp3.pushes("locations"))
+        assert loc.body["help_phone"] == "+49 30 1234567"
+        assert loc.body["parking_places"][0]["id"] == "P1"

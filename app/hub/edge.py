@@ -252,9 +252,14 @@ async def outbound(
     if out.canonical:
         return out
     async with sessions() as session:
-        return await _outbound(
-            session, settings, platform, out, module=module, interface=interface, result=result
-        )
+        try:
+            return await _outbound(
+                session, settings, platform, out, module=module, interface=interface, result=result
+            )
+        except ValueError as exc:  # pydantic's ValidationError: not legal in that version
+            raise NotRepresentable(
+                module, f"not valid once translated: {_first(exc)}", version=version
+            ) from None
 
 
 async def _outbound(
@@ -330,6 +335,14 @@ async def _outbound(
     else:
         out.reply_context = base
     return out
+
+
+def _first(exc: ValueError) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        first = errors()[0]
+        return f"{'.'.join(str(p) for p in first.get('loc', ()))}: {first.get('msg')}"
+    return str(exc)[:200]
 
 
 def reply_in(out: Outgoing, reply: OcpiReply) -> OcpiReply:

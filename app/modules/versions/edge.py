@@ -345,7 +345,7 @@ class VersionEdgeMiddleware:
                 for item in data:
                     try:
                         items.append(await self._one_out(session, request, kind, item, tctx))
-                    except NotRepresentable:
+                    except (NotRepresentable, ValueError):
                         continue  # this partner's version cannot carry it: not listed
                 envelope["data"] = items
             else:
@@ -354,6 +354,10 @@ class VersionEdgeMiddleware:
             envelope.pop("data", None)
             envelope["status_code"] = exc.status_code
             envelope["status_message"] = exc.message
+        except ValueError:  # pydantic's ValidationError: the stored object is not legal there
+            envelope.pop("data", None)
+            envelope["status_code"] = OcpiStatus.SERVER_ERROR
+            envelope["status_message"] = f"The object cannot be given in OCPI {request.version}"
         return json.dumps(envelope).encode()
 
     @staticmethod

@@ -330,7 +330,10 @@ def party_list() -> None:
             for view in views:
                 p = view.platform
                 roles = ", ".join(f"{r.role} {r.country_code}*{r.party_id}" for r in view.roles)
-                typer.echo(f"{p.id:>4}  {p.status:<10} {p.name}  [{roles or 'no roles yet'}]")
+                version = f"OCPI {p.version}" if p.version else "no version yet"
+                typer.echo(
+                    f"{p.id:>4}  {p.status:<10} {p.name}  [{roles or 'no roles yet'}]  {version}"
+                )
 
         await _with_context(settings, inner)
 

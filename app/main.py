@@ -58,7 +58,10 @@ Voltroam is an open OCPI 2.2.1 roaming hub. Partner CPOs and eMSPs register thro
 credentials handshake and exchange their data through the hub.
 
 * **OCPI** endpoints live under `/ocpi`; they are authenticated by OCPI credentials tokens
-  (`Authorization: Token <base64>`) and answer with the OCPI envelope.
+  (`Authorization: Token <base64>`) and answer with the OCPI envelope. Partners on OCPI 2.1.1
+  and 2.3.0 call the same endpoints under `/ocpi/2.1.1/{module}/...` and
+  `/ocpi/2.3.0/{sender|receiver}/{module}/...` in their version's shapes (listed by
+  `/ocpi/versions` and each version's details); the hub translates them at the edge.
 * **Admin** endpoints live under `/admin`; they need a JWT (`voltroam admin-token`).
 """
 

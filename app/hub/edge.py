@@ -30,6 +30,7 @@ from app.core.settings import Settings
 from app.hub.parties.models import Platform, PlatformRole
 from app.hub.store import service as store
 from app.hub.store.models import OcpiObject
+from app.ocpi import ext as ext_engine
 from app.ocpi.client import OcpiReply
 from app.ocpi.errors import OcpiError
 from app.ocpi.headers import PartyRef, RoutingHeaders
@@ -156,6 +157,26 @@ async def stored_ext(session: AsyncSession, kind: Kind, data: Any) -> dict[str, 
     subtype = str(data.get("type", "")) if kind == Kind.TOKEN else ""
     row = await store.get(session, module, owner, key, subtype)
     return dict(row.ext) if row is not None and row.ext else None
+
+
+def sub_object_path(segments: Sequence[str]) -> list[tuple[str, str]]:
+    """The ext path of an EVSE or Connector below ``{country_code}/{party_id}/{location_id}``."""
+    path = [("evses", segments[3])] if len(segments) > 3 else []
+    if len(segments) > 4:
+        path.append(("connectors", segments[4]))
+    return path
+
+
+async def sub_object_ext(session: AsyncSession, segments: Sequence[str]) -> dict[str, Any] | None:
+    """The ext of an EVSE or Connector (``segments``: cc/pid/location/evse[/connector]) inside
+    its stored Location's."""
+    if len(segments) < 4:
+        return None
+    owner = PartyRef.of(segments[0], segments[1])
+    row = await store.get(session, "locations", owner, segments[2])
+    if row is None or not row.ext:
+        return None
+    return ext_engine.at(row.ext, sub_object_path(segments))
 
 
 async def outbound_context(
@@ -303,7 +324,11 @@ async def _outbound(
         if kind in COMMANDS and isinstance(body, dict):
             body = {**body, "response_url": _result_url(settings, body["response_url"], version)}
         tctx = await outbound_context(session, base, kind, body)
-        ext = await stored_ext(session, kind, body) if version == V230 else None
+        ext = None
+        if version == V230:
+            ext = await stored_ext(session, kind, body)
+            if kind in (Kind.EVSE, Kind.CONNECTOR):
+                ext = await sub_object_ext(session, _segments(path))
         try:
             out.body = from_canonical(version, kind, body, ext, tctx)
         except NotRepresentable as exc:

@@ -168,6 +168,31 @@ async def test_2_3_0_fields_reach_2_3_0_receivers_and_the_closest_form_the_other
         [pulled] = [loc for loc in got["data"] if loc["id"] == "LOC9"]
         assert pulled["help_phone"] == "+49 30 1234567" and pulled["parking_places"]
 
+        # An EVSE PUT on its own keeps its 2.3.0 fields too, beside the Location's.
+        evse2 = {
+            **LOCATION_230["evses"][0],
+            "uid": "E2",
+            "evse_id": "DE*CPC*E2",
+            "accepted_service_providers": ["DE*EMC"],
+            "parking": [],
+        }
+        put = await http.put(
+            cpo.hub_url("locations", "RECEIVER", "DE/CPC/LOC9/E2"), json=evse2, headers=cpo.auth()
+        )
+        assert put.json()["status_code"] == 1000, put.text
+        [_, evse_push] = await eventually(
+            lambda: len(emsp3.pushes("locations")) == 2 and emsp3.pushes("locations")
+        )
+        assert evse_push.path == "/2.3.0/locations/DE/CPC/LOC9/E2"
+        assert evse_push.body["accepted_service_providers"] == ["DE*EMC"]
+        got = (await http.get(emsp3.hub_url("locations", "SENDER"), headers=emsp3.auth())).json()
+        [pulled] = [loc for loc in got["data"] if loc["id"] == "LOC9"]
+        assert [e.get("accepted_service_providers") for e in pulled["evses"]] == [
+            ["NL*EMA", "DE*EMC"],
+            ["DE*EMC"],
+        ]
+        assert pulled["help_phone"] == "+49 30 1234567"
+
         # The same Location PUT whole in 2.2.1 form has none of them: they go for everybody.
         put = await http.put(
             f"{hub.base_url}/ocpi/2.2.1/receiver/locations/DE/CPC/LOC9",
@@ -175,8 +200,8 @@ async def test_2_3_0_fields_reach_2_3_0_receivers_and_the_closest_form_the_other
             headers=cpo.auth(),
         )
         assert put.json()["status_code"] == 1000, put.text
-        [_, again] = await eventually(
-            lambda: len(emsp3.pushes("locations")) == 2 and emsp3.pushes("locations")
+        [_, _, again] = await eventually(
+            lambda: len(emsp3.pushes("locations")) == 3 and emsp3.pushes("locations")
         )
         assert again.body["name"] == "Parkhaus Mitte (2.2.1)"
         assert "help_phone" not in again.body and not again.body.get("parking_places")

@@ -38,6 +38,8 @@ from app.hub.context import HubContext
 from app.hub.parties import service as parties
 from app.hub.parties.models import Platform, PlatformRole
 from app.hub.routing import OWNERS
+from app.hub.store import service as store
+from app.ocpi import ext as ext_engine
 from app.ocpi.auth import token_candidates
 from app.ocpi.envelope import ocpi_response
 from app.ocpi.errors import OcpiError
@@ -58,6 +60,11 @@ _PUT_221 = re.compile(
 )
 # Where the version a request came in is kept for the route (request.state.ocpi_version).
 VERSION_STATE_KEY = "ocpi_version"
+
+
+_SUB_OBJECTS = frozenset(
+    {Kind.EVSE, Kind.CONNECTOR, Kind.LOCATION_PATCH, Kind.EVSE_PATCH, Kind.CONNECTOR_PATCH}
+)
 
 
 class _Answer(Exception):
@@ -309,7 +316,26 @@ class VersionEdgeMiddleware:
                 query = urlencode([*pairs, ("type", token_type)])
         incoming = None
         module = edge.WHOLE.get(kind)
-        if module is not None and isinstance(data, dict):
+        if kind in _SUB_OBJECTS and owner is not None and isinstance(data, dict):
+            # An EVSE or Connector PUT, or a Location/EVSE/Connector PATCH: its ext goes into
+            # the stored Location's (app/ocpi/ext.py: put_at, patch_at).
+            row = await store.get(session, "locations", owner, segments[2])
+            path = edge.sub_object_path(segments)
+            try:
+                if kind in (Kind.EVSE, Kind.CONNECTOR):
+                    merged = ext_engine.put_at(row.ext if row else None, path, ext)
+                else:
+                    merged = ext_engine.patch_at(row.ext if row else None, path, data, ext)
+            except ext_engine.ExtOnlyParent as exc:
+                raise _Answer(
+                    OcpiStatus.INVALID_PARAMETERS,
+                    f"{'/'.join(segments[2:])}: {exc} (OCPI 2.2.1 cannot carry it): PUT the"
+                    " whole Location or EVSE",
+                ) from None
+            incoming = Incoming(
+                "locations", owner.country_code, owner.party_id, segments[2], merged
+            )
+        elif module is not None and isinstance(data, dict):
             # The whole object replaces the stored one: its ext too (None from 2.1.1).
             key = data.get("uid" if kind == Kind.TOKEN else "id")
             incoming = Incoming(

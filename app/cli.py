@@ -220,17 +220,54 @@ def openapi(
     typer.echo(f"Wrote {output}")
 
 
+_ROLE_HELP = "The party's role, CPO or EMSP: needed for OCPI 2.1.1 (its credentials do not say)"
+_TIME_ZONE_HELP = "IANA time zone of a 2.1.1 CPO's Locations that send none (e.g. Europe/Amsterdam)"
+_VAT_HELP = "VAT percentage of a 2.1.1 CPO's tariff prices (2.1.1 prices state none), e.g. 21"
+
+
+def _declared(role: str | None, time_zone: str | None, vat: str | None) -> Any:
+    """What a 2.1.1 party does not say (app/hub/parties/service.py, Declared), checked."""
+    from decimal import Decimal, InvalidOperation
+    from zoneinfo import ZoneInfo
+
+    from app.hub.parties.service import Declared
+
+    if role is not None and role.upper() not in ("CPO", "EMSP"):
+        raise typer.BadParameter("--role must be CPO or EMSP")
+    if time_zone is not None:
+        try:
+            ZoneInfo(time_zone)
+        except (ValueError, KeyError):
+            raise typer.BadParameter(
+                f"--time-zone {time_zone!r} is not an IANA time zone"
+            ) from None
+    if vat is not None:
+        try:
+            if not 0 <= Decimal(vat) <= 100:
+                raise InvalidOperation
+        except InvalidOperation:
+            raise typer.BadParameter("--vat must be a percentage, 0 to 100") from None
+    return Declared(role.upper() if role else None, time_zone, vat)
+
+
 @party_cli.command("invite")
 def party_invite(
     name: Annotated[str, typer.Argument(help="Name of the partner platform")],
     ttl_hours: Annotated[int | None, typer.Option(help="Validity of token A in hours")] = None,
+    role: Annotated[str | None, typer.Option(help=_ROLE_HELP)] = None,
+    time_zone: Annotated[str | None, typer.Option(help=_TIME_ZONE_HELP)] = None,
+    vat: Annotated[str | None, typer.Option(help=_VAT_HELP)] = None,
 ) -> None:
     """Create an invitation: prints the token A and the hub's versions URL for the party."""
     from app.hub.parties import service
 
+    declared = _declared(role, time_zone, vat)
+
     async def work(settings: Settings) -> None:
         async def inner(ctx: Any, session: Any) -> None:
-            platform, token_a = await service.create_invitation(session, ctx, name, ttl_hours)
+            platform, token_a = await service.create_invitation(
+                session, ctx, name, ttl_hours, declared
+            )
             typer.echo(f"Platform id:   {platform.id}")
             typer.echo(f"Versions URL:  {ctx.settings.versions_url}")
             typer.echo(f"Token A:       {token_a}")
@@ -247,15 +284,23 @@ def party_connect(
     versions_url: Annotated[str, typer.Argument(help="The party's OCPI versions URL")],
     token_a: Annotated[str, typer.Option("--token-a", help="The token A the party issued")],
     name: Annotated[str | None, typer.Option(help="A name for the platform")] = None,
+    role: Annotated[str | None, typer.Option(help=_ROLE_HELP)] = None,
+    time_zone: Annotated[str | None, typer.Option(help=_TIME_ZONE_HELP)] = None,
+    vat: Annotated[str | None, typer.Option(help=_VAT_HELP)] = None,
 ) -> None:
-    """Connect to a party: the hub performs the credentials handshake as Sender."""
+    """Connect to a party: the hub performs the credentials handshake as Sender, in the highest
+    OCPI version both speak (2.3.0, 2.2.1, 2.1.1)."""
     from app.hub.parties import service
     from app.ocpi.errors import OcpiError
+
+    declared = _declared(role, time_zone, vat)
 
     async def work(settings: Settings) -> None:
         async def inner(ctx: Any, session: Any) -> None:
             try:
-                view = await service.connect_to_party(session, ctx, versions_url, token_a, name)
+                view = await service.connect_to_party(
+                    session, ctx, versions_url, token_a, name, declared
+                )
             except OcpiError as exc:
                 typer.echo(f"Handshake failed (OCPI {exc.status_code}): {exc.message}", err=True)
                 raise typer.Exit(1) from None
@@ -285,7 +330,10 @@ def party_list() -> None:
             for view in views:
                 p = view.platform
                 roles = ", ".join(f"{r.role} {r.country_code}*{r.party_id}" for r in view.roles)
-                typer.echo(f"{p.id:>4}  {p.status:<10} {p.name}  [{roles or 'no roles yet'}]")
+                version = f"OCPI {p.version}" if p.version else "no version yet"
+                typer.echo(
+                    f"{p.id:>4}  {p.status:<10} {p.name}  [{roles or 'no roles yet'}]  {version}"
+                )
 
         await _with_context(settings, inner)
 

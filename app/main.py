@@ -35,6 +35,7 @@ from app.modules.locations import router as locations
 from app.modules.sessions import router as sessions
 from app.modules.tariffs import router as tariffs
 from app.modules.tokens import router as tokens
+from app.modules.versions.edge import VersionEdgeMiddleware
 from app.modules.versions.router import router as versions_router
 from app.ocpi.envelope import ocpi_response
 from app.ocpi.errors import OcpiError
@@ -58,7 +59,10 @@ Voltroam is an open OCPI 2.2.1 roaming hub. Partner CPOs and eMSPs register thro
 credentials handshake and exchange their data through the hub.
 
 * **OCPI** endpoints live under `/ocpi`; they are authenticated by OCPI credentials tokens
-  (`Authorization: Token <base64>`) and answer with the OCPI envelope.
+  (`Authorization: Token <base64>`) and answer with the OCPI envelope. Partners on OCPI 2.1.1
+  and 2.3.0 call the same endpoints under `/ocpi/2.1.1/{module}/...` and
+  `/ocpi/2.3.0/{sender|receiver}/{module}/...` in their version's shapes (listed by
+  `/ocpi/versions` and each version's details); the hub translates them at the edge.
 * **Admin** endpoints live under `/admin`; they need a JWT (`voltroam admin-token`).
 """
 
@@ -249,6 +253,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_openapi(app)
     # Innermost: a body over MAX_REQUEST_BYTES is refused before routing (logged, with ids).
     app.add_middleware(RequestSizeLimitMiddleware, max_bytes=settings.max_request_bytes)
+    # OCPI 2.1.1 and 2.3.0, translated to and from the 2.2.1 routes (inside the access log).
+    app.add_middleware(VersionEdgeMiddleware)
     # Outermost first: ids are set before the access log line is written.
     app.add_middleware(AccessLogMiddleware, metrics=metrics)
     app.add_middleware(RequestIdMiddleware)

@@ -22,9 +22,12 @@ async def test_demo_runs_both_sessions_end_to_end(tmp_path: Path, monkeypatch) -
     )
     text = out.getvalue()
     assert code == 0, text
-    for step in range(1, 8):
-        assert f"[{step}/7]" in text
-    assert text.count("done in") == 7
+    for step in range(1, 9):
+        assert f"[{step}/8]" in text
+    assert text.count("done in") == 8
+    assert "registered in OCPI 2.1.1; the hub is NL*VRH" in text
+    assert "Old Town (OCPI 2.1.1) reached the eMSP as a 2.2.1 Location" in text
+    assert re.search(r"CDR OLD-\w+ at the eMSP: 0\.\d+ kWh, €0\.\d\d excl\. VAT", text), text
     assert "Demo Mobility (EMSP NL*DEM) registered; the hub is HUB NL*VRH" in text
     assert "the eMSP received the location with its three EVSEs" in text
     cdr = re.search(r"CDR (\S+) at the eMSP: ([\d.]+) kWh, €([\d.]+) incl. VAT", text)

@@ -16,6 +16,7 @@ from app.admin.schemas import (
     InvitationOut,
     PlatformOut,
     SyncJobOut,
+    declared,
 )
 from app.core.admin_auth import require_admin
 from app.core.limits import DB_ID_MAX
@@ -55,7 +56,9 @@ async def create_invitation(
     ctx: HubContext = Depends(get_context),
     session: AsyncSession = Depends(get_session),
 ) -> InvitationOut:
-    platform, token_a = await service.create_invitation(session, ctx, body.name, body.ttl_hours)
+    platform, token_a = await service.create_invitation(
+        session, ctx, body.name, body.ttl_hours, declared(body)
+    )
     assert platform.id is not None and platform.inbound_token_expires_at is not None
     return InvitationOut(
         platform_id=platform.id,
@@ -86,7 +89,7 @@ async def connect_platform(
 ) -> PlatformOut | JSONResponse:
     try:
         view = await service.connect_to_party(
-            session, ctx, str(body.versions_url), body.token_a, body.name
+            session, ctx, str(body.versions_url), body.token_a, body.name, declared(body)
         )
     except OcpiError as exc:
         return JSONResponse(

@@ -3,15 +3,44 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from decimal import Decimal
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Field, HttpUrl
+from pydantic import BaseModel, Field, HttpUrl, field_validator
 
-from app.hub.parties.service import PlatformView
+from app.hub.parties.service import Declared, PlatformView
 from app.hub.syncs.models import SyncJob
 
 
-class InvitationIn(BaseModel):
+class Declared211(BaseModel):
+    """What an OCPI 2.1.1 party does not say in its credentials and messages."""
+
+    role: Literal["CPO", "EMSP"] | None = Field(
+        default=None, description="The party's role: needed for OCPI 2.1.1 (credentials say none)"
+    )
+    time_zone: str | None = Field(
+        default=None,
+        max_length=64,
+        description="IANA time zone of a 2.1.1 CPO's Locations that send none",
+        examples=["Europe/Amsterdam"],
+    )
+    vat: Decimal | None = Field(
+        default=None, ge=0, le=100, description="VAT percentage of a 2.1.1 CPO's tariff prices"
+    )
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ValueError, KeyError):
+                raise ValueError(f"{value!r} is not an IANA time zone") from None
+        return value
+
+
+class InvitationIn(Declared211):
     name: str = Field(min_length=1, max_length=255, examples=["Example CPO B.V."])
     ttl_hours: int | None = Field(default=None, ge=1, le=24 * 90)
 
@@ -23,7 +52,7 @@ class InvitationOut(BaseModel):
     expires_at: datetime
 
 
-class ConnectIn(BaseModel):
+class ConnectIn(Declared211):
     versions_url: HttpUrl = Field(examples=["https://ocpi.example.com/versions"])
     token_a: str = Field(min_length=1, max_length=64, description="The token A the party issued")
     name: str | None = Field(default=None, max_length=255)
@@ -155,3 +184,7 @@ class DeliveryOut(BaseModel):
     created_at: datetime
     next_attempt_at: datetime
     delivered_at: datetime | None
+
+
+def declared(body: Declared211) -> Declared:
+    return Declared(body.role, body.time_zone, str(body.vat) if body.vat is not None else None)

@@ -27,6 +27,7 @@ from app.core.admin_auth import issue_admin_token
 from app.core.settings import Settings
 from app.demo.charger import DemoCharger, connect_charger
 from app.demo.peer import DemoParty, now
+from app.demo.peer211 import DemoCpo211
 from app.main import create_app
 from app.ocpp.settings import OcppSettings
 
@@ -106,6 +107,7 @@ class Demo:
     http: httpx.AsyncClient
     cpo: DemoParty
     emsp: DemoParty
+    cpo211: DemoCpo211
     chargers: dict[str, DemoCharger]
     progress: Progress
     connections: list[Any]
@@ -183,7 +185,7 @@ def partner_site(cpo: DemoParty) -> tuple[dict[str, Any], dict[str, Any]]:
 async def setup(demo: Demo) -> None:
     p, http = demo.progress, demo.http
     async with p(
-        "Registering the simulated CPO and eMSP with the hub (OCPI credentials handshake)"
+        "Registering the simulated CPOs and eMSP with the hub (OCPI credentials handshake)"
     ):
         for party in (demo.cpo, demo.emsp):
             invitation = await demo.admin_call("POST", "invitations", {"name": party.name})
@@ -191,6 +193,11 @@ async def setup(demo: Demo) -> None:
             p.detail(f"{party.name} ({party.role} {party.ref}) registered; the hub is {roles}")
         await wait_until(lambda: bool(demo.emsp.of("hubclientinfo")), "HubClientInfo")
         p.detail("both were told who else is connected (HubClientInfo)")
+        old = demo.cpo211
+        # OCPI 2.1.1 credentials do not say the party's role: the invitation does.
+        invitation = await demo.admin_call("POST", "invitations", {"name": old.name, "role": "CPO"})
+        hub_party = await old.register(http, invitation["versions_url"], invitation["token_a"])
+        p.detail(f"{old.name} (CPO {old.ref}) registered in OCPI 2.1.1; the hub is {hub_party}")
 
     async with p("Setting up the hub's own CPO: a tariff, a location and three OCPP chargers"):
         await demo.admin_call(
@@ -257,6 +264,12 @@ async def setup(demo: Demo) -> None:
             "the partner location at the eMSP",
         )
         p.detail("Grid Plaza (2 DC EVSEs) reached the eMSP through the hub")
+        await demo.cpo211.publish(http)
+        await wait_until(
+            lambda: any("OLD-TOWN" in str(r.body) for r in demo.emsp.of("locations")),
+            "the 2.1.1 CPO's location at the eMSP",
+        )
+        p.detail("Old Town (OCPI 2.1.1) reached the eMSP as a 2.2.1 Location")
 
 
 async def roaming_session(demo: Demo) -> None:
@@ -311,6 +324,57 @@ async def roaming_session(demo: Demo) -> None:
         )
 
 
+async def roaming_211(demo: Demo) -> None:
+    p, http, emsp = demo.progress, demo.http, demo.emsp
+    async with p("Roaming with a 2.1.1 CPO: the eMSP's driver starts OLD-1 (translated both ways)"):
+        token = next(t for t in emsp.objects["tokens"])
+        answer = await emsp.send(
+            http,
+            "POST",
+            "receiver/commands/START_SESSION",
+            {
+                "response_url": f"{emsp.base_url}/2.2.1/commands/result-start-2",
+                "token": token,
+                "location_id": "OLD-TOWN",
+                "evse_uid": "OLD-1",
+                "connector_id": "1",
+            },
+        )
+        data = answer["data"]
+        p.detail(
+            f"hub answered {data['result']} (timeout {data['timeout']} s, stated by the hub:"
+            " 2.1.1 has none)"
+        )
+        await wait_until(
+            lambda: any("OLD-TOWN" in str(r.body) for r in emsp.of("sessions")),
+            "the 2.1.1 CPO's Session at the eMSP",
+        )
+        session = next(r.body for r in emsp.of("sessions") if "OLD-TOWN" in str(r.body))
+        p.detail(
+            f"Session {session['id']} at the eMSP, found by the driver's auth_id"
+            f" ({session['cdr_token']['contract_id']})"
+        )
+        await asyncio.sleep(4)
+        await emsp.send(
+            http,
+            "POST",
+            "receiver/commands/STOP_SESSION",
+            {
+                "response_url": f"{emsp.base_url}/2.2.1/commands/result-stop-2",
+                "session_id": session["id"],
+            },
+        )
+        await wait_until(
+            lambda: any(r.body["id"] == session["id"] for r in emsp.of("cdrs")),
+            "the 2.1.1 CPO's CDR at the eMSP",
+        )
+        cdr = next(r.body for r in emsp.of("cdrs") if r.body["id"] == session["id"])
+        p.detail(
+            f"stopped; CDR {cdr['id']} at the eMSP: {cdr['total_energy']} kWh,"
+            f" €{cdr['total_cost']['excl_vat']:.2f} excl. VAT (2.1.1 total_cost)"
+        )
+
+
 async def paid_session(demo: Demo) -> str:
     p, http, base = demo.progress, demo.http, demo.base
     async with p(
@@ -361,7 +425,7 @@ async def run_demo(
     out: TextIO = sys.stdout,
     fresh: bool = True,
 ) -> int:
-    progress = Progress(total=7, out=out)
+    progress = Progress(total=8, out=out)
     if fresh and database_url.startswith("sqlite:///"):
         await asyncio.to_thread(_remove_sqlite, Path(database_url.removeprefix("sqlite:///")))
     settings = Settings(
@@ -381,7 +445,10 @@ async def run_demo(
     )
     cpo = DemoParty("Grid Plaza Charging", "CPO", "NL", "DCP")
     emsp = DemoParty("Demo Mobility", "EMSP", "NL", "DEM")
-    progress.say("Voltroam demo: an OCPI 2.2.1 hub with a CPO, an eMSP, chargers and payments")
+    cpo211 = DemoCpo211("Old Town Charging", "NL", "OTC")
+    progress.say(
+        "Voltroam demo: an OCPI hub (2.1.1, 2.2.1, 2.3.0) with CPOs, an eMSP, chargers and payments"
+    )
     progress.say("")
     async with contextlib.AsyncExitStack() as stack:
         async with progress(f"Starting the hub on {settings.base_url} ({database_url})"):
@@ -391,11 +458,16 @@ async def run_demo(
                 party.base_url = f"http://127.0.0.1:{party_port}"
                 await stack.enter_async_context(serving(party.app, party_port))
                 progress.detail(f"simulated {party.role} {party.ref} at {party.base_url}")
+            party_port = free_port()
+            cpo211.base_url = f"http://127.0.0.1:{party_port}"
+            await stack.enter_async_context(serving(cpo211.app, party_port))
+            progress.detail(f"simulated OCPI 2.1.1 CPO {cpo211.ref} at {cpo211.base_url}")
         http = await stack.enter_async_context(httpx.AsyncClient(timeout=30))
-        demo = Demo(settings, http, cpo, emsp, {}, progress, [])
+        demo = Demo(settings, http, cpo, emsp, cpo211, {}, progress, [])
         try:
             await setup(demo)
             await roaming_session(demo)
+            await roaming_211(demo)
             await paid_session(demo)
             token = issue_admin_token(settings, "demo")
             progress.say("")
@@ -421,6 +493,7 @@ async def run_demo(
                     await task
             await cpo.stop()
             await emsp.stop()
+            await cpo211.stop()
 
 
 __all__ = ["run_demo"]

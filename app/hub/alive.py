@@ -80,6 +80,8 @@ async def _ping(ctx: HubContext, platform: Platform) -> bool | None:
             token,
             timeout=min(ctx.settings.ocpi_timeout_seconds, 10.0),
             module="versions",
+            # A 2.1.1 partner takes its token as it is, not Base64 encoded.
+            version=platform.version,
         )
     except PeerError:
         return False

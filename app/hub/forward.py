@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.security import UndecryptableToken
-from app.hub import agreements
+from app.hub import agreements, edge
 from app.hub.context import HubContext
 from app.hub.local import no_endpoint
 from app.hub.outbox.service import Push, enqueue
@@ -84,9 +84,24 @@ async def call_party(
     base = endpoint_url(party.platform, module, interface)
     if base is None:
         raise no_endpoint(party.ref, module, interface)
-    url = join_url(base, path) if path else base
-    if params:
-        url = f"{url}?{urlencode(list(params))}"
+    # In the receiver's OCPI version (app/hub/edge.py); a 2.2.1 receiver gets it as it is.
+    out = await edge.outbound(
+        ctx.sessions,
+        ctx.settings,
+        party.platform,
+        module=module,
+        interface=interface,
+        method=method,
+        path=path,
+        query=urlencode(list(params)),
+        body=body,
+        routing=RoutingHeaders(from_party=from_party, to_party=party.ref),
+    )
+    if out.answer is not None:
+        return out.answer
+    url = join_url(base, out.path) if out.path else base
+    if out.query:
+        url = f"{url}?{out.query}"
     if party.platform.outbound_token is None:
         raise OcpiError(
             OcpiStatus.RECEIVER_NOT_CONNECTED, f"Receiver {party.ref} is not registered"
@@ -99,11 +114,18 @@ async def call_party(
         raise OcpiError(
             OcpiStatus.SERVER_ERROR, f"The hub cannot call {party.ref}: {exc}"
         ) from None
-    routing = RoutingHeaders(from_party=from_party, to_party=party.ref)
     try:
-        return await ctx.ocpi.request(
-            method, url, token, json=body, routing=routing, timeout=timeout, module=module
+        reply = await ctx.ocpi.request(
+            out.method,
+            url,
+            token,
+            json=out.body,
+            routing=out.routing,
+            timeout=timeout,
+            module=module,
+            version=out.version,
         )
+        return edge.reply_in(out, reply)
     except PeerError as exc:
         if exc.kind == "timeout":
             raise OcpiError(

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from sqlmodel import select
 
 from app.core.security import UndecryptableToken
+from app.hub import edge
 from app.hub.context import HubContext
 from app.hub.forward import broadcast
 from app.hub.parties.models import Platform, PlatformRole, endpoint_url
@@ -24,6 +25,7 @@ from app.hub.routing import hub_ref
 from app.hub.store import service as store
 from app.ocpi.client import PeerError, url_path
 from app.ocpi.headers import PartyRef, RoutingHeaders
+from app.ocpi.incoming import Incoming, announced
 from app.ocpi.schemas.common import OcpiModel
 from app.ocpi.schemas.locations import Location
 from app.ocpi.schemas.tariffs import Tariff
@@ -144,8 +146,19 @@ async def pull_cpo(
         routing = RoutingHeaders(from_party=hub_ref(ctx.settings), to_party=min(cpos, key=str))
         try:
             async for item in ctx.ocpi.get_all(
-                url, token, routing=routing, module=module, on_page=tally.page
+                url,
+                token,
+                routing=routing,
+                module=module,
+                on_page=tally.page,
+                version=platform.version,
             ):
+                # In the canonical form (app/hub/edge.py), None when it cannot be.
+                pulled = await edge.pulled(ctx.settings, platform, module, item, min(cpos, key=str))
+                if pulled is None:
+                    tally.ignored += 1
+                    continue
+                item, ext = pulled
                 try:
                     obj = model.model_validate(item).to_json()
                 except ValidationError as exc:
@@ -161,7 +174,11 @@ async def pull_cpo(
                 if owner not in cpos:
                     tally.ignored += 1
                     continue
-                await _store(ctx, platform_id, module, owner, obj)
+                # The whole object replaces the stored one, its 2.3.0 ext too.
+                with announced(
+                    Incoming(module, owner.country_code, owner.party_id, obj["id"], ext)
+                ):
+                    await _store(ctx, platform_id, module, owner, obj)
                 tally.stored += 1
         except PeerError as exc:
             tally.error = exc.message

@@ -29,6 +29,8 @@ log = logging.getLogger("voltroam.ocpi.client")
 # A page of a GET-all is asked at most this often, waiting PAGE_RETRY_SECONDS x attempt between.
 PAGE_ATTEMPTS = 3
 PAGE_RETRY_SECONDS = 0.5
+# The version whose partners get no 2.2.1 headers (see OcpiClient.request).
+LEGACY_VERSION = "2.1.1"
 
 
 class PeerError(Exception):
@@ -145,16 +147,22 @@ class OcpiClient:
         timeout: float | None = None,
         module: str = "other",
         request_id: str | None = None,
+        version: str | None = None,
     ) -> OcpiReply:
-        out_headers: dict[str, str] = {
+        """``version``: the partner's OCPI version. To a 2.1.1 partner the hub sends none of the
+        headers 2.1.1 does not have (routing headers, X-Request-ID, X-Correlation-ID) and the
+        token as it is: 2.1.1's Authorization header is ``Token <token>``, not Base64
+        (transport_and_format.md, "Authorization header")."""
+        legacy = version == LEGACY_VERSION
+        out_headers: dict[str, str] = {}
+        if not legacy:
             # A new X-Request-ID on every hop; the correlation id is kept across hops. A resend
             # of a stored push gives the id of its first attempt, so the receiver sees a repeat.
-            REQUEST_ID: request_id or new_id(),
-            CORRELATION_ID: correlation_id_var.get() or new_id(),
-        }
+            out_headers[REQUEST_ID] = request_id or new_id()
+            out_headers[CORRELATION_ID] = correlation_id_var.get() or new_id()
         if token is not None:
-            out_headers["Authorization"] = encode_token(token)
-        if routing is not None:
+            out_headers["Authorization"] = f"Token {token}" if legacy else encode_token(token)
+        if routing is not None and not legacy:
             out_headers.update(routing.as_headers())
         if headers:
             out_headers.update(headers)
@@ -245,6 +253,7 @@ class OcpiClient:
         max_pages: int = 100_000,
         module: str = "other",
         on_page: Callable[[int, int, int | None], Awaitable[None] | None] | None = None,
+        version: str | None = None,
     ) -> AsyncIterator[Any]:
         """Yield every object of a paginated GET-all.
 
@@ -263,7 +272,7 @@ class OcpiClient:
         seen = 0
         while next_url is not None and pages < max_pages:
             call_params = None if next_url != url else {**query, "offset": offset}
-            reply = await self._get_page(next_url, token, call_params, routing, module)
+            reply = await self._get_page(next_url, token, call_params, routing, module, version)
             if not reply.ok:
                 raise PeerError(
                     "bad_response",
@@ -299,6 +308,7 @@ class OcpiClient:
         params: dict[str, Any] | None,
         routing: RoutingHeaders | None,
         module: str,
+        version: str | None,
     ) -> OcpiReply:
         """One page of a GET-all, asked again after a timeout, a lost connection or a gateway's
         502/503/504. A GET changes nothing on the peer, so asking again is safe; a
@@ -306,7 +316,13 @@ class OcpiClient:
         for attempt in range(1, PAGE_ATTEMPTS + 1):
             try:
                 reply = await self.request(
-                    "GET", url, token, params=params, routing=routing, module=module
+                    "GET",
+                    url,
+                    token,
+                    params=params,
+                    routing=routing,
+                    module=module,
+                    version=version,
                 )
             except PeerError as exc:
                 if exc.kind == "bad_response" or attempt == PAGE_ATTEMPTS:

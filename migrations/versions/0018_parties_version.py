@@ -6,7 +6,7 @@ platform suspended or its roles changed through any instance, the command line o
 seen by every instance on its next request.
 
 Revision ID: 0018
-Revises: 0011
+Revises: 0017
 Create Date: 2026-11-29 12:00:00.000000
 """
 
@@ -35,6 +35,9 @@ WATCHED = (
     "inbound_token_expires_at",
     "outbound_token",
     "offline_since",
+    "declared_role",
+    "time_zone",
+    "vat",
 )
 BUMP = "UPDATE parties_version SET value = value + 1 WHERE id = 1"
 # (trigger name suffix, table, event)

@@ -36,6 +36,9 @@ WATCHED_PLATFORM_COLUMNS = frozenset(
         "inbound_token_expires_at",
         "outbound_token",
         "offline_since",
+        "declared_role",
+        "time_zone",
+        "vat",
     }
 )
 UNWATCHED_PLATFORM_COLUMNS = frozenset({"id", "created_at", "updated_at", "last_seen_at"})

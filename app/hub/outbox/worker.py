@@ -11,12 +11,14 @@ from datetime import datetime
 
 from app.core.ids import correlation_id_var
 from app.core.security import UndecryptableToken
+from app.hub import edge
 from app.hub.context import HubContext
 from app.hub.outbox import service as outbox
 from app.hub.outbox.models import Delivery, DeliveryStatus
 from app.hub.outbox.presence import Presence, recover_gone
 from app.hub.parties.models import ConnectionStatus, Platform, endpoint_url
 from app.ocpi.client import PeerError, join_url
+from app.ocpi.errors import OcpiError
 from app.ocpi.headers import PartyRef, RoutingHeaders
 
 log = logging.getLogger("voltroam.delivery")
@@ -245,9 +247,27 @@ class DeliveryWorker:
         base = row.url or endpoint_url(platform, row.module, "RECEIVER")
         if base is None:
             return DeliveryStatus.FAILED, f"receiver has no {row.module} RECEIVER endpoint", None
-        url = join_url(base, row.path) if row.path else base
-        if row.query:
-            url = f"{url}?{row.query}"
+        try:
+            # In the receiver's OCPI version (app/hub/edge.py); 2.2.1 receivers get the row.
+            out = await edge.outbound(
+                self.ctx.sessions,
+                settings,
+                platform,
+                module=row.module,
+                interface="RECEIVER",
+                method=row.method,
+                path=row.path,
+                query=row.query,
+                body=row.body,
+                routing=_routing(row),
+                result=row.url is not None,
+            )
+        except OcpiError as exc:
+            log.info("delivery %s not sent to platform %s: %s", row.id, row.platform_id, exc)
+            return DeliveryStatus.DROPPED, f"not sent in OCPI {platform.version}: {exc}", None
+        url = join_url(base, out.path) if out.path else base
+        if out.query:
+            url = f"{url}?{out.query}"
         try:
             token = self.ctx.cipher.decrypt(platform.outbound_token)
         except UndecryptableToken as exc:
@@ -259,14 +279,15 @@ class DeliveryWorker:
         started = time.perf_counter()
         try:
             reply = await self.ctx.ocpi.request(
-                row.method,
+                out.method,
                 url,
                 token,
-                json=row.body,
-                routing=_routing(row),
+                json=out.body,
+                routing=out.routing,
                 module=row.module,
                 # Every attempt of this row, by any instance, carries the same X-Request-ID.
                 request_id=row.request_id,
+                version=out.version,
             )
             error = None
             if reply.ok:

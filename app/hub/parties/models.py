@@ -38,7 +38,14 @@ class Platform(SQLModel, table=True):
     # own CPO, "payments": the payments eMSP); None for a partner reached over HTTP.
     local: str | None = Field(default=None, max_length=16, unique=True, index=True)
     versions_url: str | None = Field(default=None, max_length=255)
+    # The OCPI version agreed with the partner (2.1.1, 2.2.1 or 2.3.0): what it is sent in.
     version: str | None = Field(default=None, max_length=16)
+    # What a 2.1.1 partner's credentials and messages do not say, declared by the admin who
+    # invites or connects it: its role (CPO or EMSP), the IANA time zone of its Locations and the
+    # VAT percentage of its tariff prices (app/ocpi/TRANSLATION.md, "Context per partner").
+    declared_role: str | None = Field(default=None, max_length=8)
+    time_zone: str | None = Field(default=None, max_length=64)
+    vat: str | None = Field(default=None, max_length=16)
     # The partner's 2.2.1 endpoints: [{"identifier", "role", "url"}].
     endpoints: list[dict[str, Any]] = Field(
         default_factory=list, sa_column=Column(JSONDoc, nullable=False)

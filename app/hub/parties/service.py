@@ -42,10 +42,14 @@ from app.ocpi.schemas.common import Role
 from app.ocpi.schemas.credentials import BusinessDetails, Credentials, CredentialsRole
 from app.ocpi.schemas.versions import Endpoint, ModuleID, Version, VersionDetails
 from app.ocpi.status import OcpiStatus
+from app.ocpi.translate import VERSIONS, from_canonical, to_canonical
+from app.ocpi.translation import Kind, NotRepresentable, PartyIds, TranslationContext
 
 log = logging.getLogger("voltroam.parties")
 
 SUPPORTED_VERSION = "2.2.1"
+# Every version the hub speaks, oldest first (app/ocpi/translate.py); 2.2.1 is the canonical one.
+SUPPORTED_VERSIONS = VERSIONS
 TOKEN_A = "A"  # an invitation: versions and credentials only, single use, expiring
 TOKEN_REGISTERED = "R"  # the token of a registered platform (C, or B when the hub initiated)
 
@@ -77,6 +81,54 @@ def hub_role(ctx: HubContext) -> CredentialsRole:
 def hub_credentials(ctx: HubContext, token: str) -> Credentials:
     """ "A Hub SHALL only report itself as role: Hub" (credentials.asciidoc)."""
     return Credentials(token=token, url=ctx.settings.versions_url, roles=[hub_role(ctx)])
+
+
+def _declared_roles(role: str | None) -> tuple[Role, ...]:
+    return (Role(role),) if role in set(Role) else ()
+
+
+async def reachable_roles(
+    session: AsyncSession, exclude_platform_id: int | None
+) -> tuple[dict[str, object], ...]:
+    """The roles of the parties reachable through the hub (every registered platform but the
+    one asking), as 2.2.1 CredentialsRoles: a 2.3.0 hub lists them in its credentials."""
+    rows = (
+        await session.exec(
+            select(PlatformRole)
+            .join(Platform, col(Platform.id) == col(PlatformRole.platform_id))
+            .where(col(Platform.registered).is_(True), Platform.id != (exclude_platform_id or -1))
+            .order_by(col(PlatformRole.id))
+        )
+    ).all()
+    return tuple(
+        {
+            "role": r.role,
+            "business_details": r.business_details or {"name": f"{r.country_code}*{r.party_id}"},
+            "party_id": r.party_id,
+            "country_code": r.country_code,
+        }
+        for r in rows
+    )
+
+
+async def credentials_in_version(
+    session: AsyncSession,
+    ctx: HubContext,
+    creds: Credentials,
+    version: str,
+    platform_id: int | None,
+) -> dict[str, object]:
+    """The hub's credentials as a party of ``version`` reads them (2.1.1: one party, the hub's;
+    2.3.0: hub_party_id and the parties reachable through the hub as roles)."""
+    data = creds.to_json()
+    if version == SUPPORTED_VERSION:
+        return data
+    tctx = TranslationContext(
+        hub=PartyIds(ctx.settings.hub_country_code, ctx.settings.hub_party_id),
+        reachable=await reachable_roles(session, platform_id),
+    )
+    result: dict[str, object] = from_canonical(version, Kind.CREDENTIALS, data, None, tctx)
+    return result
 
 
 # --- authentication ---------------------------------------------------------------------------
@@ -118,8 +170,21 @@ async def seen(session: AsyncSession, platform: Platform) -> bool:
 # --- invitations and listing ------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Declared:
+    """What a 2.1.1 partner does not say and the admin declares (migration 0014)."""
+
+    role: str | None = None
+    time_zone: str | None = None
+    vat: str | None = None
+
+
 async def create_invitation(
-    session: AsyncSession, ctx: HubContext, name: str, ttl_hours: int | None = None
+    session: AsyncSession,
+    ctx: HubContext,
+    name: str,
+    ttl_hours: int | None = None,
+    declared: Declared = Declared(),
 ) -> tuple[Platform, str]:
     """A new PLANNED platform and its single-use CREDENTIALS_TOKEN_A (shown once, kept hashed)."""
     token_a = new_token()
@@ -131,6 +196,9 @@ async def create_invitation(
         inbound_token_hash=hash_token(token_a),
         inbound_token_kind=TOKEN_A,
         inbound_token_expires_at=datetime.now(UTC) + timedelta(hours=hours),
+        declared_role=declared.role,
+        time_zone=declared.time_zone,
+        vat=declared.vat,
     )
     session.add(platform)
     await session.commit()
@@ -185,38 +253,74 @@ async def set_status(
 
 
 async def fetch_endpoints(
-    ctx: HubContext, versions_url: str, token: str
+    ctx: HubContext,
+    versions_url: str,
+    token: str,
+    *,
+    wanted: str | None = None,
+    declared_role: str | None = None,
+    avoid: frozenset[str] = frozenset(),
 ) -> tuple[str, list[Endpoint]]:
-    """Fetch the partner's versions and 2.2.1 details with ``token``.
+    """Fetch the partner's versions and the details of ``wanted`` (the version it registered
+    in), or else of the highest version both speak; the details in the canonical (2.2.1) form.
 
-    3001 when the partner cannot be used, 3002 when it has no 2.2.1, 3003 when it offers no
+    3001 when the partner cannot be used, 3002 when there is no common version (or a 2.1.1
+    partner whose role nobody declared: 2.1.1 says it nowhere), 3003 when it offers no
     credentials endpoint.
     """
     try:
-        reply = await ctx.ocpi.request("GET", versions_url, token, module="versions")
+        first = "2.1.1" if wanted == "2.1.1" else None
+        reply = await ctx.ocpi.request("GET", versions_url, token, module="versions", version=first)
+        if reply.http_status == 401 and first is None:
+            # The version is not known before this answer: a 2.1.1 party may want its token
+            # as it is, not Base64 encoded (a GET, safe to ask again).
+            reply = await ctx.ocpi.request(
+                "GET", versions_url, token, module="versions", version="2.1.1"
+            )
         if not reply.ok:
             raise OcpiError(
                 OcpiStatus.UNABLE_TO_USE_CLIENT_API,
                 f"GET {versions_url} answered HTTP {reply.http_status}, OCPI {reply.status_code}",
             )
         versions = [Version.model_validate(v) for v in reply.many() if isinstance(v, dict)]
-        match = next((v for v in versions if v.version.strip() == SUPPORTED_VERSION), None)
+        offered = {v.version.strip(): v for v in versions}
+        choices = (
+            [wanted]
+            if wanted is not None
+            else [v for v in reversed(SUPPORTED_VERSIONS) if v not in avoid]
+        )
+        match = next((offered[v] for v in choices if v in offered), None)
         if match is None:
-            offered = ", ".join(v.version for v in versions) or "none"
             raise OcpiError(
                 OcpiStatus.UNSUPPORTED_VERSION,
-                f"No common OCPI version: the hub speaks {SUPPORTED_VERSION}, the party offers"
-                f" {offered}",
+                f"No common OCPI version: the hub speaks {', '.join(choices)}, the party offers"
+                f" {', '.join(offered) or 'none'}",
             )
-        reply = await ctx.ocpi.request("GET", match.url, token, module="versions")
+        version = match.version.strip()
+        if version == "2.1.1" and declared_role is None:
+            raise OcpiError(
+                OcpiStatus.UNSUPPORTED_VERSION,
+                "OCPI 2.1.1 credentials do not say the party's role: invite or connect it with"
+                " its role (CPO or EMSP) to use 2.1.1",
+            )
+        reply = await ctx.ocpi.request("GET", match.url, token, module="versions", version=version)
         if not reply.ok:
             raise OcpiError(
                 OcpiStatus.UNABLE_TO_USE_CLIENT_API,
                 f"GET {match.url} answered HTTP {reply.http_status}, OCPI {reply.status_code}",
             )
-        details = VersionDetails.model_validate(reply.one())
+        roles = (Role(declared_role),) if declared_role in set(Role) else ()
+        canonical, _ = to_canonical(
+            version, Kind.VERSION_DETAILS, reply.one(), TranslationContext(roles=roles)
+        )
+        details = VersionDetails.model_validate(canonical)
     except PeerError as exc:
         raise OcpiError(OcpiStatus.UNABLE_TO_USE_CLIENT_API, exc.message) from None
+    except NotRepresentable as exc:
+        raise OcpiError(
+            OcpiStatus.UNABLE_TO_USE_CLIENT_API,
+            f"The party's version information cannot be used: {exc.message}",
+        ) from None
     except ValueError as exc:  # pydantic.ValidationError is a ValueError
         raise OcpiError(
             OcpiStatus.UNABLE_TO_USE_CLIENT_API,
@@ -225,9 +329,9 @@ async def fetch_endpoints(
     if not any(e.identifier == ModuleID.CREDENTIALS for e in details.endpoints):
         raise OcpiError(
             OcpiStatus.NO_MATCHING_ENDPOINTS,
-            "The party's 2.2.1 endpoints do not include the credentials module",
+            f"The party's {version} endpoints do not include the credentials module",
         )
-    return SUPPORTED_VERSION, details.endpoints
+    return version, details.endpoints
 
 
 def _first_error(exc: ValueError) -> str:
@@ -365,37 +469,54 @@ async def store_roles(
 
 
 async def register_party(
-    session: AsyncSession, ctx: HubContext, platform: Platform, creds: Credentials
+    session: AsyncSession,
+    ctx: HubContext,
+    platform: Platform,
+    creds: Credentials,
+    version: str = SUPPORTED_VERSION,
 ) -> Credentials:
-    """POST credentials: the party registers with the token A it was given."""
+    """POST credentials: the party registers with the token A it was given, in ``version`` (the
+    version whose credentials endpoint it called: the one it chose)."""
     if platform.registered or platform.inbound_token_kind != TOKEN_A:
         # "This method MUST return a HTTP status code 405 if the client has already been
         # registered before."
         raise MethodNotAllowed("Already registered: use PUT to update the credentials")
-    return await _store_party_credentials(session, ctx, platform, creds)
+    return await _store_party_credentials(session, ctx, platform, creds, version)
 
 
 async def update_party(
-    session: AsyncSession, ctx: HubContext, platform: Platform, creds: Credentials
+    session: AsyncSession,
+    ctx: HubContext,
+    platform: Platform,
+    creds: Credentials,
+    version: str = SUPPORTED_VERSION,
 ) -> Credentials:
-    """PUT credentials: re-fetch the endpoints, switch version, and rotate token C."""
+    """PUT credentials: re-fetch the endpoints, switch version (a PUT to another version's
+    credentials endpoint upgrades the party to it), and rotate token C."""
     if not platform.registered:
         raise MethodNotAllowed("Not registered: use POST to register first")
-    return await _store_party_credentials(session, ctx, platform, creds)
+    return await _store_party_credentials(session, ctx, platform, creds, version)
 
 
 async def _store_party_credentials(
-    session: AsyncSession, ctx: HubContext, platform: Platform, creds: Credentials
+    session: AsyncSession,
+    ctx: HubContext,
+    platform: Platform,
+    creds: Credentials,
+    wanted: str,
 ) -> Credentials:
     platform_id = platform.id
     assert platform_id is not None
     old_hash = platform.inbound_token_hash
+    declared_role = platform.declared_role
     previous = platform.status if platform.registered else None
     # Roles are checked before the party is called back, and again when writing below.
     await _check_roles(session, ctx, platform_id, creds.roles)
     await session.rollback()
 
-    version, endpoints = await fetch_endpoints(ctx, creds.url, creds.token)
+    version, endpoints = await fetch_endpoints(
+        ctx, creds.url, creds.token, wanted=wanted, declared_role=declared_role
+    )
 
     token_c = new_token()
     await _check_roles(session, ctx, platform_id, creds.roles)
@@ -461,10 +582,22 @@ def _roles_text(roles: Sequence[CredentialsRole]) -> str:
 
 
 async def connect_to_party(
-    session: AsyncSession, ctx: HubContext, versions_url: str, token_a: str, name: str | None
+    session: AsyncSession,
+    ctx: HubContext,
+    versions_url: str,
+    token_a: str,
+    name: str | None,
+    declared: Declared = Declared(),
 ) -> PlatformView:
-    """Register with a party that gave us its versions URL and a token A."""
-    version, endpoints = await fetch_endpoints(ctx, versions_url, token_a)
+    """Register with a party that gave us its versions URL and a token A, in the highest
+    version both speak."""
+    # 2.3.0 credentials list the parties reachable through the hub ("roles" has at least one
+    # entry, and 2.3.0 has no HUB role): a hub with none yet connects in an older version.
+    avoid = frozenset() if await reachable_roles(session, None) else frozenset({"2.3.0"})
+    await session.rollback()
+    version, endpoints = await fetch_endpoints(
+        ctx, versions_url, token_a, declared_role=declared.role, avoid=avoid
+    )
     platform_tmp = Platform(name=name or versions_url, endpoints=[e.to_json() for e in endpoints])
     credentials_url = endpoint_url(platform_tmp, ModuleID.CREDENTIALS)
     assert credentials_url is not None  # fetch_endpoints made sure of it
@@ -480,6 +613,9 @@ async def connect_to_party(
         endpoints=platform_tmp.endpoints,
         inbound_token_hash=hash_token(token_b),
         inbound_token_kind=TOKEN_REGISTERED,
+        declared_role=declared.role,
+        time_zone=declared.time_zone,
+        vat=declared.vat,
     )
     session.add(platform)
     await session.commit()
@@ -488,13 +624,17 @@ async def connect_to_party(
     assert platform_id is not None
 
     try:
+        ours = await credentials_in_version(
+            session, ctx, hub_credentials(ctx, token_b), version, platform_id
+        )
         try:
             reply = await ctx.ocpi.request(
                 "POST",
                 credentials_url,
                 token_a,
-                json=hub_credentials(ctx, token_b).to_json(),
+                json=ours,
                 module="credentials",
+                version=version,
             )
         except PeerError as exc:
             raise OcpiError(OcpiStatus.UNABLE_TO_USE_CLIENT_API, exc.message) from None
@@ -505,7 +645,19 @@ async def connect_to_party(
                 f" {reply.status_code} {reply.status_message or ''}".strip(),
             )
         try:
-            theirs = Credentials.model_validate(reply.one())
+            theirs = Credentials.model_validate(
+                to_canonical(
+                    version,
+                    Kind.CREDENTIALS,
+                    reply.one(),
+                    TranslationContext(roles=_declared_roles(declared.role)),
+                )[0]
+            )
+        except NotRepresentable as exc:
+            raise OcpiError(
+                OcpiStatus.UNABLE_TO_USE_CLIENT_API,
+                f"The party answered with credentials the hub cannot use: {exc.message}",
+            ) from None
         except ValueError as exc:
             raise OcpiError(
                 OcpiStatus.UNABLE_TO_USE_CLIENT_API,
@@ -516,7 +668,7 @@ async def connect_to_party(
             await _replace_roles(session, platform_id, theirs.roles)
         except OcpiError:
             # Registered on their side but unacceptable on ours: undo it there.
-            await _safe_delete(ctx, credentials_url, theirs.token)
+            await _safe_delete(ctx, credentials_url, theirs.token, version)
             raise
     except BaseException:
         await session.rollback()
@@ -543,9 +695,11 @@ async def connect_to_party(
     return view
 
 
-async def _safe_delete(ctx: HubContext, credentials_url: str, token: str) -> None:
+async def _safe_delete(ctx: HubContext, credentials_url: str, token: str, version: str) -> None:
     try:
-        await ctx.ocpi.request("DELETE", credentials_url, token, module="credentials")
+        await ctx.ocpi.request(
+            "DELETE", credentials_url, token, module="credentials", version=version
+        )
     except PeerError:
         log.warning("could not unregister from %s after a refused connection", credentials_url)
 

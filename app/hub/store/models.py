@@ -43,6 +43,9 @@ class OcpiObject(SQLModel, table=True):
     recipient_country_code: str | None = Field(default=None, max_length=2)
     recipient_party_id: str | None = Field(default=None, max_length=3)
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONDoc, nullable=False))
+    # What 2.2.1 cannot carry but a 2.3.0 sender gave (app/ocpi/ext.py): 2.3.0 receivers get it
+    # back (app/hub/edge.py). None for an object that has nothing more.
+    ext: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONDoc, nullable=True))
     last_updated: datetime = Field(sa_type=UTCDateTime)
     # When the hub stored this version (hub clock): what an offline party missed is found by it.
     stored_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)

@@ -15,6 +15,7 @@ from app.core.dbtypes import utcnow
 from app.hub.store import evse_index
 from app.hub.store.models import OcpiObject
 from app.ocpi.headers import PartyRef
+from app.ocpi.incoming import ext_for
 from app.ocpi.pagination import PageParams, date_window, fetch_page
 from app.ocpi.schemas.common import ci_key
 
@@ -148,6 +149,10 @@ async def save(
             last_updated=last_updated,
         )
     row.data = data
+    # A 2.3.0 sender's object keeps what 2.2.1 cannot carry beside data (app/ocpi/incoming.py).
+    announced, ext = ext_for(module, owner.country_code, owner.party_id, key)
+    if announced:
+        row.ext = ext
     row.last_updated = last_updated
     row.owner_platform_id = owner_platform_id
     row.stored_at = utcnow()

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.hub.auth import Caller, any_caller, get_context, get_session
 from app.hub.context import HubContext
 from app.hub.parties import service
+from app.modules.versions.edge import VERSION_STATE_KEY
 from app.ocpi.envelope import Envelope, ocpi_response
 from app.ocpi.schemas.credentials import Credentials
-from app.ocpi.version import VERSION_PREFIX
+from app.ocpi.version import VERSION, VERSION_PREFIX
 
 router = APIRouter(prefix=f"{VERSION_PREFIX}/credentials", tags=["OCPI credentials"])
+
+
+def _version(request: Request) -> str:
+    """The version whose credentials endpoint the party called (app/modules/versions/edge.py
+    serves /ocpi/2.1.1/credentials and /ocpi/2.3.0/credentials here): the one it chose."""
+    return str(getattr(request.state, VERSION_STATE_KEY, VERSION))
 
 
 @router.get(
@@ -35,11 +42,14 @@ async def get_credentials(
 )
 async def post_credentials(
     credentials: Credentials,
+    request: Request,
     caller: Caller = Depends(any_caller),
     ctx: HubContext = Depends(get_context),
     session: AsyncSession = Depends(get_session),
 ) -> JSONResponse:
-    ours = await service.register_party(session, ctx, caller.platform, credentials)
+    ours = await service.register_party(
+        session, ctx, caller.platform, credentials, _version(request)
+    )
     return ocpi_response(ours)
 
 
@@ -51,11 +61,12 @@ async def post_credentials(
 )
 async def put_credentials(
     credentials: Credentials,
+    request: Request,
     caller: Caller = Depends(any_caller),
     ctx: HubContext = Depends(get_context),
     session: AsyncSession = Depends(get_session),
 ) -> JSONResponse:
-    ours = await service.update_party(session, ctx, caller.platform, credentials)
+    ours = await service.update_party(session, ctx, caller.platform, credentials, _version(request))
     return ocpi_response(ours)
 
 

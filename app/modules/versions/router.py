@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
@@ -35,3 +37,25 @@ async def get_version_details(
     _caller: Caller = Depends(any_caller), ctx: HubContext = Depends(get_context)
 ) -> JSONResponse:
     return ocpi_response(service.details(ctx.settings.base_url))
+
+
+@router.get(
+    f"/{service.V211}",
+    summary="List the hub's OCPI 2.1.1 endpoints",
+    response_model=Envelope[dict[str, Any]],
+)
+async def get_version_details_211(
+    _caller: Caller = Depends(any_caller), ctx: HubContext = Depends(get_context)
+) -> JSONResponse:
+    return ocpi_response(service.details_211(ctx.settings.base_url))
+
+
+@router.get(
+    f"/{service.V230}",
+    summary="List the hub's OCPI 2.3.0 endpoints",
+    response_model=Envelope[dict[str, Any]],
+)
+async def get_version_details_230(
+    _caller: Caller = Depends(any_caller), ctx: HubContext = Depends(get_context)
+) -> JSONResponse:
+    return ocpi_response(service.details_230(ctx.settings.base_url))

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.ocpi.schemas.versions import Endpoint, InterfaceRole, ModuleID, Version, VersionDetails
-from app.ocpi.version import VERSION, VERSION_PREFIX
+from app.ocpi.version import OCPI_PREFIX, VERSION, VERSION_PREFIX
 
 
 @dataclass(frozen=True)
@@ -31,8 +31,16 @@ def register(*endpoints: ServedEndpoint) -> None:
             SERVED.append(endpoint)
 
 
+# The versions the hub speaks besides the canonical one, at /ocpi/{version} (app/modules/versions
+# /edge.py translates them at the edge).
+V211 = "2.1.1"
+V230 = "2.3.0"
+# OCPI 2.1.1 modules: one URL each, no interface role (version_information_endpoint.md).
+MODULES_211 = ("credentials", "locations", "tariffs", "tokens", "sessions", "cdrs", "commands")
+
+
 def versions(base_url: str) -> list[Version]:
-    return [Version(version=VERSION, url=f"{base_url}{VERSION_PREFIX}")]
+    return [Version(version=v, url=f"{base_url}{OCPI_PREFIX}/{v}") for v in (V211, VERSION, V230)]
 
 
 def details(base_url: str) -> VersionDetails:
@@ -53,3 +61,28 @@ def details(base_url: str) -> VersionDetails:
             for e in SERVED
         ],
     )
+
+
+def details_211(base_url: str) -> dict[str, object]:
+    """The hub's 2.1.1 endpoints: one per module, at /ocpi/2.1.1/{module}/. A 2.1.1 party
+    implements one side of each module; the hub serves the other side there (a CPO pushes to
+    it, an eMSP pulls from it, both through the same URL)."""
+    return {
+        "version": V211,
+        "endpoints": [
+            {"identifier": m, "url": f"{base_url}{OCPI_PREFIX}/{V211}/{m}/"} for m in MODULES_211
+        ],
+    }
+
+
+def details_230(base_url: str) -> dict[str, object]:
+    """The hub's 2.3.0 endpoints: the 2.2.1 ones at /ocpi/2.3.0/..., same roles."""
+    ours = details(base_url).to_json()
+    prefix = f"{base_url}{VERSION_PREFIX}/"
+    return {
+        "version": V230,
+        "endpoints": [
+            {**e, "url": f"{base_url}{OCPI_PREFIX}/{V230}/{e['url'][len(prefix) :]}"}
+            for e in ours["endpoints"]
+        ],
+    }

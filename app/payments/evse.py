@@ -87,8 +87,20 @@ async def connector_tariffs(
     for tariff_id in connector.get("tariff_ids") or []:
         row = await store.get(session, "tariffs", cpo, str(tariff_id))
         if row is not None:
-            tariffs.append(row.data)
+            tariffs.append(_with_preauthorize_amount(row))
     return tariffs
+
+
+def _with_preauthorize_amount(row: OcpiObject) -> dict[str, Any]:
+    """The stored tariff, with the ``preauthorize_amount`` a 2.3.0 CPO gave ("the amount to
+    preauthorize for a Payment Terminal", mod_tariffs 2.3.0). 2.2.1 cannot carry it: it is kept
+    beside the tariff in ``ext`` (app/ocpi/ext.py, a field 2.2.1 lacks: ``{"$set": value}``),
+    and the hold is fitted to it (app/payments/hold.py)."""
+    fields = (row.ext or {}).get("$fields") or {}
+    node = fields.get("preauthorize_amount") if isinstance(fields, dict) else None
+    if isinstance(node, dict) and isinstance(node.get("$set"), int | float):
+        return {**row.data, "preauthorize_amount": node["$set"]}
+    return row.data
 
 
 async def ad_hoc_tariff(

@@ -395,7 +395,11 @@ async def request_refund(
 ) -> PaymentJob | None:
     """An admin's refund (full when ``amount`` is None). Queued once per ``key``."""
     async with ctx.sessions() as session:
-        row = await session.get(Payment, payment.id)
+        # The payment row locked first (PostgreSQL; SQLite's transaction reads one snapshot):
+        # a refund job that is finishing commits its amount_refunded and its status together,
+        # and without the lock this request could read the amount before and the job after,
+        # and count that refund nowhere (what is left would be too much).
+        row = await session.get(Payment, payment.id, with_for_update=True)
         assert row is not None
         if row.status != S.CAPTURED:
             raise PaymentError(

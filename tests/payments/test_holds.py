@@ -13,6 +13,7 @@ import pytest
 from sqlmodel import select
 
 from app.core.settings import Settings
+from app.hub.store.models import OcpiObject
 from app.payments.hold import connector_power_kw, fitted_hold
 from app.payments.models import Payment
 from tests.hub.network import network
@@ -101,3 +102,24 @@ async def test_the_pay_page_shows_the_fitted_hold_and_the_checkout_holds_it(
         async with n.ctx.sessions() as session:
             payment = (await session.exec(select(Payment))).one()
         assert payment.hold_amount == 522
+
+
+async def test_a_preauthorize_amount_a_230_cpo_gave_is_the_hold(database_url: str) -> None:
+    # A 2.3.0 CPO's tariff keeps preauthorize_amount beside the canonical 2.2.1 form, in ext.
+    async with network(database_url) as n:
+        await put_issue_site(n)
+        async with n.ctx.sessions() as session:
+            rows = await session.exec(select(OcpiObject).where(OcpiObject.module == "tariffs"))
+            for row in rows.all():
+                row.ext = {"$fields": {"preauthorize_amount": {"$set": 12}}}
+                session.add(row)
+            await session.commit()
+        base = n.hub.base_url
+        page = re.sub(r"\s+", " ", (await n.http.get(f"{base}/pay/EVSE1")).text)
+        assert 'We hold <strong id="hold">€12.00</strong>' in page
+        assert "(the operator&#39;s preauthorization amount)" in page
+        started = await n.http.post(f"{base}/pay/EVSE1/start", data={"connector_id": "1"})
+        assert started.status_code in (302, 303), started.text
+        async with n.ctx.sessions() as session:
+            payment = (await session.exec(select(Payment))).one()
+        assert payment.hold_amount == 1200

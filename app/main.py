@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -127,6 +129,18 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": "Internal error"}, status_code=500)
 
 
+def _telemetry(settings: Settings) -> dict[str, Any]:
+    """FastAPI's own OpenTelemetry instrumentation, off unless FASTAPI_TELEMETRY is set.
+
+    The hub reports through Prometheus (/metrics). Left on, FastAPI asks OpenTelemetry for its
+    global providers on every request and WebSocket (an environment lookup each time: about a
+    tenth of the CSMS's CPU while chargers connect, in a profile) only to find none configured.
+    (Releases of FastAPI without native telemetry take no such argument.)"""
+    if settings.fastapi_telemetry or "telemetry" not in inspect.signature(FastAPI).parameters:
+        return {}
+    return {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     configure_logging(settings.log_level)
@@ -163,6 +177,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await ctx.close()
 
     app = FastAPI(
+        **_telemetry(settings),
         title="Voltroam",
         version="0.1.0",
         summary="Open OCPI 2.2.1 roaming hub with payments",

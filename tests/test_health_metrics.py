@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
+from app.core.settings import Settings
+from app.main import create_app
 from tests.hub.network import location, network, session
 
 
@@ -54,3 +57,16 @@ async def test_readyz_reports_an_unreachable_database(tmp_path) -> None:  # type
         async with httpx.AsyncClient() as http:
             response = await http.get(f"{hub.base_url}/readyz")
         assert response.status_code == 503
+
+
+def test_fastapi_telemetry_is_off_unless_asked_for(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # The hub's metrics are Prometheus's; FastAPI's OpenTelemetry instrumentation only when an
+    # operator asks for it (FASTAPI_TELEMETRY), so that requests do not look for providers.
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    quiet = create_app(Settings(database_url=url, secret_key="k"))
+    asked = create_app(Settings(database_url=url, secret_key="k", fastapi_telemetry=True))
+    telemetry = getattr(quiet, "_telemetry", None)
+    if telemetry is None:
+        pytest.skip("a FastAPI release without native telemetry: nothing to turn off")
+    assert (telemetry["tracing"], telemetry["metrics"], telemetry["logs"]) == (False,) * 3
+    assert asked._telemetry["tracing"] is True

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     # recycle them after this many seconds (a connection the server dropped fails one request,
     # and the whole pool is then replaced).
     database_pre_ping: bool = False
+    # FastAPI's own OpenTelemetry spans/metrics/logs (for an operator who configures OpenTelemetry
+    # providers); off by default: the hub's metrics are Prometheus's (/metrics).
+    fastapi_telemetry: bool = False
     database_pool_recycle_seconds: float = 1800.0
 
     # Network.

@@ -403,24 +403,13 @@ async def readable_owners(
     return [*owners, *(p for p in caller.parties(OWNERS[module]) if p not in owners)]
 
 
-async def page(
-    session: AsyncSession, ctx: HubContext, caller: Caller, module: str, params: PageParams
-) -> tuple[list[OcpiObject], int]:
-    """One page of a GET-all of Locations, Tariffs or Tokens on the hub's Sender interface:
-    the caller's own and those of the parties it has an agreement with; for eMSPs, no Location
-    that is not published to one of their tokens."""
-    owners = await readable_owners(session, ctx, caller, module)
-    exclude: list[int] = []
-    if module == "locations" and caller.parties(BROADCAST_TO[module]):
-        exclude = await hidden_locations(session, caller, owners)
-    return await store.page(session, module, params, owners=owners, exclude_ids=exclude)
-
-
 async def page_json(
     session: AsyncSession, ctx: HubContext, caller: Caller, module: str, params: PageParams
 ) -> tuple[list[str], int]:
-    """``page``, each object as the JSON text the database holds (``store.page_json``): what a
-    GET-all sends as it is."""
+    """One page of a GET-all of Locations, Tariffs or Tokens on the hub's Sender interface, each
+    object as the JSON text the database holds (``store.page_json``): the caller's own and those
+    of the parties it has an agreement with; for eMSPs, no Location that is not published to one
+    of their tokens."""
     owners = await readable_owners(session, ctx, caller, module)
     exclude: list[int] = []
     if module == "locations" and caller.parties(BROADCAST_TO[module]):

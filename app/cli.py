@@ -552,7 +552,7 @@ def charger_qr(
 
     async def work(settings: Settings) -> str | None:
         async def inner(ctx: Any, session: Any) -> str | None:
-            found = await find_evses(session, evse_uid, ref)
+            found = await find_evses(session, evse_uid, ref, ctx=ctx)
             if len(found) != 1:
                 return None
             return pay_url(ctx.settings.base_url, found[0].uid, cpo)

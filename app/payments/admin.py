@@ -258,7 +258,7 @@ async def evse_qr(
     ctx = _ctx(request)
     ref = PartyRef.of(*cpo.split("*")) if cpo else None
     async with ctx.sessions() as session:
-        found = await find_evses(session, evse_uid, ref)
+        found = await find_evses(session, evse_uid, ref, ctx=ctx)
     if not found:
         raise HTTPException(404, f"Unknown EVSE {evse_uid}")
     if len(found) > 1:

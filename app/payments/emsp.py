@@ -22,7 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.core.dbtypes import utcnow
 from app.core.settings import Settings
 from app.hub.context import HubContext
-from app.hub.forward import resolve_receiver
+from app.hub.forward import resolve_for, resolve_receiver
 from app.hub.local import LocalParty, LocalRole
 from app.hub.outbox.service import Push
 from app.hub.parties import service as parties
@@ -30,7 +30,6 @@ from app.hub.relay.models import Callback
 from app.hub.routing import CPO_ONLY
 from app.hub.store import service as store
 from app.modules.commands import service as commands
-from app.ocpi.headers import PartyRef
 from app.ocpi.schemas.commands import COMMAND_REQUEST_MODELS, CommandResponse, CommandType
 from app.ocpi.schemas.common import Role, format_datetime
 from app.ocpi.schemas.tokens import AllowedType
@@ -43,7 +42,7 @@ from app.payments.pricing import (
     running_price,
     settle_cdr,
 )
-from app.payments.records import by_public_id, cpo_ref, enqueue
+from app.payments.records import by_public_id, cpo_ref, emsp_ref, enqueue
 from app.payments.status import advance, flag, touch
 from app.tariffs.selection import AD_HOC_TOKEN_TYPE
 
@@ -58,10 +57,6 @@ TOKEN_TYPE = AD_HOC_TOKEN_TYPE
 # The hub stops a paid session when its running cost reaches this share of the hold, so that the
 # energy delivered while the stop travels to the charger still fits in it.
 STOP_AT = Decimal("0.95")
-
-
-def emsp_ref(settings: Settings) -> PartyRef:
-    return PartyRef.of(settings.payments_emsp_country_code, settings.payments_emsp_party_id)
 
 
 def ad_hoc_token(settings: Settings, payment: Payment, valid: bool = True) -> dict[str, Any]:
@@ -108,7 +103,20 @@ async def send_command(
 ) -> CommandResponse:
     """Send a command as the hub's eMSP, through the same relay path as a partner eMSP's
     command; its asynchronous result comes back to ``PaymentsEmsp.result``."""
-    party = await resolve_receiver(session, cpo_ref(payment), CPO_ONLY)
+    if command == CommandType.START_SESSION:
+        # A new session only at a CPO the hub's eMSP has an agreement with (as for a partner
+        # eMSP's START_SESSION: 4001 otherwise); a running one is stopped whatever happened
+        # to the agreement since ("running sessions finish").
+        party = await resolve_for(
+            session,
+            ctx,
+            cpo_ref(payment),
+            CPO_ONLY,
+            asking=emsp_ref(ctx.settings),
+            module=commands.MODULE,
+        )
+    else:
+        party = await resolve_receiver(session, cpo_ref(payment), CPO_ONLY)
     response_url = RESPONSE_URL + payment.public_id
     parsed = (
         COMMAND_REQUEST_MODELS[command]

@@ -11,10 +11,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.dbtypes import utcnow
 from app.hub import agreements
+from app.hub.context import HubContext
 from app.hub.store import service as store
 from app.hub.store.evse_index import EvseIndex
 from app.hub.store.models import OcpiObject
 from app.ocpi.headers import PartyRef
+from app.payments.records import emsp_ref
 from app.tariffs.money import currency_exponent, from_minor_units
 from app.tariffs.selection import AD_HOC_TOKEN_TYPE, select_tariff
 
@@ -53,11 +55,19 @@ class EvseChoice:
 
 
 async def find_evses(
-    session: AsyncSession, evse_uid: str, cpo: PartyRef | None = None
+    session: AsyncSession,
+    evse_uid: str,
+    cpo: PartyRef | None = None,
+    *,
+    ctx: HubContext | None = None,
 ) -> list[EvseChoice]:
     """Every EVSE with this uid among the Locations the hub holds (a uid is only unique per
     CPO; ``cpo`` narrows it down). Removed EVSEs are not offered. The Locations are found
-    through the EVSE uid index (app/hub/store/evse_index.py), not by reading their JSON."""
+    through the EVSE uid index (app/hub/store/evse_index.py), not by reading their JSON.
+
+    With ``ctx``, only the EVSEs a driver can pay for: those of CPOs the hub's eMSP may send
+    commands to (app/hub/agreements.py; with AGREEMENTS_DEFAULT=closed, a CPO without an
+    agreement with it would refuse the start after the card was held)."""
     stmt = (
         select(OcpiObject)
         .join(EvseIndex, col(EvseIndex.object_id) == col(OcpiObject.id))
@@ -75,7 +85,12 @@ async def find_evses(
             if evse.get("status") == "REMOVED" or agreements.restricted(row):
                 # (A Location that is not published is never shown to the public.)
                 continue
-            found.append(EvseChoice(PartyRef(row.country_code, row.party_id), row.data, evse))
+            owner = PartyRef(row.country_code, row.party_id)
+            if ctx is not None and not await agreements.may(
+                session, ctx, owner, emsp_ref(ctx.settings), "commands"
+            ):
+                continue
+            found.append(EvseChoice(owner, row.data, evse))
     return found
 
 

@@ -124,7 +124,7 @@ async def _choices(
     except InvalidParameters as exc:
         return _message(request, 400, "Unknown charger", exc.message)
     async with _ctx(request).sessions() as session:
-        found = await find_evses(session, evse_uid, ref)
+        found = await find_evses(session, evse_uid, ref, ctx=_ctx(request))
     if not found:
         return _message(
             request, 404, "Unknown charger", f"No charger {evse_uid} is known here. Check the code."

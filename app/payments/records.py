@@ -7,6 +7,7 @@ import logging
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core.settings import Settings
 from app.ocpi.headers import PartyRef
 from app.payments.models import Payment, PaymentJob
 
@@ -28,6 +29,11 @@ class Retry(Exception):
 
 def cpo_ref(payment: Payment) -> PartyRef:
     return PartyRef(payment.cpo_country_code, payment.cpo_party_id)
+
+
+def emsp_ref(settings: Settings) -> PartyRef:
+    """The hub's own eMSP, the one that issues the ad hoc tokens drivers pay for."""
+    return PartyRef.of(settings.payments_emsp_country_code, settings.payments_emsp_party_id)
 
 
 async def by_public_id(session: AsyncSession, public_id: str) -> Payment | None:

@@ -604,3 +604,44 @@ async def test_a_cdr_the_shown_tariff_cannot_price_is_charged_its_own_total_and_
         assert "more than a payment can take" in flag["note"]
         receipt = re.sub(r"\s+", " ", (await n.http.get(status_url + "/receipt")).text)
         assert 'id="total">€8.47' in receipt and 'id="charged">€8.47' in receipt
+
+
+async def test_closed_network_pay_page_offers_only_cpos_agreed_with_the_hubs_emsp(
+    database_url: str,
+) -> None:
+    """AGREEMENTS_DEFAULT=closed: a partner CPO's EVSE is not payable (404 page, no QR code)
+    until that CPO has an active agreement with the hub's eMSP; then it is, and START_SESSION
+    reaches the CPO."""
+    async with network(
+        database_url,
+        extra_cpo_endpoints=[("commands", "RECEIVER")],
+        payment_jobs_poll_seconds=0.05,
+        agreements_default="closed",
+    ) as n:
+        n.cpo.answers["commands"] = START_ANSWER
+        await put_site(n)
+        base = n.hub.base_url
+        page = await n.http.get(f"{base}/pay/EVSE1")
+        assert page.status_code == 404 and "No charger EVSE1" in page.text
+        started = await n.http.post(f"{base}/pay/EVSE1/start", data={"connector_id": "1"})
+        assert started.status_code == 404
+        qr = await n.http.get(f"{base}/admin/evses/EVSE1/qr", headers=n.admin)
+        assert qr.status_code == 404 and "Unknown EVSE" in qr.text
+        async with n.ctx.sessions() as session:
+            assert (await session.exec(select(Payment))).first() is None
+        agreed = await n.http.post(
+            f"{base}/admin/agreements",
+            json={"cpo": "NL*CPA", "emsp": "NL*VRP", "state": "active"},
+            headers=n.admin,
+        )
+        assert agreed.status_code in (200, 201), agreed.text
+        page = await n.http.get(f"{base}/pay/EVSE1")
+        assert page.status_code == 200
+        qr = await n.http.get(f"{base}/admin/evses/EVSE1/qr", headers=n.admin)
+        assert qr.status_code == 200 and qr.headers["content-type"].startswith("image/svg")
+        started = await n.http.post(f"{base}/pay/EVSE1/start", data={"connector_id": "1"})
+        assert started.status_code == 303
+        done = await n.http.post(started.headers["location"], data={"action": "authorize"})
+        assert done.status_code == 303
+        await wait_for(lambda: bool(n.cpo.pushes("commands")))
+        assert n.cpo.pushes("commands")[0].path.endswith("/commands/START_SESSION")

@@ -22,7 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.dbtypes import utcnow
 from app.core.ids import correlation_id_var, new_id
-from app.hub import agreements
+from app.hub import agreements, clientinfo
 from app.hub.agreements_models import Agreement, AgreementState
 from app.hub.context import HubContext
 from app.hub.outbox.models import Delivery, DeliveryStatus
@@ -176,6 +176,16 @@ async def change(
             )
             changed.append((row, c, e, state == AgreementState.ACTIVE and bool(gained)))
     await agreements.bump(session)
+    # Each side of a newly active pair now sees the other in HubClientInfo.
+    await clientinfo.agreement_opened(
+        session,
+        ctx,
+        [
+            (c, e)
+            for row, c, e, _a in changed
+            if state == AgreementState.ACTIVE and before.state(c, e) != AgreementState.ACTIVE
+        ],
+    )
     for row, c, e, activated in changed:
         if activated:
             await _sync(session, ctx, row, c, e)

@@ -5,6 +5,8 @@
 - A platform that goes OFFLINE gets nothing queued ("Do not queue Push messages"); when it is back,
   the hub sends it the latest version of everything that changed meanwhile.
 - A platform that connects for the first time gets the ClientInfo of every other party.
+- With agreements, a party sees only the parties it may reach (app/hub/agreements.py): when an
+  agreement opens, each side gets the other's ClientInfo then (``agreement_opened``).
 """
 
 from __future__ import annotations
@@ -141,6 +143,35 @@ async def status_changed(
         await resync(session, ctx, platform, platform.offline_since)
         platform.offline_since = None
         session.add(platform)
+
+
+async def agreement_opened(
+    session: AsyncSession, ctx: HubContext, pairs: list[tuple[PartyRef, PartyRef]]
+) -> int:
+    """Queue, for each (CPO, eMSP) pair whose agreement just became active, the CPO's ClientInfo
+    to the eMSP's platform and the eMSP's to the CPO's: until now neither could see the other
+    (the caller has raised the agreements' revision and commits)."""
+    if not pairs:
+        return 0
+    infos = await client_infos(session)
+    receivers = {p.id: p for p in await _receivers(session, exclude=None)}
+    platforms_of: dict[PartyRef, set[int]] = {}
+    for info in infos:
+        platforms_of.setdefault(info.party, set()).add(info.platform_id)
+    pushes: dict[tuple[int, str], Push] = {}
+    for cpo, emsp in pairs:
+        for viewer, subject in ((emsp, cpo), (cpo, emsp)):
+            for platform_id in platforms_of.get(viewer, set()):
+                receiver = receivers.get(platform_id)
+                if receiver is None:
+                    continue
+                for info in infos:
+                    if info.party == subject and info.platform_id != platform_id:
+                        push = _push(receiver, info)
+                        pushes[(platform_id, push.object_ref)] = push
+    kept = await agreements.client_info_pushes(session, ctx, list(pushes.values()))
+    await enqueue(session, kept)
+    return len(kept)
 
 
 async def resync(

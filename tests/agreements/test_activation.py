@@ -93,3 +93,32 @@ async def test_activation_reaches_an_offline_party_when_it_is_back(database_url:
         await settle(net)
         # What the CPO with an agreement has, but not its Location published to others.
         assert received(net.emsp3, "locations") == {"L-CPA"}
+
+
+async def test_activation_tells_each_side_of_the_other_in_hubclientinfo(
+    database_url: str,
+) -> None:
+    """Closed by default, a party's ClientInfo reaches only the parties that may reach it: when
+    an agreement opens, the eMSP is PUT the CPO's ClientInfo and the CPO the eMSP's, once; a
+    third party hears nothing of it."""
+    async with agreed_network(database_url, agreements_default="closed") as net:
+        await settle(net)
+
+        def about(party: object) -> set[str]:
+            calls = party.pushes("hubclientinfo")  # type: ignore[attr-defined]
+            return {"/".join(c.path.rstrip("/").split("/")[-2:]) for c in calls}
+
+        assert "NL/CPA" not in about(net.emsp2) and "DE/EM2" not in about(net.cpo1)
+        before_emsp1 = len(net.emsp1.pushes("hubclientinfo"))
+        await net.agree("NL*CPA", "DE*EM2", "active")
+        await settle(net)
+        assert "NL/CPA" in about(net.emsp2) and "DE/EM2" in about(net.cpo1)
+        info = next(c.body for c in net.emsp2.pushes("hubclientinfo") if c.path.endswith("/NL/CPA"))
+        assert (info["role"], info["status"]) == ("CPO", "CONNECTED")
+        assert "BE/CPB" not in about(net.emsp2)
+        assert len(net.emsp1.pushes("hubclientinfo")) == before_emsp1
+        # Opening what is open again pushes nothing more.
+        count = len(net.emsp2.pushes("hubclientinfo"))
+        await net.agree("NL*CPA", "DE*EM2", "active")
+        await settle(net)
+        assert len(net.emsp2.pushes("hubclientinfo")) == count

@@ -70,7 +70,8 @@ async def serve(app: FastAPI, port: int) -> AsyncIterator[None]:
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
-    for _ in range(500):
+    # Up to 30 s: migrating a fresh database on a loaded machine has taken more than 5.
+    for _ in range(3000):
         if server.started:
             break
         if task.done():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -46,6 +47,25 @@ class Received:
     body: Any
 
 
+class Tasks:
+    """What a demo party does beside answering (a simulated charger's start and stop), cancelled
+    when the demo stops."""
+
+    def __init__(self) -> None:
+        self._running: set[asyncio.Task[Any]] = set()
+
+    def spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(work)
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    async def cancel(self) -> None:
+        for task in list(self._running):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
 @dataclass
 class DemoParty:
     name: str
@@ -59,7 +79,7 @@ class DemoParty:
     received: list[Received] = field(default_factory=list)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     _token_b: str = field(default_factory=lambda: secrets.token_urlsafe(32))
-    _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    _tasks: Tasks = field(default_factory=lambda: Tasks())
     _sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -262,16 +282,8 @@ class DemoParty:
         )
         return apply_to_cdr(cdr, priced).to_json()
 
-    def _spawn(self, work: Any) -> None:
-        task = asyncio.create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     async def stop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self._tasks.cancel()
 
     # --- the server the hub calls ------------------------------------------------------------
 
@@ -319,9 +331,9 @@ class DemoParty:
             if self.role != "CPO":
                 return ocpi_response()  # a CommandResult at the eMSP's response_url
             if command == "START_SESSION":
-                self._spawn(self._simulate_start(body))
+                self._tasks.spawn(self._simulate_start(body))
             elif command == "STOP_SESSION":
-                self._spawn(self._simulate_stop(body))
+                self._tasks.spawn(self._simulate_stop(body))
             else:
                 return ocpi_response({"result": "NOT_SUPPORTED", "timeout": 0})
             return ocpi_response({"result": "ACCEPTED", "timeout": 30})

@@ -11,7 +11,6 @@ routing headers: the hub finds whom its Sessions and CDRs are for by the token.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import secrets
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -21,7 +20,7 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from app.demo.peer import Received, now
+from app.demo.peer import Received, Tasks, now
 from app.ocpi.envelope import ocpi_response
 from app.ocpi.status import OcpiStatus
 
@@ -46,7 +45,7 @@ class DemoCpo211:
     tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
     _token_b: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     _sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
-    _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    _tasks: Tasks = field(default_factory=lambda: Tasks())
 
     def __post_init__(self) -> None:
         self.app = self._build()
@@ -208,16 +207,8 @@ class DemoCpo211:
             }
             await self.send(http, "POST", "cdrs", body=cdr)
 
-    def _spawn(self, work: Any) -> None:
-        task = asyncio.create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     async def stop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self._tasks.cancel()
 
     # --- the server the hub calls ------------------------------------------------------------
 
@@ -258,9 +249,9 @@ class DemoCpo211:
             body = await request.json()
             self.received.append(Received("POST", "commands", command, body))
             if command == "START_SESSION":
-                self._spawn(self._start(body))
+                self._tasks.spawn(self._start(body))
             elif command == "STOP_SESSION":
-                self._spawn(self._stop(body))
+                self._tasks.spawn(self._stop(body))
             else:
                 return ocpi_response({"result": "NOT_SUPPORTED"})
             # mod_commands.md (2.1.1): the CommandResponse has a result only.

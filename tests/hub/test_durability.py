@@ -128,7 +128,8 @@ async def hub_process(
     )
     try:
         async with httpx.AsyncClient() as http:
-            for _ in range(300):
+            # Up to a minute: a loaded machine has taken 14 s to start `voltroam serve`.
+            for _ in range(1200):
                 try:
                     if (await http.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
                         break

@@ -103,7 +103,8 @@ async def instance(
     settings = Settings(secret_key="test-secret-key", public_url=base)
     try:
         async with httpx.AsyncClient() as http:
-            for _ in range(400):
+            # Up to a minute: a loaded machine has taken 14 s to start `voltroam serve`.
+            for _ in range(1200):
                 try:
                     if (await http.get(f"{base}/readyz")).status_code == 200:
                         break

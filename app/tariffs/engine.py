@@ -222,50 +222,29 @@ def _line(
     )
 
 
-class _Dimension:
-    """One priced dimension over the session: its amounts, from the billed pieces."""
-
-    __slots__ = ("billable", "context", "excl", "incl", "pieces", "rounding")
-
-    def __init__(self, context: Context, pieces: list[_Piece]) -> None:
-        """``pieces`` in session order."""
-        self.context = context
-        self.pieces = pieces
-        self.rounding: _Piece | None = None
-        billable = excl_sum = incl_sum = _ZERO
-        for component, _, _, volume in pieces:
-            excl = volume * component.price
-            billable += volume
-            excl_sum += excl
-            incl_sum += excl * component.vat_factor
-        self.billable, self.excl, self.incl = billable, excl_sum, incl_sum
-
-    @property
-    def group(self) -> _Group:
-        return (self.context, self.pieces, self.rounding, False)
-
-    @property
-    def cost(self) -> Cost:
-        return Cost(self.excl, self.incl)
-
-    def round_step(self, unit: Decimal) -> None:
-        """step_size rounding on the session total, billed at the last component's price."""
-        if not self.pieces:
-            return
-        component, last_start, last_end, _ = self.pieces[-1]
-        step = component.step_size
-        if step <= 0 or self.billable <= 0:
-            return
-        units = (self.billable * unit).quantize(_DUST)
-        rounded = (units / step).to_integral_value(rounding=ROUND_CEILING) * step / unit
-        extra = rounded - self.billable
-        if extra <= 0:
-            return
-        excl = extra * component.price
-        self.billable += extra
-        self.excl += excl
-        self.incl += excl * component.vat_factor
-        self.rounding = (component, last_start, last_end, extra)
+def _round_step(
+    pieces: list[_Piece], billable: Decimal, excl: Decimal, incl: Decimal, unit: Decimal
+) -> tuple[Decimal, Decimal, Decimal, _Piece | None]:
+    """step_size rounding on the session total of a dimension, billed at the last component's
+    price: (billable, excl, incl) after rounding, and the piece it added (None: nothing added)."""
+    if not pieces:
+        return billable, excl, incl, None
+    component, last_start, last_end, _ = pieces[-1]
+    step = component.step_size
+    if step <= 0 or billable <= 0:
+        return billable, excl, incl, None
+    units = (billable * unit).quantize(_DUST)
+    rounded = (units / step).to_integral_value(rounding=ROUND_CEILING) * step / unit
+    extra = rounded - billable
+    if extra <= 0:
+        return billable, excl, incl, None
+    extra_excl = extra * component.price
+    return (
+        billable + extra,
+        excl + extra_excl,
+        incl + extra_excl * component.vat_factor,
+        (component, last_start, last_end, extra),
+    )
 
 
 def _us(moment: datetime) -> int:
@@ -371,10 +350,6 @@ def _cuts(
     return sorted(cuts)
 
 
-def _flat_cost(component: Component) -> Cost:
-    return Cost(component.price, component.price * component.vat_factor)
-
-
 def _fraction(point: tuple[Decimal, int, Decimal | None]) -> Decimal:
     return point[0]
 
@@ -446,6 +421,10 @@ def _price(
         tariff.choose_reservation_expired if expired else tariff.choose_reservation
     )
     total_energy = total_time = total_parking = total_reservation = _ZERO
+    # Per dimension, summed piece by piece in session order: volume billed, amount excl. VAT,
+    # amount incl. VAT (each piece's amount is volume x price, then x its VAT factor).
+    e_bill = e_excl = e_incl = t_bill = t_excl = t_incl = _ZERO
+    k_bill = k_excl = k_incl = r_bill = r_excl = r_incl = _ZERO
 
     order = 0
     energy_before = _ZERO
@@ -534,6 +513,10 @@ def _price(
                     comp = choice[1]
                     if comp is not None:
                         reserved_pieces.append((comp, prev_t, instant, seg_reservation))
+                        excl = seg_reservation * comp.price
+                        r_bill += seg_reservation
+                        r_excl += excl
+                        r_incl += excl * comp.vat_factor
                 if reservation_flat is None and choice[3] is not None:
                     reservation_flat = (choice[3], prev_t, instant, _ONE)
                     flat_groups.append((_RESERVATION, [reservation_flat], None, True))
@@ -556,16 +539,28 @@ def _price(
                     comp = choice[0]
                     if comp is not None:
                         energy_pieces.append((comp, prev_t, instant, seg_energy))
+                        excl = seg_energy * comp.price
+                        e_bill += seg_energy
+                        e_excl += excl
+                        e_incl += excl * comp.vat_factor
                 if seg_time > _ZERO:
                     comp = choice[1]
                     if comp is not None:
                         time_pieces.append((comp, prev_t, instant, seg_time))
+                        excl = seg_time * comp.price
+                        t_bill += seg_time
+                        t_excl += excl
+                        t_incl += excl * comp.vat_factor
                         time_order = order
                 order += 1  # within one period, parking is taken to follow charging
                 if seg_parking > _ZERO:
                     comp = choice[2]
                     if comp is not None:
                         parking_pieces.append((comp, prev_t, instant, seg_parking))
+                        excl = seg_parking * comp.price
+                        k_bill += seg_parking
+                        k_excl += excl
+                        k_incl += excl * comp.vat_factor
                         parking_order = order
                 if charging_flat is None and choice[3] is not None:
                     charging_flat = (choice[3], prev_t, instant, _ONE)
@@ -576,34 +571,36 @@ def _price(
                 prev_t = instant
         energy_before += p_energy
 
-    energy = _Dimension(Context.CHARGING, energy_pieces)
-    time = _Dimension(Context.CHARGING, time_pieces)
-    parking = _Dimension(Context.CHARGING, parking_pieces)
-    reserved = _Dimension(Context.RESERVATION, reserved_pieces)
-    energy.round_step(_WH_PER_KWH)
+    e_bill, e_excl, e_incl, e_round = _round_step(
+        energy_pieces, e_bill, e_excl, e_incl, _WH_PER_KWH
+    )
     # "once for PARKING_TIME and TIME combined": the dimension of the last time-based component
     # that was active is rounded, the other one is not ("Note that the charging duration is not
     # rounded up, as it is followed by another time based period").
-    last_time_based = parking if parking_order > time_order else time
-    last_time_based.round_step(_S_PER_HOUR)
-    reserved.round_step(_S_PER_HOUR)
+    t_round = k_round = None
+    if parking_order > time_order:
+        k_bill, k_excl, k_incl, k_round = _round_step(
+            parking_pieces, k_bill, k_excl, k_incl, _S_PER_HOUR
+        )
+    else:
+        t_bill, t_excl, t_incl, t_round = _round_step(
+            time_pieces, t_bill, t_excl, t_incl, _S_PER_HOUR
+        )
+    r_bill, r_excl, r_incl, r_round = _round_step(
+        reserved_pieces, r_bill, r_excl, r_incl, _S_PER_HOUR
+    )
 
-    fixed = _flat_cost(charging_flat[0]) if charging_flat else Cost.zero()
-    reservation_cost = reserved.cost
+    if charging_flat is not None:
+        flat = charging_flat[0]
+        f_excl, f_incl = flat.price, flat.price * flat.vat_factor
+    else:
+        f_excl = f_incl = _ZERO
     if reservation_flat is not None:
-        reservation_cost += _flat_cost(reservation_flat[0])
-    energy_cost, time_cost, parking_cost = energy.cost, time.cost, parking.cost
+        flat = reservation_flat[0]
+        r_excl, r_incl = r_excl + flat.price, r_incl + flat.price * flat.vat_factor
     subtotal = Cost(
-        fixed.excl_vat
-        + energy_cost.excl_vat
-        + time_cost.excl_vat
-        + parking_cost.excl_vat
-        + reservation_cost.excl_vat,
-        fixed.incl_vat
-        + energy_cost.incl_vat
-        + time_cost.incl_vat
-        + parking_cost.incl_vat
-        + reservation_cost.incl_vat,
+        f_excl + e_excl + t_excl + k_excl + r_excl,
+        f_incl + e_incl + t_incl + k_incl + r_incl,
     )
     total, min_applied, max_applied = _clamp(subtotal, tariff)
 
@@ -613,24 +610,32 @@ def _price(
         start=start,
         end=end,
         total_cost=total,
-        total_fixed_cost=fixed,
+        total_fixed_cost=Cost(f_excl, f_incl),
         # Segments split a period's energy by fractions; their sum can carry arithmetic dust
         # (4.378999...9 for 4.379 kWh). A µWh is far below any meter's resolution.
         total_energy=total_energy.quantize(_MICRO_KWH),
-        total_energy_cost=energy_cost,
+        total_energy_cost=Cost(e_excl, e_incl),
         total_time=total_time,
-        total_time_cost=time_cost,
+        total_time_cost=Cost(t_excl, t_incl),
         total_parking_time=total_parking,
-        total_parking_cost=parking_cost,
+        total_parking_cost=Cost(k_excl, k_incl),
         total_reservation_time=total_reservation,
-        total_reservation_cost=reservation_cost,
-        billed_energy=energy.billable,
-        billed_time=time.billable,
-        billed_parking_time=parking.billable,
-        billed_reservation_time=reserved.billable,
+        total_reservation_cost=Cost(r_excl, r_incl),
+        billed_energy=e_bill,
+        billed_time=t_bill,
+        billed_parking_time=k_bill,
+        billed_reservation_time=r_bill,
         min_price_applied=min_applied,
         max_price_applied=max_applied,
-        _lines=_Lines([*flat_groups, energy.group, time.group, parking.group, reserved.group]),
+        _lines=_Lines(
+            [
+                *flat_groups,
+                (_CHARGING, energy_pieces, e_round, False),
+                (_CHARGING, time_pieces, t_round, False),
+                (_CHARGING, parking_pieces, k_round, False),
+                (_RESERVATION, reserved_pieces, r_round, False),
+            ]
+        ),
     )
 
 

@@ -38,8 +38,22 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
-from decimal import ROUND_CEILING, Decimal, localcontext
+from decimal import (
+    ROUND_CEILING,
+    ROUND_HALF_EVEN,
+    Decimal,
+    DivisionByZero,
+    InvalidOperation,
+    Overflow,
+    getcontext,
+    localcontext,
+    setcontext,
+)
+from decimal import (
+    Context as DecimalContext,
+)
 from enum import StrEnum
+from operator import attrgetter
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -81,7 +95,13 @@ _MICRO_KWH = Decimal("0.000000001")
 _DUST = Decimal("0.000001")  # below a millionth of a Wh / second, differences are arithmetic
 _MICROSECOND = timedelta(microseconds=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_START = attrgetter("start_date_time")
 _PRECISION = 40
+# Amounts are computed with 40 significant digits, rounding half even (Python's default context).
+# Shared by every thread: the engine only reads it (its flags are not consulted).
+_CONTEXT = DecimalContext(
+    prec=_PRECISION, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow]
+)
 
 
 class Context(StrEnum):
@@ -262,10 +282,19 @@ def resolve_time_zone(time_zone: str | tzinfo) -> tzinfo:
     """An IANA time zone name (Location.time_zone) or a tzinfo -> tzinfo. ValueError if unknown."""
     if isinstance(time_zone, tzinfo):
         return time_zone
+    zone = _ZONES.get(time_zone)
+    if zone is not None:
+        return zone
     try:
-        return ZoneInfo(time_zone)
+        zone = ZoneInfo(time_zone)
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"unknown IANA time zone {time_zone!r}") from None
+    if len(_ZONES) < 1024:
+        _ZONES[time_zone] = zone
+    return zone
+
+
+_ZONES: dict[str, tzinfo] = {}  # known zones by name (ZoneInfo's own cache costs more)
 
 
 def _is_fixed(tz: tzinfo) -> bool:
@@ -297,10 +326,25 @@ def _fixed_offset(tz: tzinfo, first: int, last: int) -> int | None:
     """
     if isinstance(tz, timezone):
         return _offset_at(tz, first)
+    low, high = (first - _MARGIN_US) // _HALF_DAY_US, (last + _MARGIN_US) // _HALF_DAY_US + 2
+    span = (tz, low, high)
+    try:
+        return _SPANS[span]
+    except KeyError:
+        pass
+    offset = _span_offset(tz, low, high)
+    if len(_SPANS) < _OFFSETS_LIMIT:
+        _SPANS[span] = offset
+    return offset
+
+
+# The answers of _fixed_offset by (zone, first half-day, half-day after the last).
+_SPANS: dict[tuple[tzinfo, int, int], int | None] = {}
+
+
+def _span_offset(tz: tzinfo, low: int, high: int) -> int | None:
     offset: int | None = None
-    for half in range(
-        (first - _MARGIN_US) // _HALF_DAY_US, (last + _MARGIN_US) // _HALF_DAY_US + 2
-    ):
+    for half in range(low, high):
         key = (tz, half)
         here = _OFFSETS.get(key)
         if here is None:
@@ -367,7 +411,10 @@ def _price(
     start_us = _us(start)
     periods = normalise_periods(
         charging_periods,
-        [_us(cp.start_date_time) for cp in charging_periods],
+        [
+            (moment - _EPOCH) // _MICROSECOND if moment.tzinfo is not None else _us(moment)
+            for moment in map(_START, charging_periods)
+        ],
         start_us,
         _us(end),
         with_power,
@@ -447,8 +494,9 @@ def _price(
         lo = bisect_right(cut_list, p_start)
         hi = bisect_left(cut_list, p_end)
         crosses = False
+        e_end = energy_before + p_energy
         if kwh_points and p_energy:
-            e_from, e_to = energy_before, energy_before + p_energy
+            e_from, e_to = energy_before, e_end
             low, high = (e_from, e_to) if e_from < e_to else (e_to, e_from)
             above = bisect_right(kwh_points, low)  # the first kWh point above low
             crosses = above < len(kwh_points) and kwh_points[above] < high
@@ -463,9 +511,9 @@ def _price(
                         fraction = (kwh - e_from) / p_energy
                         points.append((fraction, p_start + int(span * fraction), kwh))
             points.sort(key=_fraction)
-            points.append((_ONE, p_end, energy_before + p_energy))
+            points.append((_ONE, p_end, e_end))
         else:
-            points = [(_ONE, p_end, energy_before + p_energy)]
+            points = [(_ONE, p_end, e_end)]
 
         period_mask = (
             masks.power_mask(power_low, power_high, current_low, current_high)
@@ -569,7 +617,7 @@ def _price(
             prev_f, prev_e = fraction, e_here
             if instant > prev_t:
                 prev_t = instant
-        energy_before += p_energy
+        energy_before = e_end
 
     e_bill, e_excl, e_incl, e_round = _round_step(
         energy_pieces, e_bill, e_excl, e_incl, _WH_PER_KWH
@@ -692,9 +740,13 @@ def price_session(
     """
     compiled = tariff if isinstance(tariff, CompiledTariff) else compile_tariff(tariff)
     tz = resolve_time_zone(time_zone)
-    with localcontext() as ctx:
-        ctx.prec = _PRECISION
+    # The engine's own context (setcontext of a prepared one costs less than localcontext()).
+    saved = getcontext()
+    setcontext(_CONTEXT)
+    try:
         return _price(compiled, charging_periods, start, end, tz, reservation)
+    finally:
+        setcontext(saved)
 
 
 def running_cost(

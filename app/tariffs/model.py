@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from operator import attrgetter
 from typing import Protocol
 
 from app.ocpi.schemas.cdrs import CdrDimension, CdrDimensionType, ChargingPeriod
@@ -331,7 +330,6 @@ def _hours(microseconds: int) -> Decimal:
 
 
 _D = CdrDimensionType
-_TYPE_VOLUME = attrgetter("type", "volume")
 _ENERGY, _TIME, _PARKING, _RESERVATION = _D.ENERGY, _D.TIME, _D.PARKING_TIME, _D.RESERVATION_TIME
 _POWER, _MIN_POWER, _MAX_POWER = _D.POWER, _D.MIN_POWER, _D.MAX_POWER
 _CURRENT, _MIN_CURRENT, _MAX_CURRENT = _D.CURRENT, _D.MIN_CURRENT, _D.MAX_CURRENT
@@ -383,7 +381,7 @@ def normalise_periods(
                     "end_date_time", "before the start of the last charging period"
                 )
         dimensions = cp.dimensions
-        values = dict(map(_TYPE_VOLUME, dimensions))  # in C: twice the speed of a dictcomp
+        values = {dim.type: dim.volume for dim in dimensions}
         time = values.get(_TIME)
         parking = values.get(_PARKING, _ZERO)
         reservation = values.get(_RESERVATION)

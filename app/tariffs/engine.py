@@ -523,14 +523,17 @@ def _price(
         origin = reservation_origin if is_reservation else charging_origin
         prev_f, prev_t, prev_e = _ZERO, p_start, energy_before
         for fraction, instant, exact_energy in points:
-            if fraction <= prev_f and fraction != _ONE:
+            # The last point of a period is _ONE itself; the others lie strictly inside (0, 1).
+            if fraction is not _ONE and fraction <= prev_f:
                 if exact_energy is not None:
                     prev_e = exact_energy  # same point, exact cumulative energy known
                 continue
             e_here = (
                 exact_energy if exact_energy is not None else energy_before + p_energy * fraction
             )
-            share = fraction - prev_f
+            # fraction - 0 is fraction (exact, same exponent: a fraction is at most 1, so its
+            # exponent is at most 0); only the first segment of a period starts at _ZERO.
+            share = fraction if prev_f is _ZERO else fraction - prev_f
 
             # The elements whose restrictions hold at the start of the segment.
             mask = period_mask

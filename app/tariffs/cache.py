@@ -6,7 +6,10 @@ session's cost is recomputed on every OCPP MeterValues and every payment page vi
 that rarely changes, so :func:`compiled_tariff` keeps the compiled form by the tariff's identity
 and version: (country_code, party_id, id, last_updated). OCPI's Tariff Object: ``last_updated`` is
 the "Timestamp when this Tariff was last updated (or created)", so a changed tariff has a new key
-and is compiled afresh; the old entry ages out.
+and is compiled afresh; the old entry ages out. A tariff is not always what its key says, though
+(a copy changed in memory, a peer that changes a tariff without a new last_updated): an entry
+keeps a deep copy of what was compiled and is used only when the tariff still equals it - a
+comparison of plain data, far cheaper than validating and compiling again.
 
 Only tariffs that carry all four fields are kept (``voltroam tariff price`` takes a bare tariff
 without them: it is compiled every time). At most :data:`CACHE_SIZE` tariffs are kept, the least
@@ -15,10 +18,13 @@ recently used one is dropped first.
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Mapping
 from typing import Any
+
+from pydantic import BaseModel
 
 from app.ocpi.schemas.tariffs import Tariff
 from app.tariffs.model import CompiledTariff, TariffTerms, compile_tariff
@@ -28,7 +34,8 @@ __all__ = ["CACHE_SIZE", "clear_compiled_tariffs", "compiled_tariff"]
 CACHE_SIZE = 512
 
 _KEY_FIELDS = ("country_code", "party_id", "id", "last_updated")
-_cache: OrderedDict[tuple[Hashable, ...], CompiledTariff] = OrderedDict()
+# key -> (a deep copy of the tariff as compiled, the compiled tariff)
+_cache: OrderedDict[tuple[Hashable, ...], tuple[Any, CompiledTariff]] = OrderedDict()
 _lock = threading.Lock()
 
 
@@ -62,14 +69,23 @@ def compiled_tariff(tariff: TariffTerms | CompiledTariff | Mapping[str, Any]) ->
     if key is not None:
         with _lock:
             found = _cache.get(key)
-            if found is not None:
-                _cache.move_to_end(key)
-                return found
+        if found is not None and found[0] == tariff:
+            with _lock:
+                if key in _cache:
+                    _cache.move_to_end(key)
+            return found[1]
     model = Tariff.model_validate(tariff) if isinstance(tariff, Mapping) else tariff
     compiled = compile_tariff(model)
     if key is not None:
+        source = (
+            copy.deepcopy(tariff)
+            if isinstance(tariff, Mapping)
+            else tariff.model_copy(deep=True)
+            if isinstance(tariff, BaseModel)
+            else copy.deepcopy(tariff)
+        )
         with _lock:
-            _cache[key] = compiled
+            _cache[key] = (source, compiled)
             _cache.move_to_end(key)
             while len(_cache) > CACHE_SIZE:
                 _cache.popitem(last=False)

@@ -69,6 +69,21 @@ def test_a_changed_tariff_with_a_new_last_updated_is_recompiled() -> None:
     )
 
 
+def test_a_tariff_changed_without_a_new_last_updated_is_recompiled() -> None:
+    # Copies changed in memory keep their id and last_updated: the content decides.
+    data = tariff_data("0.30")
+    assert cost(data) == Decimal("3.00")
+    assert cost(tariff_data("0.70")) == Decimal("7.00")
+    assert cost({**data, "currency": "SEK"}) == Decimal("3.00")
+    assert compiled_tariff({**data, "currency": "SEK"}).currency == "SEK"
+    data["elements"][0]["price_components"][0]["price"] = "0.90"  # changed in place
+    assert cost(data) == Decimal("9.00")
+    model = Tariff.model_validate(tariff_data("0.30"))
+    assert cost(model) == Decimal("3.00")
+    model.elements[0].price_components[0].price = Decimal("0.20")
+    assert cost(model) == Decimal("2.00")
+
+
 def test_a_tariff_without_its_identity_is_compiled_every_time() -> None:
     # Only its prices, as ``voltroam tariff price`` takes it: no owner, no last_updated.
     model = Tariff.model_validate(tariff_data("0.30"))

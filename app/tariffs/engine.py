@@ -29,7 +29,14 @@ bitmasks prepared when the tariff is compiled (:mod:`app.tariffs.masks`), so fin
 of every dimension for a segment is a few binary searches, an AND and a dictionary look-up.
 Volumes and amounts stay ``Decimal`` with the same operations, in the same order, as the
 straightforward engine this replaced (kept as the oracle of the tests), so every total is the
-same to the last digit; cost lines are only built when asked for.
+same to the last digit; cost lines are only built when asked for. Why not integers: a cut inside
+a period splits it by a fraction such as 5/15, which the reference rounds to 40 significant
+digits, and every later product and sum of that segment is rounded again at 40 digits; exact
+integer (or rational) arithmetic gives the mathematically exact value instead, which differs
+from the reference's in the 40th digit (the 4-decimal CDR totals would almost always agree, the
+unrounded amounts and cost lines would not). Emulating the 40-digit rounding in Python costs more
+than ``decimal`` does in C. An operation is left out only where its result is provably the
+operand itself, with the same exponent (``fraction - 0`` for the first segment of a period).
 """
 
 from __future__ import annotations

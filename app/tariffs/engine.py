@@ -707,9 +707,10 @@ def _clamp(total: Cost, tariff: CompiledTariff) -> tuple[Cost, bool, bool]:
     min_applied = max_applied = False
     limit = tariff.min_price
     if limit is not None:
-        new_excl = max(excl, limit.excl_vat)
+        bound = limit.excl_vat
+        new_excl = excl if excl >= bound else bound  # max(): the first of equals
         if limit.incl_vat is not None:
-            new_incl = max(incl, limit.incl_vat)
+            new_incl = incl if incl >= limit.incl_vat else limit.incl_vat
         elif new_excl != excl:
             new_incl = incl * new_excl / excl if excl != 0 else new_excl
         else:
@@ -718,9 +719,10 @@ def _clamp(total: Cost, tariff: CompiledTariff) -> tuple[Cost, bool, bool]:
         excl, incl = new_excl, new_incl
     limit = tariff.max_price
     if limit is not None:
-        new_excl = min(excl, limit.excl_vat)
+        bound = limit.excl_vat
+        new_excl = excl if excl <= bound else bound  # min(): the first of equals
         if limit.incl_vat is not None:
-            new_incl = min(incl, limit.incl_vat)
+            new_incl = incl if incl <= limit.incl_vat else limit.incl_vat
         elif new_excl != excl:
             new_incl = incl * new_excl / excl if excl != 0 else new_excl
         else:

@@ -249,6 +249,21 @@ def _line(
     )
 
 
+_new_object = object.__new__
+_set_excl_vat = Cost.__dict__["excl_vat"].__set__
+_set_incl_vat = Cost.__dict__["incl_vat"].__set__
+
+
+def _cost(excl_vat: Decimal, incl_vat: Decimal) -> Cost:
+    """``Cost(excl_vat, incl_vat)`` at two thirds of the price: a frozen dataclass's __init__
+    goes through object.__setattr__ per field; this sets the two slots directly (Cost has no
+    __post_init__, nothing else to run)."""
+    cost: Cost = _new_object(Cost)
+    _set_excl_vat(cost, excl_vat)
+    _set_incl_vat(cost, incl_vat)
+    return cost
+
+
 def _round_step(
     pieces: list[_Piece], billable: Decimal, excl: Decimal, incl: Decimal, unit: Decimal
 ) -> tuple[Decimal, Decimal, Decimal, _Piece | None]:
@@ -656,7 +671,7 @@ def _price(
     if reservation_flat is not None:
         flat = reservation_flat[0]
         r_excl, r_incl = r_excl + flat.price, r_incl + flat.price * flat.vat_factor
-    subtotal = Cost(
+    subtotal = _cost(
         f_excl + e_excl + t_excl + k_excl + r_excl,
         f_incl + e_incl + t_incl + k_incl + r_incl,
     )
@@ -668,17 +683,17 @@ def _price(
         start=start,
         end=end,
         total_cost=total,
-        total_fixed_cost=Cost(f_excl, f_incl),
+        total_fixed_cost=_cost(f_excl, f_incl),
         # Segments split a period's energy by fractions; their sum can carry arithmetic dust
         # (4.378999...9 for 4.379 kWh). A µWh is far below any meter's resolution.
         total_energy=total_energy.quantize(_MICRO_KWH),
-        total_energy_cost=Cost(e_excl, e_incl),
+        total_energy_cost=_cost(e_excl, e_incl),
         total_time=total_time,
-        total_time_cost=Cost(t_excl, t_incl),
+        total_time_cost=_cost(t_excl, t_incl),
         total_parking_time=total_parking,
-        total_parking_cost=Cost(k_excl, k_incl),
+        total_parking_cost=_cost(k_excl, k_incl),
         total_reservation_time=total_reservation,
-        total_reservation_cost=Cost(r_excl, r_incl),
+        total_reservation_cost=_cost(r_excl, r_incl),
         billed_energy=e_bill,
         billed_time=t_bill,
         billed_parking_time=k_bill,
@@ -731,7 +746,7 @@ def _clamp(total: Cost, tariff: CompiledTariff) -> tuple[Cost, bool, bool]:
         excl, incl = new_excl, new_incl
     if not (min_applied or max_applied):
         return total, False, False
-    return Cost(excl, incl), min_applied, max_applied
+    return _cost(excl, incl), min_applied, max_applied
 
 
 def price_session(

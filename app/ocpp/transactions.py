@@ -27,7 +27,6 @@ from app.ocpi.headers import PartyRef
 from app.ocpi.schemas.cdrs import CDR, ChargingPeriod
 from app.ocpi.schemas.common import format_datetime, parse_datetime
 from app.ocpi.schemas.sessions import Session
-from app.ocpi.schemas.tariffs import Tariff
 from app.ocpp import remote as remote_requests
 from app.ocpp.authorization import AuthResult
 from app.ocpp.identity import BridgeBase, own_caller
@@ -38,7 +37,14 @@ from app.ocpp.models import (
     OwnLocation,
     TransactionStatus,
 )
-from app.tariffs import TariffError, apply_to_cdr, price_session, running_cost, select_tariff
+from app.tariffs import (
+    TariffError,
+    apply_to_cdr,
+    compiled_tariff,
+    price_session,
+    running_cost,
+    select_tariff,
+)
 
 log = logging.getLogger("voltroam.ocpp.bridge")
 
@@ -306,7 +312,7 @@ class TransactionBridge(BridgeBase):
             return None
         try:
             priced = running_cost(
-                Tariff.model_validate(tariff),
+                compiled_tariff(tariff),  # validated and compiled once per tariff version
                 [ChargingPeriod.model_validate(p) for p in tx.periods],
                 tx.started_at,
                 end,
@@ -492,7 +498,7 @@ class TransactionBridge(BridgeBase):
         if tariff is not None:
             try:
                 priced = price_session(
-                    model.tariffs[0], model.charging_periods, model.start_date_time,
+                    compiled_tariff(model.tariffs[0]), model.charging_periods, model.start_date_time,
                     model.end_date_time, tz,
                 )  # fmt: skip
                 model = apply_to_cdr(model, priced)

@@ -20,9 +20,8 @@ from app.core.dbtypes import utcnow
 from app.core.settings import Settings
 from app.ocpi.schemas.cdrs import ChargingPeriod
 from app.ocpi.schemas.common import format_datetime
-from app.ocpi.schemas.tariffs import Tariff
 from app.payments.pricing import MAX_MINOR_UNITS, priced_minor
-from app.tariffs import PricingInputError, price_session
+from app.tariffs import PricingInputError, compiled_tariff, price_session
 from app.tariffs.money import to_minor_units
 
 # Line-to-neutral voltage times current, times the phases (mod_locations, Connector:
@@ -94,7 +93,7 @@ def priced_hold(
             )
         )
     try:
-        priced = price_session(Tariff.model_validate(tariff), periods, start, end, time_zone)
+        priced = price_session(compiled_tariff(tariff), periods, start, end, time_zone)
     except (PricingInputError, ValueError):
         return None
     return priced_minor(priced, str(tariff["currency"]))

@@ -28,7 +28,13 @@ from app.ocpi.schemas.common import ci_key, format_datetime, parse_datetime
 from app.ocpi.schemas.tariffs import Tariff
 from app.payments.evse import minor
 from app.payments.models import Payment
-from app.tariffs import PricedSession, PricingInputError, price_session, running_cost
+from app.tariffs import (
+    PricedSession,
+    PricingInputError,
+    compiled_tariff,
+    price_session,
+    running_cost,
+)
 from app.tariffs.money import to_minor_units
 
 __all__ = [
@@ -133,7 +139,7 @@ def shown_price(payment: Payment, cdr: dict[str, Any], time_zone: str) -> Priced
         return None
     try:
         return price_session(
-            tariff,
+            compiled_tariff(tariff),
             _periods(cdr),
             parse_datetime(cdr["start_date_time"]),
             parse_datetime(cdr["end_date_time"]),
@@ -269,7 +275,7 @@ def running_price(
             end = now
         else:
             end = parse_datetime(ocpi_session.get("last_updated") or format_datetime(utcnow()))
-        priced = running_cost(tariff, periods, start, max(end, start), time_zone)
+        priced = running_cost(compiled_tariff(tariff), periods, start, max(end, start), time_zone)
     except _UNPRICEABLE:
         return None
     return priced_minor(priced, payment.currency)

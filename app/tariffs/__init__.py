@@ -6,10 +6,12 @@ Pure functions, no I/O. Entry points:
 * :func:`price_cdr` / :func:`apply_to_cdr` - recompute the totals of a CDR;
 * :func:`running_cost` - the cost so far of a live session;
 * :func:`compile_tariff` - validate a tariff once and reuse it for many sessions;
+* :func:`compiled_tariff` - the same, kept by (owner, id, last_updated) for repeated pricing;
 * :func:`select_tariff` - which of a connector's tariffs applies to a token (TariffType);
 * :mod:`app.tariffs.money` - amounts in a currency's minor units for payments.
 """
 
+from app.tariffs.cache import clear_compiled_tariffs, compiled_tariff
 from app.tariffs.engine import (
     Context,
     CostLine,
@@ -45,7 +47,9 @@ __all__ = [
     "TariffError",
     "TariffTerms",
     "apply_to_cdr",
+    "clear_compiled_tariffs",
     "compile_tariff",
+    "compiled_tariff",
     "currency_exponent",
     "from_minor_units",
     "price_cdr",

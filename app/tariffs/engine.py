@@ -29,7 +29,14 @@ bitmasks prepared when the tariff is compiled (:mod:`app.tariffs.masks`), so fin
 of every dimension for a segment is a few binary searches, an AND and a dictionary look-up.
 Volumes and amounts stay ``Decimal`` with the same operations, in the same order, as the
 straightforward engine this replaced (kept as the oracle of the tests), so every total is the
-same to the last digit; cost lines are only built when asked for.
+same to the last digit; cost lines are only built when asked for. Why not integers: a cut inside
+a period splits it by a fraction such as 5/15, which the reference rounds to 40 significant
+digits, and every later product and sum of that segment is rounded again at 40 digits; exact
+integer (or rational) arithmetic gives the mathematically exact value instead, which differs
+from the reference's in the 40th digit (the 4-decimal CDR totals would almost always agree, the
+unrounded amounts and cost lines would not). Emulating the 40-digit rounding in Python costs more
+than ``decimal`` does in C. An operation is left out only where its result is provably the
+operand itself, with the same exponent (``fraction - 0`` for the first segment of a period).
 """
 
 from __future__ import annotations
@@ -38,8 +45,22 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
-from decimal import ROUND_CEILING, Decimal, localcontext
+from decimal import (
+    ROUND_CEILING,
+    ROUND_HALF_EVEN,
+    Decimal,
+    DivisionByZero,
+    InvalidOperation,
+    Overflow,
+    getcontext,
+    localcontext,
+    setcontext,
+)
+from decimal import (
+    Context as DecimalContext,
+)
 from enum import StrEnum
+from operator import attrgetter
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -81,7 +102,13 @@ _MICRO_KWH = Decimal("0.000000001")
 _DUST = Decimal("0.000001")  # below a millionth of a Wh / second, differences are arithmetic
 _MICROSECOND = timedelta(microseconds=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_START = attrgetter("start_date_time")
 _PRECISION = 40
+# Amounts are computed with 40 significant digits, rounding half even (Python's default context).
+# Shared by every thread: the engine only reads it (its flags are not consulted).
+_CONTEXT = DecimalContext(
+    prec=_PRECISION, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow]
+)
 
 
 class Context(StrEnum):
@@ -222,50 +249,44 @@ def _line(
     )
 
 
-class _Dimension:
-    """One priced dimension over the session: its amounts, from the billed pieces."""
+_new_object = object.__new__
+_set_excl_vat = Cost.__dict__["excl_vat"].__set__
+_set_incl_vat = Cost.__dict__["incl_vat"].__set__
 
-    __slots__ = ("billable", "context", "excl", "incl", "pieces", "rounding")
 
-    def __init__(self, context: Context, pieces: list[_Piece]) -> None:
-        """``pieces`` in session order."""
-        self.context = context
-        self.pieces = pieces
-        self.rounding: _Piece | None = None
-        billable = excl_sum = incl_sum = _ZERO
-        for component, _, _, volume in pieces:
-            excl = volume * component.price
-            billable += volume
-            excl_sum += excl
-            incl_sum += excl * component.vat_factor
-        self.billable, self.excl, self.incl = billable, excl_sum, incl_sum
+def _cost(excl_vat: Decimal, incl_vat: Decimal) -> Cost:
+    """``Cost(excl_vat, incl_vat)`` at two thirds of the price: a frozen dataclass's __init__
+    goes through object.__setattr__ per field; this sets the two slots directly (Cost has no
+    __post_init__, nothing else to run)."""
+    cost: Cost = _new_object(Cost)
+    _set_excl_vat(cost, excl_vat)
+    _set_incl_vat(cost, incl_vat)
+    return cost
 
-    @property
-    def group(self) -> _Group:
-        return (self.context, self.pieces, self.rounding, False)
 
-    @property
-    def cost(self) -> Cost:
-        return Cost(self.excl, self.incl)
-
-    def round_step(self, unit: Decimal) -> None:
-        """step_size rounding on the session total, billed at the last component's price."""
-        if not self.pieces:
-            return
-        component, last_start, last_end, _ = self.pieces[-1]
-        step = component.step_size
-        if step <= 0 or self.billable <= 0:
-            return
-        units = (self.billable * unit).quantize(_DUST)
-        rounded = (units / step).to_integral_value(rounding=ROUND_CEILING) * step / unit
-        extra = rounded - self.billable
-        if extra <= 0:
-            return
-        excl = extra * component.price
-        self.billable += extra
-        self.excl += excl
-        self.incl += excl * component.vat_factor
-        self.rounding = (component, last_start, last_end, extra)
+def _round_step(
+    pieces: list[_Piece], billable: Decimal, excl: Decimal, incl: Decimal, unit: Decimal
+) -> tuple[Decimal, Decimal, Decimal, _Piece | None]:
+    """step_size rounding on the session total of a dimension, billed at the last component's
+    price: (billable, excl, incl) after rounding, and the piece it added (None: nothing added)."""
+    if not pieces:
+        return billable, excl, incl, None
+    component, last_start, last_end, _ = pieces[-1]
+    step = component.step_size
+    if step <= 0 or billable <= 0:
+        return billable, excl, incl, None
+    units = (billable * unit).quantize(_DUST)
+    rounded = (units / step).to_integral_value(rounding=ROUND_CEILING) * step / unit
+    extra = rounded - billable
+    if extra <= 0:
+        return billable, excl, incl, None
+    extra_excl = extra * component.price
+    return (
+        billable + extra,
+        excl + extra_excl,
+        incl + extra_excl * component.vat_factor,
+        (component, last_start, last_end, extra),
+    )
 
 
 def _us(moment: datetime) -> int:
@@ -283,10 +304,19 @@ def resolve_time_zone(time_zone: str | tzinfo) -> tzinfo:
     """An IANA time zone name (Location.time_zone) or a tzinfo -> tzinfo. ValueError if unknown."""
     if isinstance(time_zone, tzinfo):
         return time_zone
+    zone = _ZONES.get(time_zone)
+    if zone is not None:
+        return zone
     try:
-        return ZoneInfo(time_zone)
+        zone = ZoneInfo(time_zone)
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"unknown IANA time zone {time_zone!r}") from None
+    if len(_ZONES) < 1024:
+        _ZONES[time_zone] = zone
+    return zone
+
+
+_ZONES: dict[str, tzinfo] = {}  # known zones by name (ZoneInfo's own cache costs more)
 
 
 def _is_fixed(tz: tzinfo) -> bool:
@@ -318,10 +348,25 @@ def _fixed_offset(tz: tzinfo, first: int, last: int) -> int | None:
     """
     if isinstance(tz, timezone):
         return _offset_at(tz, first)
+    low, high = (first - _MARGIN_US) // _HALF_DAY_US, (last + _MARGIN_US) // _HALF_DAY_US + 2
+    span = (tz, low, high)
+    try:
+        return _SPANS[span]
+    except KeyError:
+        pass
+    offset = _span_offset(tz, low, high)
+    if len(_SPANS) < _OFFSETS_LIMIT:
+        _SPANS[span] = offset
+    return offset
+
+
+# The answers of _fixed_offset by (zone, first half-day, half-day after the last).
+_SPANS: dict[tuple[tzinfo, int, int], int | None] = {}
+
+
+def _span_offset(tz: tzinfo, low: int, high: int) -> int | None:
     offset: int | None = None
-    for half in range(
-        (first - _MARGIN_US) // _HALF_DAY_US, (last + _MARGIN_US) // _HALF_DAY_US + 2
-    ):
+    for half in range(low, high):
         key = (tz, half)
         here = _OFFSETS.get(key)
         if here is None:
@@ -371,10 +416,6 @@ def _cuts(
     return sorted(cuts)
 
 
-def _flat_cost(component: Component) -> Cost:
-    return Cost(component.price, component.price * component.vat_factor)
-
-
 def _fraction(point: tuple[Decimal, int, Decimal | None]) -> Decimal:
     return point[0]
 
@@ -392,7 +433,10 @@ def _price(
     start_us = _us(start)
     periods = normalise_periods(
         charging_periods,
-        [_us(cp.start_date_time) for cp in charging_periods],
+        [
+            (moment - _EPOCH) // _MICROSECOND if moment.tzinfo is not None else _us(moment)
+            for moment in map(_START, charging_periods)
+        ],
         start_us,
         _us(end),
         with_power,
@@ -446,6 +490,10 @@ def _price(
         tariff.choose_reservation_expired if expired else tariff.choose_reservation
     )
     total_energy = total_time = total_parking = total_reservation = _ZERO
+    # Per dimension, summed piece by piece in session order: volume billed, amount excl. VAT,
+    # amount incl. VAT (each piece's amount is volume x price, then x its VAT factor).
+    e_bill = e_excl = e_incl = t_bill = t_excl = t_incl = _ZERO
+    k_bill = k_excl = k_incl = r_bill = r_excl = r_incl = _ZERO
 
     order = 0
     energy_before = _ZERO
@@ -468,8 +516,9 @@ def _price(
         lo = bisect_right(cut_list, p_start)
         hi = bisect_left(cut_list, p_end)
         crosses = False
+        e_end = energy_before + p_energy
         if kwh_points and p_energy:
-            e_from, e_to = energy_before, energy_before + p_energy
+            e_from, e_to = energy_before, e_end
             low, high = (e_from, e_to) if e_from < e_to else (e_to, e_from)
             above = bisect_right(kwh_points, low)  # the first kWh point above low
             crosses = above < len(kwh_points) and kwh_points[above] < high
@@ -484,9 +533,9 @@ def _price(
                         fraction = (kwh - e_from) / p_energy
                         points.append((fraction, p_start + int(span * fraction), kwh))
             points.sort(key=_fraction)
-            points.append((_ONE, p_end, energy_before + p_energy))
+            points.append((_ONE, p_end, e_end))
         else:
-            points = [(_ONE, p_end, energy_before + p_energy)]
+            points = [(_ONE, p_end, e_end)]
 
         period_mask = (
             masks.power_mask(power_low, power_high, current_low, current_high)
@@ -496,14 +545,17 @@ def _price(
         origin = reservation_origin if is_reservation else charging_origin
         prev_f, prev_t, prev_e = _ZERO, p_start, energy_before
         for fraction, instant, exact_energy in points:
-            if fraction <= prev_f and fraction != _ONE:
+            # The last point of a period is _ONE itself; the others lie strictly inside (0, 1).
+            if fraction is not _ONE and fraction <= prev_f:
                 if exact_energy is not None:
                     prev_e = exact_energy  # same point, exact cumulative energy known
                 continue
             e_here = (
                 exact_energy if exact_energy is not None else energy_before + p_energy * fraction
             )
-            share = fraction - prev_f
+            # fraction - 0 is fraction (exact, same exponent: a fraction is at most 1, so its
+            # exponent is at most 0); only the first segment of a period starts at _ZERO.
+            share = fraction if prev_f is _ZERO else fraction - prev_f
 
             # The elements whose restrictions hold at the start of the segment.
             mask = period_mask
@@ -534,6 +586,10 @@ def _price(
                     comp = choice[1]
                     if comp is not None:
                         reserved_pieces.append((comp, prev_t, instant, seg_reservation))
+                        excl = seg_reservation * comp.price
+                        r_bill += seg_reservation
+                        r_excl += excl
+                        r_incl += excl * comp.vat_factor
                 if reservation_flat is None and choice[3] is not None:
                     reservation_flat = (choice[3], prev_t, instant, _ONE)
                     flat_groups.append((_RESERVATION, [reservation_flat], None, True))
@@ -556,16 +612,28 @@ def _price(
                     comp = choice[0]
                     if comp is not None:
                         energy_pieces.append((comp, prev_t, instant, seg_energy))
+                        excl = seg_energy * comp.price
+                        e_bill += seg_energy
+                        e_excl += excl
+                        e_incl += excl * comp.vat_factor
                 if seg_time > _ZERO:
                     comp = choice[1]
                     if comp is not None:
                         time_pieces.append((comp, prev_t, instant, seg_time))
+                        excl = seg_time * comp.price
+                        t_bill += seg_time
+                        t_excl += excl
+                        t_incl += excl * comp.vat_factor
                         time_order = order
                 order += 1  # within one period, parking is taken to follow charging
                 if seg_parking > _ZERO:
                     comp = choice[2]
                     if comp is not None:
                         parking_pieces.append((comp, prev_t, instant, seg_parking))
+                        excl = seg_parking * comp.price
+                        k_bill += seg_parking
+                        k_excl += excl
+                        k_incl += excl * comp.vat_factor
                         parking_order = order
                 if charging_flat is None and choice[3] is not None:
                     charging_flat = (choice[3], prev_t, instant, _ONE)
@@ -574,36 +642,38 @@ def _price(
             prev_f, prev_e = fraction, e_here
             if instant > prev_t:
                 prev_t = instant
-        energy_before += p_energy
+        energy_before = e_end
 
-    energy = _Dimension(Context.CHARGING, energy_pieces)
-    time = _Dimension(Context.CHARGING, time_pieces)
-    parking = _Dimension(Context.CHARGING, parking_pieces)
-    reserved = _Dimension(Context.RESERVATION, reserved_pieces)
-    energy.round_step(_WH_PER_KWH)
+    e_bill, e_excl, e_incl, e_round = _round_step(
+        energy_pieces, e_bill, e_excl, e_incl, _WH_PER_KWH
+    )
     # "once for PARKING_TIME and TIME combined": the dimension of the last time-based component
     # that was active is rounded, the other one is not ("Note that the charging duration is not
     # rounded up, as it is followed by another time based period").
-    last_time_based = parking if parking_order > time_order else time
-    last_time_based.round_step(_S_PER_HOUR)
-    reserved.round_step(_S_PER_HOUR)
+    t_round = k_round = None
+    if parking_order > time_order:
+        k_bill, k_excl, k_incl, k_round = _round_step(
+            parking_pieces, k_bill, k_excl, k_incl, _S_PER_HOUR
+        )
+    else:
+        t_bill, t_excl, t_incl, t_round = _round_step(
+            time_pieces, t_bill, t_excl, t_incl, _S_PER_HOUR
+        )
+    r_bill, r_excl, r_incl, r_round = _round_step(
+        reserved_pieces, r_bill, r_excl, r_incl, _S_PER_HOUR
+    )
 
-    fixed = _flat_cost(charging_flat[0]) if charging_flat else Cost.zero()
-    reservation_cost = reserved.cost
+    if charging_flat is not None:
+        flat = charging_flat[0]
+        f_excl, f_incl = flat.price, flat.price * flat.vat_factor
+    else:
+        f_excl = f_incl = _ZERO
     if reservation_flat is not None:
-        reservation_cost += _flat_cost(reservation_flat[0])
-    energy_cost, time_cost, parking_cost = energy.cost, time.cost, parking.cost
-    subtotal = Cost(
-        fixed.excl_vat
-        + energy_cost.excl_vat
-        + time_cost.excl_vat
-        + parking_cost.excl_vat
-        + reservation_cost.excl_vat,
-        fixed.incl_vat
-        + energy_cost.incl_vat
-        + time_cost.incl_vat
-        + parking_cost.incl_vat
-        + reservation_cost.incl_vat,
+        flat = reservation_flat[0]
+        r_excl, r_incl = r_excl + flat.price, r_incl + flat.price * flat.vat_factor
+    subtotal = _cost(
+        f_excl + e_excl + t_excl + k_excl + r_excl,
+        f_incl + e_incl + t_incl + k_incl + r_incl,
     )
     total, min_applied, max_applied = _clamp(subtotal, tariff)
 
@@ -613,24 +683,32 @@ def _price(
         start=start,
         end=end,
         total_cost=total,
-        total_fixed_cost=fixed,
+        total_fixed_cost=_cost(f_excl, f_incl),
         # Segments split a period's energy by fractions; their sum can carry arithmetic dust
         # (4.378999...9 for 4.379 kWh). A µWh is far below any meter's resolution.
         total_energy=total_energy.quantize(_MICRO_KWH),
-        total_energy_cost=energy_cost,
+        total_energy_cost=_cost(e_excl, e_incl),
         total_time=total_time,
-        total_time_cost=time_cost,
+        total_time_cost=_cost(t_excl, t_incl),
         total_parking_time=total_parking,
-        total_parking_cost=parking_cost,
+        total_parking_cost=_cost(k_excl, k_incl),
         total_reservation_time=total_reservation,
-        total_reservation_cost=reservation_cost,
-        billed_energy=energy.billable,
-        billed_time=time.billable,
-        billed_parking_time=parking.billable,
-        billed_reservation_time=reserved.billable,
+        total_reservation_cost=_cost(r_excl, r_incl),
+        billed_energy=e_bill,
+        billed_time=t_bill,
+        billed_parking_time=k_bill,
+        billed_reservation_time=r_bill,
         min_price_applied=min_applied,
         max_price_applied=max_applied,
-        _lines=_Lines([*flat_groups, energy.group, time.group, parking.group, reserved.group]),
+        _lines=_Lines(
+            [
+                *flat_groups,
+                (_CHARGING, energy_pieces, e_round, False),
+                (_CHARGING, time_pieces, t_round, False),
+                (_CHARGING, parking_pieces, k_round, False),
+                (_RESERVATION, reserved_pieces, r_round, False),
+            ]
+        ),
     )
 
 
@@ -644,9 +722,10 @@ def _clamp(total: Cost, tariff: CompiledTariff) -> tuple[Cost, bool, bool]:
     min_applied = max_applied = False
     limit = tariff.min_price
     if limit is not None:
-        new_excl = max(excl, limit.excl_vat)
+        bound = limit.excl_vat
+        new_excl = excl if excl >= bound else bound  # max(): the first of equals
         if limit.incl_vat is not None:
-            new_incl = max(incl, limit.incl_vat)
+            new_incl = incl if incl >= limit.incl_vat else limit.incl_vat
         elif new_excl != excl:
             new_incl = incl * new_excl / excl if excl != 0 else new_excl
         else:
@@ -655,9 +734,10 @@ def _clamp(total: Cost, tariff: CompiledTariff) -> tuple[Cost, bool, bool]:
         excl, incl = new_excl, new_incl
     limit = tariff.max_price
     if limit is not None:
-        new_excl = min(excl, limit.excl_vat)
+        bound = limit.excl_vat
+        new_excl = excl if excl <= bound else bound  # min(): the first of equals
         if limit.incl_vat is not None:
-            new_incl = min(incl, limit.incl_vat)
+            new_incl = incl if incl <= limit.incl_vat else limit.incl_vat
         elif new_excl != excl:
             new_incl = incl * new_excl / excl if excl != 0 else new_excl
         else:
@@ -666,7 +746,7 @@ def _clamp(total: Cost, tariff: CompiledTariff) -> tuple[Cost, bool, bool]:
         excl, incl = new_excl, new_incl
     if not (min_applied or max_applied):
         return total, False, False
-    return Cost(excl, incl), min_applied, max_applied
+    return _cost(excl, incl), min_applied, max_applied
 
 
 def price_session(
@@ -687,9 +767,13 @@ def price_session(
     """
     compiled = tariff if isinstance(tariff, CompiledTariff) else compile_tariff(tariff)
     tz = resolve_time_zone(time_zone)
-    with localcontext() as ctx:
-        ctx.prec = _PRECISION
+    # The engine's own context (setcontext of a prepared one costs less than localcontext()).
+    saved = getcontext()
+    setcontext(_CONTEXT)
+    try:
         return _price(compiled, charging_periods, start, end, tz, reservation)
+    finally:
+        setcontext(saved)
 
 
 def running_cost(

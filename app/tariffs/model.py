@@ -365,21 +365,15 @@ def normalise_periods(
         ]
     periods: list[Period] = []
     last = len(charging_periods) - 1
-    for i, cp in enumerate(charging_periods):
-        p_start = starts[i]
-        if i < last:
-            p_end = starts[i + 1]
-            if p_end < p_start:
+    ends = [*starts[1:], end]  # "A period ends when the next period starts"
+    for i, (cp, p_start, p_end) in enumerate(zip(charging_periods, starts, ends, strict=True)):
+        if p_end < p_start:
+            if i < last:
                 raise SessionDataError(
                     f"charging_periods[{i + 1}].start_date_time",
                     "earlier than the start of the previous charging period",
                 )
-        else:
-            p_end = end
-            if p_end < p_start:
-                raise SessionDataError(
-                    "end_date_time", "before the start of the last charging period"
-                )
+            raise SessionDataError("end_date_time", "before the start of the last charging period")
         dimensions = cp.dimensions
         values = {dim.type: dim.volume for dim in dimensions}
         time = values.get(_TIME)

@@ -372,3 +372,18 @@ def test_unknown_time_zone() -> None:
     assert resolve_time_zone(AMS).utcoffset(at("2024-01-01 00:00").replace(tzinfo=None)) == (
         timedelta(hours=1)
     )
+
+
+def test_the_engines_fast_cost_is_a_cost() -> None:
+    import dataclasses
+    from decimal import Decimal
+
+    from app.tariffs.engine import _cost
+    from app.tariffs.money import Cost
+
+    fast = _cost(Decimal("1.5"), Decimal("1.815"))
+    assert type(fast) is Cost and fast == Cost(Decimal("1.5"), Decimal("1.815"))
+    assert hash(fast) == hash(Cost(Decimal("1.5"), Decimal("1.815")))
+    assert repr(fast) == repr(Cost(Decimal("1.5"), Decimal("1.815")))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.excl_vat = Decimal(0)  # type: ignore[misc]

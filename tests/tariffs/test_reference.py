@@ -321,3 +321,27 @@ def test_sessions_across_every_dst_change_price_as_the_reference(
     assert isinstance(old, reference.PricedSession)
     assert len(old.lines) > 27
     assert_same(outcome(engine, tariff, s, zone, None), old)
+
+
+@settings(
+    max_examples=600,
+    deadline=None,
+    derandomize=True,  # a fixed seed: the same 600 tariffs and sessions on every run
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(
+    tariffs(),
+    sessions(),
+    st.sampled_from(ZONES),
+    st.sampled_from([None, "RESERVATION", "RESERVATION_EXPIRES"]),
+)
+def test_a_fixed_sample_prices_as_the_reference(
+    data: dict[str, Any], s: Any, tz: Any, reservation: str | None
+) -> None:
+    """The comparison above with a fixed seed, so that a run that passed once always passes:
+    every total, billed volume and cost line equal to the reference's, to the last digit."""
+    tariff = Tariff.model_validate(data)
+    assert_same(
+        outcome(engine, compile_tariff(tariff), s, tz, reservation),
+        outcome(reference, tariff, s, tz, reservation),
+    )

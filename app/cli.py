@@ -140,8 +140,11 @@ def serve(
     except ValueError as exc:
         typer.echo(f"Refusing to start: {exc}", err=True)
         raise typer.Exit(2) from None
+    _migrate_in_child(settings)
     asyncio.run(_prepare_serve(settings))
-    app = create_app(settings)
+    # The schema is at head (the child upgraded it): the app need not upgrade it again, and this
+    # process never loads Alembic.
+    app = create_app(settings.model_copy(update={"migrate_on_start": False}))
     typer.echo(f"Voltroam listening on http://{settings.host}:{settings.port}")
     typer.echo(f"  OCPI versions: {settings.versions_url}")
     if not settings.public_url:
@@ -158,12 +161,26 @@ def serve(
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
 
 
-async def _prepare_serve(settings: Settings) -> None:
-    """Before listening: the schema, and the secret key of this database (else exit 2)."""
-    from app.core.migrate import upgrade_to_head_async
+def _migrate_in_child(settings: Settings) -> None:
+    """Before listening, the schema: `voltroam migrate` in a child process (else exit 2).
 
-    if settings.migrate_on_start:
-        await upgrade_to_head_async(settings)
+    Same environment and working directory, so the same database. In a child rather than here
+    so that the serving process never loads Alembic and the migration scripts (about 6 MiB it
+    would keep resident for its whole life)."""
+    import subprocess
+
+    if not settings.migrate_on_start:
+        return
+    done = subprocess.run(
+        [sys.executable, "-m", "app.cli", "migrate"], stdout=subprocess.DEVNULL, check=False
+    )
+    if done.returncode != 0:
+        typer.echo("Refusing to start: the schema upgrade failed.", err=True)
+        raise typer.Exit(2)
+
+
+async def _prepare_serve(settings: Settings) -> None:
+    """Before listening: the secret key of this database (else exit 2)."""
     try:
         await _check_secret_key(settings)
     except typer.Exit:

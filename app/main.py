@@ -46,6 +46,7 @@ from app.ocpi.middleware import OcpiPathMiddleware, RequestSizeLimitMiddleware
 from app.ocpi.status import OcpiStatus
 from app.ocpp.csms import Csms
 from app.ocpp.gauges import refresh_charger_gauges
+from app.ocpp.router import ChargerSockets
 from app.ocpp.router import router as ocpp_router
 from app.payments.admin import router as payments_admin_router
 from app.payments.pages import router as pay_pages_router
@@ -275,4 +276,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)
     # Outermost: every layer inside (log lines, routing, Link headers) sees the canonical path.
     app.add_middleware(OcpiPathMiddleware)
+    # Around all of them: chargers' WebSockets (which they hand on untouched) skip them, and with
+    # them a coroutine frame per layer for as long as a charger is connected.
+    app.add_middleware(ChargerSockets)
     return app

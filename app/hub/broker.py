@@ -24,8 +24,6 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
-from redis.exceptions import RedisError
-
 log = logging.getLogger("voltroam.broker")
 
 Payload = dict[str, Any]
@@ -195,6 +193,9 @@ class RedisBroker(Broker):
             "topic": topic,
             "payload": payload,
         }
+        # redis is imported by start() (a RedisBroker only): a hub without REDIS_URL never loads it.
+        from redis.exceptions import RedisError
+
         try:
             try:
                 listeners = await self._redis.publish(

@@ -14,7 +14,6 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from fpdf import FPDF
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
@@ -275,6 +274,10 @@ def title(doc: Invoice) -> str:
 
 def render_pdf(doc: Invoice) -> bytes:
     """The document as a PDF (fpdf2), the same facts as its HTML page."""
+    # fpdf2 (with fontTools and Pillow: about 20 MiB resident) on the first PDF asked for, not
+    # in every serving process.
+    from fpdf import FPDF
+
     pdf = FPDF(format="A4")
     pdf.set_title(f"{title(doc)} {doc.document_number}")
     pdf.set_creator("Voltroam")

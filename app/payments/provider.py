@@ -13,15 +13,19 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import stripe
 from sqlalchemy import Column
 from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.dbtypes import JSONDoc, UTCDateTime, utcnow
 from app.hub.context import HubContext
+
+if TYPE_CHECKING:
+    # The stripe SDK (with requests) is imported where a Stripe call is made: a hub without a
+    # Stripe key never loads it (memory of the serving process).
+    import stripe
 
 
 class ProviderError(Exception):
@@ -143,6 +147,8 @@ def _intent(resource: Any) -> Intent:
 def _error(exc: stripe.StripeError) -> ProviderError:
     # Network trouble, rate limits, Stripe's own 5xx and idempotency races are worth a retry;
     # a 4xx about the request itself is not.
+    import stripe
+
     status = exc.http_status or 0
     retryable = isinstance(
         exc, stripe.APIConnectionError | stripe.RateLimitError | stripe.APIError
@@ -155,6 +161,8 @@ def _error(exc: stripe.StripeError) -> ProviderError:
 @contextlib.contextmanager
 def _stripe_errors() -> Iterator[None]:
     """Every Stripe call: the library's errors become ProviderErrors."""
+    import stripe
+
     try:
         yield
     except stripe.StripeError as exc:
@@ -168,6 +176,8 @@ class StripeProvider:
     test_mode = False
 
     def __init__(self, api_key: str, api_base: str, timeout: float = 20.0) -> None:
+        import stripe
+
         self.client = stripe.StripeClient(
             api_key,
             base_addresses={"api": api_base.rstrip("/")},

@@ -5,8 +5,6 @@ from __future__ import annotations
 import io
 from urllib.parse import quote
 
-import segno
-
 
 def pay_url(base_url: str, evse_uid: str, cpo: str | None = None) -> str:
     url = f"{base_url.rstrip('/')}/pay/{quote(evse_uid, safe='')}"
@@ -15,6 +13,8 @@ def pay_url(base_url: str, evse_uid: str, cpo: str | None = None) -> str:
 
 def qr_code(url: str, kind: str, scale: int = 8) -> bytes:
     """The QR code of ``url`` as an SVG or PNG document."""
+    import segno  # on the first QR code asked for, not in every serving process
+
     code = segno.make(url, error="m")
     buffer = io.BytesIO()
     if kind == "svg":

@@ -12,7 +12,6 @@ import json
 import logging
 from typing import Annotated
 
-import stripe
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
@@ -46,6 +45,8 @@ async def stripe_webhook(
     secret = ctx.settings.stripe_webhook_secret
     if not secret:
         return JSONResponse({"detail": "Stripe webhooks are not configured"}, status_code=400)
+    import stripe  # here, not at import: a hub without Stripe never loads the SDK
+
     payload = await request.body()
     if len(payload) > MAX_PAYLOAD:
         return JSONResponse({"detail": "Payload too large"}, status_code=413)

@@ -138,6 +138,8 @@ class DeliveryWorker:
         settings = self.ctx.settings
         room = settings.delivery_concurrency - len(self._in_flight)
         if room <= 0:
+            # Nothing to hold: an answer frees a slot and wakes the loop.
+            self._held = False
             return False
         # A claim is a write transaction (on SQLite it takes the one write lock the pushes need
         # too): while many pushes are in flight, wait until a quarter of the slots are free

@@ -91,7 +91,10 @@ class _WriteTurns:
     async def take(self, dbapi_connection: Any) -> None:
         lock = self.lock()
         try:
-            await asyncio.wait_for(lock.acquire(), _TURN_TIMEOUT)
+            # (asyncio.timeout, not wait_for: a waiter cancelled as the lock is handed to it
+            # passes it on inside Lock.acquire, so a turn is never lost.)
+            async with asyncio.timeout(_TURN_TIMEOUT):
+                await lock.acquire()
         except TimeoutError:
             log.warning("no SQLite write turn after %s s; writing without it", _TURN_TIMEOUT)
             return

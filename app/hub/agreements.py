@@ -242,10 +242,16 @@ def _owner(object_ref: str) -> PartyRef | None:
 
 
 async def receivers(
-    session: AsyncSession, ctx: HubContext, module: str, object_ref: str, parties: list[Party]
+    session: AsyncSession,
+    ctx: HubContext,
+    module: str,
+    object_ref: str,
+    parties: list[Party],
+    stored: OcpiObject | None = None,
 ) -> list[Party]:
     """The broadcast receivers of an object that have an agreement with its owner (and, for a
-    Location that is not published, that own a token it is published to)."""
+    Location that is not published, that own a token it is published to). ``stored``: the
+    object's row as the caller just stored it (saves reading it again)."""
     parsed = store.parse_object_ref(object_ref)
     if parsed is None or not parties:
         return parties
@@ -254,7 +260,7 @@ async def receivers(
     kept = [p for p in parties if rules.may(*pair(p.role.role, p.ref, owner), module)]
     refused(ctx, module, "push", len(parties) - len(kept))
     if module == "locations" and kept:
-        row = await store.get(session, module, owner, parsed[2], parsed[3])
+        row = stored or await store.get(session, module, owner, parsed[2], parsed[3])
         if row is not None and restricted(row):
             kept = [p for p in kept if await _shown_to(session, row, p.ref)]
     return kept

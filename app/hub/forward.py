@@ -17,6 +17,7 @@ from app.hub.local import no_endpoint
 from app.hub.outbox.service import Push, enqueue
 from app.hub.parties.models import ConnectionStatus, endpoint_url
 from app.hub.routing import PUSHED_TO, Party, broadcast_receivers, find_party, hub_ref
+from app.hub.store.models import OcpiObject
 from app.ocpi.client import OcpiReply, PeerError, join_url
 from app.ocpi.envelope import ocpi_response
 from app.ocpi.errors import OcpiError
@@ -176,6 +177,7 @@ async def broadcast(
     sender_platform_id: int | None,
     full: bool,
     query: str = "",
+    stored: OcpiObject | None = None,
 ) -> int:
     """Queue a Broadcast Push to every connected receiver (the caller commits).
 
@@ -183,7 +185,9 @@ async def broadcast(
     module, using its own party-id and country-code in the OCPI-from- headers."
     """
     receivers = await broadcast_receivers(session, module, sender_platform_id)
-    receivers = await agreements.receivers(session, ctx, module, object_ref, receivers)
+    receivers = await agreements.receivers(
+        session, ctx, module, object_ref, receivers, stored=stored
+    )
     remote: list[Push] = []
     for party in receivers:
         push = Push(

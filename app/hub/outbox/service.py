@@ -61,6 +61,7 @@ _NOTIFY = text(f"SELECT pg_notify('{OUTBOX_CHANNEL}', '')")
 
 DELIVERY: Table = Delivery.__table__  # type: ignore[attr-defined]
 _c = DELIVERY.c
+_INSERT = insert(DELIVERY)
 
 
 async def enqueue(session: AsyncSession, pushes: Sequence[Push]) -> None:
@@ -118,8 +119,9 @@ async def enqueue(session: AsyncSession, pushes: Sequence[Push]) -> None:
         }
         for push in pushes
     ]
-    # One INSERT with a VALUES row per push: ids follow the order of the rows.
-    await session.exec(insert(DELIVERY).values(values))
+    # One INSERT executed for every row (a statement compiled once and cached; several rows
+    # go to the driver's executemany), in the order of the rows: ids follow it.
+    await session.exec(_INSERT, params=values)
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         # Sent at commit (and only then) to every instance's worker (outbox.presence).
         await (await session.connection()).execute(_NOTIFY)

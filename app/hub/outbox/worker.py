@@ -11,6 +11,7 @@ from datetime import datetime
 
 from app.core.ids import correlation_id_var
 from app.core.security import UndecryptableToken
+from app.core.settings import Settings
 from app.hub import edge
 from app.hub.context import HubContext
 from app.hub.outbox import service as outbox
@@ -35,6 +36,15 @@ def _routing(row: Delivery) -> RoutingHeaders:
     )
 
 
+# How long a claim may wait for more free slots (see DeliveryWorker._turn).
+CLAIM_HOLD = 0.05
+
+
+def _claim_at_least(settings: Settings) -> int:
+    """Free slots worth a claim while pushes are in flight."""
+    return max(1, min(settings.delivery_batch, settings.delivery_concurrency) // 4)
+
+
 class DeliveryWorker:
     """Keeps up to DELIVERY_CONCURRENCY pushes in flight.
 
@@ -55,6 +65,8 @@ class DeliveryWorker:
         self._outcomes: list[tuple[outbox.Outcome, asyncio.Future[None]]] = []
         self._recorder: asyncio.Task[None] | None = None
         self._recovered = -math.inf
+        self._claimed_at = -math.inf
+        self._held = False
         self.presence = Presence(ctx, on_notify=self.wake, on_lost=self._abandon)
 
     def wake(self) -> None:
@@ -108,11 +120,14 @@ class DeliveryWorker:
                 polled = False
                 continue
             self._wake.clear()
+            # (A claim held back for more room is made when its hold ends, answers or not.)
+            held = self._held
+            wait = max(self._claimed_at + CLAIM_HOLD - time.monotonic(), 0.0) if held else poll
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=poll)
+                await asyncio.wait_for(self._wake.wait(), timeout=wait)
                 polled = False
             except TimeoutError:
-                polled = True
+                polled = not held
 
     async def _turn(self, polled: bool = False) -> bool:
         """Start new pushes; False when there was nothing to do.
@@ -120,9 +135,26 @@ class DeliveryWorker:
         ``polled``: no commit queued anything since the last turn (the poll's timer ran out), so
         a read of the partial indexes decides whether a claim (a write and a commit) is worth it.
         """
-        room = self.ctx.settings.delivery_concurrency - len(self._in_flight)
+        settings = self.ctx.settings
+        room = settings.delivery_concurrency - len(self._in_flight)
         if room <= 0:
+            # Nothing to hold: an answer frees a slot and wakes the loop.
+            self._held = False
             return False
+        # A claim is a write transaction (on SQLite it takes the one write lock the pushes need
+        # too): while many pushes are in flight, wait until a quarter of the slots are free
+        # rather than claim a row or two after each answer, but no longer than CLAIM_HOLD after
+        # the last claim. An idle worker claims whatever room there is.
+        if (
+            not polled
+            and self._in_flight
+            and room < _claim_at_least(settings)
+            and time.monotonic() < self._claimed_at + CLAIM_HOLD
+        ):
+            self._held = True
+            return False
+        self._held = False
+        self._claimed_at = time.monotonic()
         poll = self.ctx.settings.delivery_poll_seconds
         now = time.monotonic()
         recovering = now - self._recovered >= poll
@@ -140,9 +172,7 @@ class DeliveryWorker:
                 await outbox.recover(session)
                 if me is not None:
                     await recover_gone(session, me)
-            rows = await outbox.claim(
-                session, self.ctx.settings, min(room, self.ctx.settings.delivery_batch), me
-            )
+            rows = await outbox.claim(session, settings, min(room, settings.delivery_batch), me)
             platforms = {
                 platform_id: await session.get(Platform, platform_id)
                 for platform_id in {r.platform_id for r in rows}

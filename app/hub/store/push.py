@@ -127,6 +127,10 @@ async def store_and_announce(
         recipient=recipient,
         existing=existing,
     )
+    # A full version supersedes the rows of older versions not sent yet; a new object has none
+    # (a row queued before it was deleted and stored again still leaves first, in order), so
+    # its pushes skip that UPDATE.
+    supersede = full and not created
     if announce:
         if target.module in BROADCAST_TO:
             await broadcast(
@@ -138,8 +142,9 @@ async def store_and_announce(
                 body=body,
                 object_ref=target.ref,
                 sender_platform_id=caller.platform.id,
-                full=full,
+                full=supersede,
                 query=query,
+                stored=row,
             )
         elif recipient is not None:
             # A local recipient (the payments eMSP, for its own tokens) takes it in this
@@ -154,7 +159,7 @@ async def store_and_announce(
                 body=body,
                 object_ref=target.ref,
                 from_party=target.owner,
-                full=full,
+                full=supersede,
                 query=query,
             )
     await session.commit()

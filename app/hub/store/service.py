@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Table, Text, cast, func, tuple_, update
 from sqlalchemy import select as sa_select
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -139,6 +140,28 @@ async def save(
     row = existing or await get(session, module, owner, key, subtype)
     created = row is None
     indexed = evse_index.evse_uids(row.data) if row is not None and module == "locations" else set()
+    # A 2.3.0 sender's object keeps what 2.2.1 cannot carry beside data (app/ocpi/incoming.py).
+    announced, ext = ext_for(module, owner.country_code, owner.party_id, key)
+    if row is not None and row.id is not None and row in session and row not in session.dirty:
+        # A new version of a stored row (every push but the first): one UPDATE, without the
+        # ORM's unit of work; the row in hand is given the values as if it had been flushed.
+        values: dict[str, Any] = {
+            "data": data,
+            "last_updated": last_updated,
+            "owner_platform_id": owner_platform_id,
+            "stored_at": utcnow(),
+        }
+        if announced:
+            values["ext"] = ext
+        if recipient is not None:
+            values["recipient_country_code"] = recipient.country_code
+            values["recipient_party_id"] = recipient.party_id
+        await session.exec(update(OBJECT).where(OBJECT.c.id == row.id).values(values))
+        for name, value in values.items():
+            set_committed_value(row, name, value)
+        if module == "locations":
+            await evse_index.refresh(session, row.id, indexed, data)
+        return row, created
     if row is None:
         row = OcpiObject(
             module=module,
@@ -149,8 +172,6 @@ async def save(
             last_updated=last_updated,
         )
     row.data = data
-    # A 2.3.0 sender's object keeps what 2.2.1 cannot carry beside data (app/ocpi/incoming.py).
-    announced, ext = ext_for(module, owner.country_code, owner.party_id, key)
     if announced:
         row.ext = ext
     row.last_updated = last_updated

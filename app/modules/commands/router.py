@@ -183,7 +183,7 @@ async def post_command(
     if sent.reply is None:
         # A local CPO (the hub's own chargers) answered.
         return ocpi_response(sent.answer, headers=push.answer_headers(ctx, requester))
-    response = relay_reply(ctx, sent.reply, caller.routing, request.scope["path"])
+    response = relay_reply(ctx, sent.reply, caller.routing, request.url.path)
     # What the CPO answered is written once the eMSP has it (relay.record_answer says what a
     # write lost to a crash would mean).
     if sent.record is not None:

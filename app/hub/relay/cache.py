@@ -24,6 +24,9 @@ class OpenCallbacks:
     def __init__(self, limit: int = MAX_REMEMBERED) -> None:
         self.limit = limit
         self.pending: dict[str, asyncio.Future[bool]] = {}
+        # What receivers answered, to be written (relay.record_answer), and the task writing.
+        self.answers: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
+        self.recorder: asyncio.Task[None] | None = None
         self._waiting: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
     def remember(self, public_id: str, values: dict[str, Any]) -> None:

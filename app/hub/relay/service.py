@@ -405,6 +405,7 @@ async def expire_due(ctx: HubContext) -> int:
             )
             if taken.rowcount != 1:
                 continue
+            ctx.callbacks.forget(callback.public_id)
             # No request started this: enqueue gives the TIMEOUT its own X-Correlation-ID, kept
             # by every attempt like its X-Request-ID.
             await _deliver(session, ctx, callback, "commands", _TIMEOUT_RESULT)
@@ -506,8 +507,55 @@ async def record_answer(
     relayed; only the hub's own TIMEOUT is not sent. (A deadline set when the callback is
     opened would instead send TIMEOUT for a command the receiver may have rejected.)
     """
-    try:
-        async with ctx.sessions() as session:
-            await after_response(session, callback, accepted, timeout_seconds, ctx)
-    except Exception:
-        log.exception("recording the answer to callback %s failed", callback.public_id)
+    now = utcnow()
+    if accepted:
+        seconds = max((timeout_seconds or 0) + TIMEOUT_GRACE_SECONDS, TIMEOUT_GRACE_SECONDS)
+        answer = {"cid": callback.id, "expires": now + timedelta(seconds=seconds)}
+    else:
+        ctx.callbacks.forget(callback.public_id)
+        answer = {"cid": callback.id, "at": now}
+    written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    answers = ctx.callbacks.answers
+    answers.append((answer, written))
+    if ctx.callbacks.recorder is None or ctx.callbacks.recorder.done():
+        ctx.callbacks.recorder = asyncio.create_task(_write_answers(ctx), name="callback-answers")
+    await asyncio.shield(written)
+
+
+_SET_EXPIRY = (
+    update(Callback)
+    .where(col(Callback.id) == bindparam("cid"))
+    .values(expires_at=bindparam("expires", type_=Callback.__table__.c.expires_at.type))  # type: ignore[attr-defined]
+)
+_SET_ANSWERED = (
+    update(Callback)
+    .where(col(Callback.id) == bindparam("cid"))
+    .values(
+        status=CallbackStatus.ANSWERED,
+        answered_at=bindparam("at", type_=Callback.__table__.c.answered_at.type),  # type: ignore[attr-defined]
+    )
+)
+
+
+async def _write_answers(ctx: HubContext) -> None:
+    """Write the answers ``record_answer`` queued, those that came in meanwhile in one
+    transaction (two statements, each run for many rows)."""
+    queue = ctx.callbacks.answers
+    while queue:
+        batch = queue[:]
+        del queue[:]
+        try:
+            async with ctx.sessions() as session:
+                conn = await session.connection()
+                expiries = [a for a, _w in batch if "expires" in a]
+                closed = [a for a, _w in batch if "at" in a]
+                if expiries:
+                    await conn.execute(_SET_EXPIRY, expiries)
+                if closed:
+                    await conn.execute(_SET_ANSWERED, closed)
+                await session.commit()
+        except Exception:
+            log.exception("recording the answers to %s callbacks failed", len(batch))
+        for _a, written in batch:
+            if not written.done():
+                written.set_result(None)

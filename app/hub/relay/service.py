@@ -141,7 +141,16 @@ def open_callback_meanwhile(
         written.set_result(True)
         return callback
 
-    return asyncio.create_task(write())
+    def done(_task: asyncio.Task[Callback]) -> None:
+        # (Cancelled before it ran: nobody waits for it forever.)
+        if not written.done():
+            written.set_result(False)
+        if ctx.callbacks.pending.get(public_id) is written:
+            del ctx.callbacks.pending[public_id]
+
+    task = asyncio.create_task(write())
+    task.add_done_callback(done)
+    return task
 
 
 async def after_response(

@@ -34,6 +34,11 @@ Phases, per mode, after a warm-up:
 3. throughput: --throughput-rounds round trips with --concurrency in flight: round trips/s, and
    the CPU time of the hub's process (all its threads, from /proc) and of the peers' process per
    round trip.
+
+The report states the hub's added time to the sync answer (eMSP sends -> eMSP has the
+CommandResponse, p50) on a line of its own, the figure issue 16's target is stated for.
+``--profile-dump DIR`` writes each mode's cProfile stats (DIR/direct.prof, DIR/hub.prof) for
+pstats.
 """
 
 from __future__ import annotations
@@ -525,6 +530,8 @@ async def round_trips(cfg: dict[str, Any]) -> dict[str, Any]:
             if profiler is not None:
                 profiler.disable()
                 profiles[mode.name] = (profiler, cfg["rounds"])
+                if cfg["profile_dump"]:
+                    profiler.dump_stats(Path(cfg["profile_dump"]) / f"{mode.name}.prof")
         for mode in modes:
             await b.result_legs(mode, cfg["result_rounds"])
         for mode in modes:
@@ -619,6 +626,7 @@ async def bench(args: argparse.Namespace) -> None:
             "throughput_rounds": args.throughput_rounds,
             "concurrency": args.concurrency,
             "profile": args.profile,
+            "profile_dump": args.profile_dump,
             "loop": args.loop,
         }
         if args.in_process:
@@ -685,6 +693,7 @@ def report(args: argparse.Namespace, modes: dict[str, dict[str, Any]], notes: li
     legs: list[tuple[str, Callable[[dict[str, float]], float]]] = [
         ("eMSP sends -> the CPO has the command", lambda s: s["to_cpo"]),
         ("the CPO has it -> eMSP has CommandResponse", lambda s: s["response_back"]),
+        ("eMSP sends -> eMSP has CommandResponse", lambda s: s["to_cpo"] + s["response_back"]),
         ("the CPO posts the result -> eMSP has it", lambda s: s["result_leg"]),
         ("  (the CPO's result POST is answered)", lambda s: s["result_ack"]),
     ]
@@ -714,8 +723,24 @@ def report(args: argparse.Namespace, modes: dict[str, dict[str, Any]], notes: li
         f"trips ran, idle: {cpu_ms(direct, 'hub_cpu'):.2f} ms); the peers' own: "
         f"{cpu_ms(direct, 'peers_cpu'):.2f} ms direct, {cpu_ms(hub, 'peers_cpu'):.2f} ms via hub"
     )
+    sync = {
+        name: [s["to_cpo"] + s["response_back"] for s in m["samples"]] for name, m in modes.items()
+    }
+    print(
+        f"hub adds p50 {ms(sync['hub'], 50) - ms(sync['direct'], 50):.2f} ms to the sync answer "
+        "(eMSP sends -> eMSP has CommandResponse; target <= 3 ms on an idle machine)"
+    )
     print_ratios(
         [
+            Ratio(
+                "sync answer p50: hub adds",
+                ms(sync["hub"], 50) - ms(sync["direct"], 50),
+                ms(sync["direct"], 50),
+                "ms",
+                2,
+                "lower",
+            ),
+            *percentile_ratios("sync answer", sync["hub"], sync["direct"], 1000, digits=2),
             *percentile_ratios("round trip", totals["hub"], totals["direct"], 1000, digits=2),
             *percentile_ratios(
                 "result leg alone", hub["result_legs"], direct["result_legs"], 1000, digits=2
@@ -786,7 +811,15 @@ def main() -> None:
         help="cProfile the sequential runs and print CPU per round trip by package (implies "
         "--in-process; the profiler slows them down: their latencies are inflated)",
     )
+    parser.add_argument(
+        "--profile-dump",
+        metavar="DIR",
+        default=None,
+        help="with --profile: also write each mode's cProfile stats to DIR/<mode>.prof",
+    )
     args = parser.parse_args()
+    if args.profile_dump:
+        args.profile = True
     if args.result_rounds is None:
         args.result_rounds = args.rounds
     if args.profile:

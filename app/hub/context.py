@@ -20,8 +20,7 @@ from app.core.security import TokenCipher
 from app.core.settings import Settings
 from app.hub.broker import Broker, make_broker, new_instance_id
 from app.hub.local import LocalParties
-from app.hub.outbox.models import Delivery
-from app.hub.parties.models import Platform
+from app.hub.relay.cache import OpenCallbacks
 from app.ocpi.client import OcpiClient
 
 
@@ -41,7 +40,11 @@ class HubContext:
     notify_syncs: Callable[[], None] = field(default=lambda: None)
     # Set while this instance's delivery worker runs: hands it a row this instance took itself
     # in the transaction that queued it (a result relayed at once, app/hub/relay), to send now.
-    deliver_claimed: Callable[[Delivery, Platform], None] | None = None
+    # (With ``committed``: sent before the row's transaction commits; the outcome is recorded
+    # once it resolves True, and never when False: that row does not exist.)
+    deliver_claimed: Callable[..., None] | None = None
+    # Callbacks this instance opened (app/hub/relay/cache.py): an optimisation, never the truth.
+    callbacks: OpenCallbacks = field(default_factory=OpenCallbacks)
     # This running instance (several may share the database) and its line to the others.
     instance_id: str = field(default_factory=new_instance_id)
     broker: Broker = field(init=False)

@@ -183,15 +183,29 @@ class DeliveryWorker:
             task.add_done_callback(self._in_flight.discard)
         return bool(rows)
 
-    def take(self, row: Delivery, platform: Platform) -> None:
+    def take(
+        self,
+        row: Delivery,
+        platform: Platform,
+        committed: asyncio.Future[bool] | None = None,
+    ) -> None:
         """Send a row that this instance took in the transaction that queued it ('sending',
         attempt 1, its lease set: a result relayed at once, app/hub/relay/service.py): the same
-        attempt as a claimed row's, its outcome recorded the same way."""
-        task = asyncio.create_task(self._deliver(row, platform, wake=False))
+        attempt as a claimed row's, its outcome recorded the same way.
+
+        ``committed``: the row is sent while its transaction commits; its outcome is recorded
+        once the commit is done (True), and not at all when it failed (False: no such row)."""
+        task = asyncio.create_task(self._deliver(row, platform, wake=False, committed=committed))
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
 
-    async def _deliver(self, row: Delivery, platform: Platform | None, wake: bool = True) -> None:
+    async def _deliver(
+        self,
+        row: Delivery,
+        platform: Platform | None,
+        wake: bool = True,
+        committed: asyncio.Future[bool] | None = None,
+    ) -> None:
         assert row.id is not None
         try:
             # An earlier attempt may have been applied (see outbox.prepare_repeat).
@@ -210,6 +224,8 @@ class DeliveryWorker:
             log.exception("delivery %s failed unexpectedly", row.id)
             status, error = DeliveryStatus.PENDING, f"internal error: {type(exc).__name__}"
             retry_at = outbox.utcnow() + outbox.backoff(self.ctx.settings, row.attempts)
+        if committed is not None and not await asyncio.shield(committed):
+            return
         await self._record(outbox.Outcome(row.id, row.attempts, status, error, retry_at))
         # A slot is free, and the rows queued after this one may leave now. (After a row taken
         # at once and delivered, no claim round: the only row that can wait behind it is a

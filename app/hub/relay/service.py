@@ -7,6 +7,7 @@ original URL through the outbox, so it survives a restart and is retried like an
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections.abc import Awaitable, Sequence
@@ -14,7 +15,7 @@ from datetime import timedelta
 from typing import Any, Protocol, TypeVar
 
 from pydantic import ValidationError
-from sqlalchemy import insert, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 from sqlmodel import col, select
@@ -42,11 +43,14 @@ TIMEOUT_GRACE_SECONDS = 5
 
 
 def result_url(ctx: HubContext, callback: Callback) -> str:
-    return f"{ctx.settings.base_url}{VERSION_PREFIX}/{RESULT_PATHS[callback.kind]}/{callback.public_id}"
+    return result_url_of(ctx, callback.kind, callback.public_id)
 
 
-async def open_callback(
-    session: AsyncSession,
+def result_url_of(ctx: HubContext, kind: str, public_id: str) -> str:
+    return f"{ctx.settings.base_url}{VERSION_PREFIX}/{RESULT_PATHS[kind]}/{public_id}"
+
+
+def callback_values(
     *,
     kind: str,
     action: str,
@@ -55,8 +59,9 @@ async def open_callback(
     requester: PartyRef,
     receiver: Party,
     original_url: str,
-) -> Callback:
-    values: dict[str, Any] = {
+) -> dict[str, Any]:
+    """The columns of a new callback (without its id)."""
+    return {
         "public_id": secrets.token_urlsafe(18),
         "kind": kind,
         "action": action,
@@ -74,17 +79,86 @@ async def open_callback(
         "created_at": utcnow(),
         "answered_at": None,
     }
-    # One INSERT (no unit of work), committed before the request leaves: the receiver may post
-    # its result before it answers.
-    callback_id = (
-        await session.exec(insert(Callback).values(**values).returning(col(Callback.id)))
-    ).scalar_one()
+
+
+_INSERT_CALLBACK = insert(Callback).returning(col(Callback.id))
+
+
+async def _insert(session: AsyncSession, values: dict[str, Any]) -> Callback:
+    # One INSERT (no unit of work), committed.
+    callback_id = (await session.exec(_INSERT_CALLBACK, params=values)).scalar_one()
     await session.commit()
     return detached(Callback, {"id": callback_id, **values})
 
 
+async def open_callback(
+    session: AsyncSession,
+    *,
+    kind: str,
+    action: str,
+    subject: str | None,
+    requester_platform_id: int | None,
+    requester: PartyRef,
+    receiver: Party,
+    original_url: str,
+) -> Callback:
+    """A callback, committed before the request leaves: the receiver may post its result
+    before it answers."""
+    values = callback_values(
+        kind=kind,
+        action=action,
+        subject=subject,
+        requester_platform_id=requester_platform_id,
+        requester=requester,
+        receiver=receiver,
+        original_url=original_url,
+    )
+    return await _insert(session, values)
+
+
+def open_callback_meanwhile(
+    session: AsyncSession, ctx: HubContext, values: dict[str, Any]
+) -> asyncio.Task[Callback]:
+    """Write the callback (``callback_values``) while the request goes to the receiver already:
+    the task's result is the committed callback. Its response_url is known at once
+    (``values["public_id"]``); a result posted to it before the commit waits for this write
+    (``find``). ``session`` is the task's until it is done: await it before using the session.
+    """
+    public_id = values["public_id"]
+    written: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+    ctx.callbacks.pending[public_id] = written
+
+    async def write() -> Callback:
+        try:
+            callback = await _insert(session, values)
+        except BaseException:
+            written.set_result(False)
+            raise
+        finally:
+            if ctx.callbacks.pending.get(public_id) is written:
+                del ctx.callbacks.pending[public_id]
+        ctx.callbacks.remember(public_id, {"id": callback.id, **values})
+        written.set_result(True)
+        return callback
+
+    def done(_task: asyncio.Task[Callback]) -> None:
+        # (Cancelled before it ran: nobody waits for it forever.)
+        if not written.done():
+            written.set_result(False)
+        if ctx.callbacks.pending.get(public_id) is written:
+            del ctx.callbacks.pending[public_id]
+
+    task = asyncio.create_task(write())
+    task.add_done_callback(done)
+    return task
+
+
 async def after_response(
-    session: AsyncSession, callback: Callback, accepted: bool, timeout_seconds: int | None
+    session: AsyncSession,
+    callback: Callback,
+    accepted: bool,
+    timeout_seconds: int | None,
+    ctx: HubContext | None = None,
 ) -> None:
     """The receiver answered the request itself: wait for its result, or close the callback."""
     values: dict[str, Any]
@@ -93,6 +167,8 @@ async def after_response(
         values = {"expires_at": utcnow() + timedelta(seconds=max(seconds, TIMEOUT_GRACE_SECONDS))}
     else:
         values = {"status": CallbackStatus.ANSWERED, "answered_at": utcnow()}
+        if ctx is not None:
+            ctx.callbacks.forget(callback.public_id)
     # One UPDATE of these columns only (a result may have been stored meanwhile).
     await session.exec(
         update(Callback)
@@ -108,23 +184,45 @@ async def after_response(
 _CALLBACK_COLUMNS = tuple(Callback.__table__.columns)  # type: ignore[attr-defined]
 
 
-async def find(session: AsyncSession, kind: str, public_id: str) -> Callback | None:
-    """The callback behind one of the hub's response_urls (one Core SELECT; the row comes back
-    detached, ``session.add`` it to change it)."""
-    row = (
-        await session.exec(
-            select(*_CALLBACK_COLUMNS).where(
-                col(Callback.kind) == kind, col(Callback.public_id) == public_id
-            )
-        )
-    ).first()
-    if row is None:
-        return None
-    # Already in this session (as an ORM query would have answered): that object.
-    held = session.sync_session.identity_map.get(identity_key(Callback, row.id))
-    if isinstance(held, Callback):
-        return held
-    return detached(Callback, row._asdict())
+_FIND = select(*_CALLBACK_COLUMNS).where(
+    col(Callback.kind) == bindparam("kind"), col(Callback.public_id) == bindparam("public_id")
+)
+# A miss on an id of the hub's own shape is looked up again for this long (seconds, in steps):
+# another instance may be committing the callback while its receiver already answers.
+_MISS_WAITS = (0.05, 0.1, 0.2, 0.4)
+_PUBLIC_ID_LENGTH = len(secrets.token_urlsafe(18))
+
+
+async def find(
+    session: AsyncSession, kind: str, public_id: str, ctx: HubContext | None = None
+) -> Callback | None:
+    """The callback behind one of the hub's response_urls (one Core SELECT, or none for a
+    callback this instance opened; the row comes back detached, ``session.add`` it to change
+    it). With ``ctx``: a callback still being written by this instance is waited for, and an
+    unknown id of the hub's own shape is looked up again for a moment (being written by
+    another instance)."""
+    if ctx is not None:
+        pending = ctx.callbacks.pending.get(public_id)
+        if pending is not None:
+            await asyncio.shield(pending)
+        values = ctx.callbacks.get(public_id)
+        if values is not None and values["kind"] == kind:
+            return _held(session, values["id"]) or detached(Callback, values)
+    waits = _MISS_WAITS if ctx is not None and len(public_id) == _PUBLIC_ID_LENGTH else ()
+    for wait in (0.0, *waits):
+        if wait:
+            await session.rollback()  # (a fresh snapshot)
+            await asyncio.sleep(wait)
+        row = (await session.exec(_FIND, params={"kind": kind, "public_id": public_id})).first()
+        if row is not None:
+            return _held(session, row.id) or detached(Callback, row._asdict())
+    return None
+
+
+def _held(session: AsyncSession, callback_id: int) -> Callback | None:
+    """Already in this session (as an ORM query would have answered): that object."""
+    held = session.sync_session.identity_map.get(identity_key(Callback, callback_id))
+    return held if isinstance(held, Callback) else None
 
 
 async def latest_for_subject(
@@ -234,12 +332,25 @@ async def relay_result_now(
             .execution_options(synchronize_session=False)
         )
         if taken.rowcount == 1:
+            ctx.callbacks.forget(callback.public_id)
             lease = now + timedelta(seconds=ctx.settings.delivery_lease_seconds)
             row = await enqueue_taken(session, _result_push(callback, module, body), lease)
-            await session.commit()
-            send(row, requester)
+            # Sent while the transaction commits: the callback is taken (the conditional UPDATE
+            # above holds its row until the commit), so this is the one first send. The worker
+            # records the outcome only once the row is committed, and forgets it when the
+            # commit fails (then the row never existed and nothing resends it).
+            committed: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+            send(row, requester, committed=committed)
+            try:
+                await session.commit()
+            except BaseException:
+                committed.set_result(False)
+                raise
+            committed.set_result(True)
             return
         # Answered or timed out meanwhile: as any later result.
+        ctx.callbacks.forget(callback.public_id)
+        session.add(callback)
         await session.refresh(callback)
     await relay_result(session, ctx, callback, module, body, requester=requester)
     await session.commit()
@@ -303,6 +414,7 @@ async def expire_due(ctx: HubContext) -> int:
             )
             if taken.rowcount != 1:
                 continue
+            ctx.callbacks.forget(callback.public_id)
             # No request started this: enqueue gives the TIMEOUT its own X-Correlation-ID, kept
             # by every attempt like its X-Request-ID.
             await _deliver(session, ctx, callback, "commands", _TIMEOUT_RESULT)
@@ -377,13 +489,82 @@ async def forward_with_callback(
     except OcpiError:
         await after_response(session, callback, accepted=False, timeout_seconds=None)
         raise
-    accepted, timeout = False, None
+    accepted, timeout = answer_of(reply, response_model)
+    await after_response(session, callback, accepted=accepted, timeout_seconds=timeout)
+    return reply
+
+
+def answer_of(reply: OcpiReply, response_model: type[Any]) -> tuple[bool, int | None]:
+    """Whether the receiver's immediate answer accepted the request, and its timeout."""
     if reply.ok:
         try:
             response = response_model.model_validate(reply.one())
-            accepted = response.result == "ACCEPTED"
-            timeout = response.timeout
         except ValidationError:
-            accepted = False
-    await after_response(session, callback, accepted=accepted, timeout_seconds=timeout)
-    return reply
+            return False, None
+        return response.result == "ACCEPTED", response.timeout
+    return False, None
+
+
+async def record_answer(
+    ctx: HubContext, callback: Callback, accepted: bool, timeout_seconds: int | None
+) -> None:
+    """``after_response`` in a session of its own, once the requester has the receiver's answer
+    (it does not wait for this write).
+
+    Should the hub stop before this commit, the callback stays as opened: waiting, without a
+    deadline, as when the hub stops while the request is on its way. Its result is still
+    relayed; only the hub's own TIMEOUT is not sent. (A deadline set when the callback is
+    opened would instead send TIMEOUT for a command the receiver may have rejected.)
+    """
+    now = utcnow()
+    if accepted:
+        seconds = max((timeout_seconds or 0) + TIMEOUT_GRACE_SECONDS, TIMEOUT_GRACE_SECONDS)
+        answer = {"cid": callback.id, "expires": now + timedelta(seconds=seconds)}
+    else:
+        ctx.callbacks.forget(callback.public_id)
+        answer = {"cid": callback.id, "at": now}
+    written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    answers = ctx.callbacks.answers
+    answers.append((answer, written))
+    if ctx.callbacks.recorder is None or ctx.callbacks.recorder.done():
+        ctx.callbacks.recorder = asyncio.create_task(_write_answers(ctx), name="callback-answers")
+    await asyncio.shield(written)
+
+
+_SET_EXPIRY = (
+    update(Callback)
+    .where(col(Callback.id) == bindparam("cid"))
+    .values(expires_at=bindparam("expires", type_=Callback.__table__.c.expires_at.type))  # type: ignore[attr-defined]
+)
+_SET_ANSWERED = (
+    update(Callback)
+    .where(col(Callback.id) == bindparam("cid"))
+    .values(
+        status=CallbackStatus.ANSWERED,
+        answered_at=bindparam("at", type_=Callback.__table__.c.answered_at.type),  # type: ignore[attr-defined]
+    )
+)
+
+
+async def _write_answers(ctx: HubContext) -> None:
+    """Write the answers ``record_answer`` queued, those that came in meanwhile in one
+    transaction (two statements, each run for many rows)."""
+    queue = ctx.callbacks.answers
+    while queue:
+        batch = queue[:]
+        del queue[:]
+        try:
+            async with ctx.sessions() as session:
+                conn = await session.connection()
+                expiries = [a for a, _w in batch if "expires" in a]
+                closed = [a for a, _w in batch if "at" in a]
+                if expiries:
+                    await conn.execute(_SET_EXPIRY, expiries)
+                if closed:
+                    await conn.execute(_SET_ANSWERED, closed)
+                await session.commit()
+        except Exception:
+            log.exception("recording the answers to %s callbacks failed", len(batch))
+        for _a, written in batch:
+            if not written.done():
+                written.set_result(None)

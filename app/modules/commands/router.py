@@ -16,6 +16,7 @@ from fastapi.openapi.models import Example
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
+from starlette.background import BackgroundTask
 
 from app.hub import agreements
 from app.hub.auth import Caller
@@ -177,11 +178,17 @@ async def post_command(
         requester=requester,
         requester_platform_id=caller.platform.id,
         response_url=parsed["response_url"],
+        defer_record=True,
     )
     if sent.reply is None:
         # A local CPO (the hub's own chargers) answered.
         return ocpi_response(sent.answer, headers=push.answer_headers(ctx, requester))
-    return relay_reply(ctx, sent.reply, caller.routing, request.url.path)
+    response = relay_reply(ctx, sent.reply, caller.routing, request.url.path)
+    # What the CPO answered is written once the eMSP has it (relay.record_answer says what a
+    # write lost to a crash would mean).
+    if sent.record is not None:
+        response.background = BackgroundTask(sent.record)
+    return response
 
 
 @sender.post(
@@ -196,7 +203,7 @@ async def post_command_result(
     ctx: ContextDep,
     session: SessionDep,
 ) -> JSONResponse:
-    callback = await relay.find(session, "command", result_id)
+    callback = await relay.find(session, "command", result_id, ctx)
     # Only the CPO the command went to may answer it.
     if callback is None or callback.receiver_platform_id != caller.platform.id:
         raise NotFound("Unknown command response URL")

@@ -8,12 +8,16 @@ call, a remote one over HTTP. Either way the callback records whether a result w
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.hub.context import HubContext
+from app.hub.forward import call_party
 from app.hub.relay import service as relay
 from app.hub.routing import Party
 from app.ocpi.client import OcpiReply, url_path
@@ -42,6 +46,9 @@ class Sent:
 
     answer: CommandResponse | None = None
     reply: OcpiReply | None = None
+    # With ``defer_record``: writes what the receiver answered (the caller runs it once the
+    # requester has the answer).
+    record: Callable[[], Awaitable[None]] | None = None
 
     def response(self, party: Party) -> CommandResponse:
         if self.answer is not None:
@@ -64,10 +71,14 @@ async def send(
     requester: PartyRef,
     requester_platform_id: int | None,
     response_url: str,
+    defer_record: bool = False,
 ) -> Sent:
-    """Relay a parsed command (``request``, with the requester's ``response_url``) to ``party``."""
-    callback = await relay.open_callback(
-        session,
+    """Relay a parsed command (``request``, with the requester's ``response_url``) to ``party``.
+
+    To a remote CPO the command leaves while its callback is being written (the CPO's result,
+    should it come first, waits for that write), and with ``defer_record`` what the CPO answered
+    is written by ``Sent.record``, after the requester has the answer."""
+    values = relay.callback_values(
         kind="command",
         action=command.value,
         subject=subject(command, request),
@@ -76,23 +87,51 @@ async def send(
         receiver=party,
         original_url=response_url,
     )
-    forwarded = {**request, "response_url": relay.result_url(ctx, callback)}
     local = ctx.local_parties.of(party.platform)
     if local is not None:
+        callback = await relay.open_callback(
+            session,
+            kind=values["kind"],
+            action=values["action"],
+            subject=values["subject"],
+            requester_platform_id=requester_platform_id,
+            requester=requester,
+            receiver=party,
+            original_url=response_url,
+        )
+        forwarded = {**request, "response_url": relay.result_url(ctx, callback)}
         answer = await relay.ask_local(
             session, callback, local.command(session, command.value, forwarded, callback)
         )
         return Sent(answer=answer)
-    reply = await relay.forward_with_callback(
-        session,
-        ctx,
-        callback,
-        party,
-        module=MODULE,
-        method="POST",
-        path=url_path(command.value),
-        requester=requester,
-        response_model=CommandResponse,
-        body=forwarded,
-    )
+    written = relay.open_callback_meanwhile(session, ctx, values)
+    hub_url = relay.result_url_of(ctx, "command", values["public_id"])
+    try:
+        reply = await call_party(
+            ctx,
+            party,
+            module=MODULE,
+            interface="RECEIVER",
+            method="POST",
+            path=url_path(command.value),
+            body={**request, "response_url": hub_url},
+            from_party=requester,
+        )
+    except OcpiError:
+        callback = await written
+        await relay.after_response(session, callback, accepted=False, timeout_seconds=None, ctx=ctx)
+        raise
+    except BaseException:
+        # (Cancelled: the write ends with the session it uses.)
+        await asyncio.wait([written])
+        raise
+    # Raises when the callback could not be written: the requester gets the hub's error (the
+    # CPO's result will find no callback; the database is what failed).
+    callback = await written
+    accepted, timeout = relay.answer_of(reply, CommandResponse)
+    if defer_record:
+        return Sent(
+            reply=reply, record=partial(relay.record_answer, ctx, callback, accepted, timeout)
+        )
+    await relay.after_response(session, callback, accepted, timeout, ctx)
     return Sent(reply=reply)

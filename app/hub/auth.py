@@ -20,12 +20,14 @@ from app.ocpi.headers import PartyRef, RoutingHeaders
 from app.ocpi.status import OcpiStatus
 
 
-def get_context(request: Request) -> HubContext:
+async def get_context(request: Request) -> HubContext:
+    # async: FastAPI runs a plain ``def`` dependency in a worker thread, on every request.
     return request.app.state.hub
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with get_context(request).sessions() as session:
+    ctx: HubContext = request.app.state.hub
+    async with ctx.sessions() as session:
         yield session
 
 

@@ -102,22 +102,24 @@ class AccessLogMiddleware:
             ocpi_status_var.reset(ocpi_token)
             path: str = scope["path"]
             if self.metrics is not None and path.startswith("/ocpi"):
-                self.metrics.ocpi_requests.labels(
+                self.metrics.count_ocpi_request(
                     module_of_path(path), "inbound", str(status), str(ocpi_status or "")
-                ).inc()
-            shown = redact_path(path)
-            access_log.info(
-                "%s %s %s",
-                scope["method"],
-                shown,
-                status,
-                extra={
-                    "fields": {
-                        "method": scope["method"],
-                        "path": shown,
-                        "status": status,
-                        **({"ocpi_status": ocpi_status} if ocpi_status else {}),
-                        "ms": round((time.perf_counter() - started) * 1000, 2),
-                    }
-                },
-            )
+                )
+            # The line's fields are built only when it is written (LOG_LEVEL at INFO or below).
+            if access_log.isEnabledFor(logging.INFO):
+                shown = redact_path(path)
+                access_log.info(
+                    "%s %s %s",
+                    scope["method"],
+                    shown,
+                    status,
+                    extra={
+                        "fields": {
+                            "method": scope["method"],
+                            "path": shown,
+                            "status": status,
+                            **({"ocpi_status": ocpi_status} if ocpi_status else {}),
+                            "ms": round((time.perf_counter() - started) * 1000, 2),
+                        }
+                    },
+                )

@@ -4,6 +4,7 @@ tests run several) do not mix their figures."""
 from __future__ import annotations
 
 from contextvars import ContextVar
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -45,6 +46,9 @@ class HubMetrics:
             ["module", "direction", "http_status", "ocpi_status"],
             registry=self.registry,
         )
+        # Children of ocpi_requests by labels: ``labels()`` takes a lock and checks its labels on
+        # every call, on every OCPI request in and out; the set of label values is small.
+        self._ocpi_request_children: dict[tuple[str, str, str, str], Any] = {}
         self.delivery_queue = Gauge(
             "voltroam_delivery_queue",
             "Outbound pushes by state (pending, sending, failed, ...)",
@@ -112,6 +116,16 @@ class HubMetrics:
             ["currency"],
             registry=self.registry,
         )
+
+    def count_ocpi_request(
+        self, module: str, direction: str, http_status: str, ocpi_status: str
+    ) -> None:
+        """``ocpi_requests.labels(...).inc()``, the child looked up in a dict once known."""
+        key = (module, direction, http_status, ocpi_status)
+        child = self._ocpi_request_children.get(key)
+        if child is None:
+            child = self._ocpi_request_children[key] = self.ocpi_requests.labels(*key)
+        child.inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

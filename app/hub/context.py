@@ -24,6 +24,28 @@ from app.hub.relay.cache import OpenCallbacks
 from app.ocpi.client import OcpiClient
 
 
+class CachedTokenCipher(TokenCipher):
+    """The token cipher, remembering what it decrypted: every outbound call decrypts the
+    partner's stored token (Fernet: an HMAC check and AES), and the same few ciphertexts come
+    back on every push. The plaintext stays in this process's memory only, as it does anyway
+    while calls are made; a rotated token is a new ciphertext, so nothing is served stale."""
+
+    MAX_ENTRIES = 4096
+
+    def __init__(self, secret: str) -> None:
+        super().__init__(secret)
+        self._plain: dict[str, str] = {}
+
+    def decrypt(self, stored: str) -> str:
+        plain = self._plain.get(stored)
+        if plain is None:
+            plain = super().decrypt(stored)  # UndecryptableToken is never cached
+            if len(self._plain) >= self.MAX_ENTRIES:
+                self._plain.clear()
+            self._plain[stored] = plain
+        return plain
+
+
 @dataclass
 class HubContext:
     settings: Settings
@@ -88,7 +110,7 @@ class HubContext:
                 limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
                 headers={"User-Agent": "Voltroam/0.1"},
             ),
-            cipher=TokenCipher(settings.resolved_secret_key),
+            cipher=CachedTokenCipher(settings.resolved_secret_key),
             metrics=metrics or HubMetrics(),
         )
 

@@ -185,7 +185,7 @@ class OcpiClient:
 
     def _count(self, module: str, http_status: str, ocpi_status: str) -> None:
         if self.metrics is not None:
-            self.metrics.ocpi_requests.labels(module, "outbound", http_status, ocpi_status).inc()
+            self.metrics.count_ocpi_request(module, "outbound", http_status, ocpi_status)
 
     async def _send(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -27,6 +28,17 @@ class Envelope(BaseModel, Generic[T]):
 
 
 _PLAIN = (str, int, float, bool, type(None))
+
+# The envelope's timestamp has whole seconds: formatted once a second, not once a response.
+_stamp: tuple[int, str] = (-1, "")
+
+
+def _timestamp() -> str:
+    global _stamp
+    second = int(time.time())
+    if _stamp[0] != second:
+        _stamp = (second, format_datetime(datetime.fromtimestamp(second, UTC)))
+    return _stamp[1]
 
 
 def _encode(data: Any) -> Any:
@@ -54,7 +66,7 @@ def envelope_body(
     body["status_code"] = int(status_code)
     if message:
         body["status_message"] = message
-    body["timestamp"] = format_datetime(datetime.now(UTC).replace(microsecond=0))
+    body["timestamp"] = _timestamp()
     return body
 
 
@@ -81,7 +93,7 @@ def ocpi_json_list_response(
     and encoded again (what a GET-all page mostly cost). Each item must be one JSON value.
     """
     ocpi_status_var.set(int(OcpiStatus.SUCCESS))
-    stamp = format_datetime(datetime.now(UTC).replace(microsecond=0))
+    stamp = _timestamp()
     body = (
         '{"data":['
         + ",".join(items)

@@ -16,6 +16,8 @@ FROM_COUNTRY = "OCPI-from-country-code"
 FROM_PARTY = "OCPI-from-party-id"
 REQUEST_ID = "X-Request-ID"
 CORRELATION_ID = "X-Correlation-ID"
+_REQUEST_ID_RAW = REQUEST_ID.lower().encode("latin-1")
+_CORRELATION_ID_RAW = CORRELATION_ID.lower().encode("latin-1")
 
 
 @dataclass(frozen=True)
@@ -87,9 +89,16 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        request_id = _clean_id(headers.get(REQUEST_ID)) or new_id()
-        correlation_id = _clean_id(headers.get(CORRELATION_ID)) or new_id()
+        given_request_id = given_correlation_id = None
+        # One pass over the raw headers (lower-case names in ASGI), the first of each kept.
+        for name, value in scope["headers"]:
+            if name == _REQUEST_ID_RAW:
+                if given_request_id is None:
+                    given_request_id = value.decode("latin-1")
+            elif name == _CORRELATION_ID_RAW and given_correlation_id is None:
+                given_correlation_id = value.decode("latin-1")
+        request_id = _clean_id(given_request_id) or new_id()
+        correlation_id = _clean_id(given_correlation_id) or new_id()
         scope.setdefault("state", {})
         scope["state"]["request_id"] = request_id
         scope["state"]["correlation_id"] = correlation_id

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 
-from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -48,8 +47,13 @@ class OcpiPathMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and is_ocpi_path(scope["path"]):
-            path = canonical_path(scope["path"])
+        # Nearly every request is canonical already: two substring checks, no regex.
+        if (
+            scope["type"] == "http"
+            and ("//" in (path := scope["path"]) or (path.endswith("/") and len(path) > 1))
+            and is_ocpi_path(path)
+        ):
+            path = canonical_path(path)
             if path != scope["path"]:
                 scope = dict(scope)
                 scope["path"] = path
@@ -77,7 +81,18 @@ class RequestSizeLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = Headers(scope=scope).get("content-length")
+        declared = None
+        chunked = False
+        for name, value in scope["headers"]:
+            if name == b"content-length" and declared is None:
+                declared = value.decode("latin-1")
+            elif name == b"transfer-encoding":
+                chunked = True
+        if declared is None and not chunked:
+            # No Content-Length and no Transfer-Encoding: an HTTP/1.1 request without a body
+            # (RFC 9112, 6.3), every GET. Nothing to count, nothing to hold and replay.
+            await self.app(scope, receive, send)
+            return
         if declared is not None and declared.strip().isdigit():
             # The server checks that the body matches its Content-Length: nothing to count.
             if int(declared) > self.max_bytes:

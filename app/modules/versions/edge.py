@@ -58,6 +58,8 @@ _PATH = re.compile(rf"^{OCPI_PREFIX}/(2\.1\.1|2\.3\.0)/(.+)$")
 _PUT_221 = re.compile(
     rf"^{VERSION_PREFIX}/receiver/(locations|tariffs|tokens|sessions)/([^/]+)/([^/]+)/([^/]+)$"
 )
+_OTHER_VERSIONS = (f"{OCPI_PREFIX}/2.1.1/", f"{OCPI_PREFIX}/2.3.0/")
+_RECEIVER_221 = f"{VERSION_PREFIX}/receiver/"
 # Where the version a request came in is kept for the route (request.state.ocpi_version).
 VERSION_STATE_KEY = "ocpi_version"
 
@@ -159,9 +161,20 @@ class VersionEdgeMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        match = _PATH.match(scope["path"]) if scope["type"] == "http" else None
+        path: str = scope.get("path", "")
+        # A 2.2.1 request (nearly all) passes with a prefix check; the patterns only run on the
+        # paths that may match them.
+        match = (
+            _PATH.match(path)
+            if scope["type"] == "http" and path.startswith(_OTHER_VERSIONS)
+            else None
+        )
         if match is None:
-            put = _PUT_221.match(scope["path"]) if scope.get("method") == "PUT" else None
+            put = (
+                _PUT_221.match(path)
+                if scope.get("method") == "PUT" and path.startswith(_RECEIVER_221)
+                else None
+            )
             if put is None:
                 await self.app(scope, receive, send)
                 return

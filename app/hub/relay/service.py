@@ -91,28 +91,9 @@ async def _insert(session: AsyncSession, values: dict[str, Any]) -> Callback:
     return detached(Callback, {"id": callback_id, **values})
 
 
-async def open_callback(
-    session: AsyncSession,
-    *,
-    kind: str,
-    action: str,
-    subject: str | None,
-    requester_platform_id: int | None,
-    requester: PartyRef,
-    receiver: Party,
-    original_url: str,
-) -> Callback:
-    """A callback, committed before the request leaves: the receiver may post its result
-    before it answers."""
-    values = callback_values(
-        kind=kind,
-        action=action,
-        subject=subject,
-        requester_platform_id=requester_platform_id,
-        requester=requester,
-        receiver=receiver,
-        original_url=original_url,
-    )
+async def open_callback(session: AsyncSession, values: dict[str, Any]) -> Callback:
+    """A callback (``callback_values``), committed before the request leaves: the receiver may
+    post its result before it answers."""
     return await _insert(session, values)
 
 

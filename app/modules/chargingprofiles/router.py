@@ -161,8 +161,7 @@ async def _relay_request(
         requester = caller.sender_party(EMSP_LIKE)
         return ocpi_response(answer, headers=push.answer_headers(ctx, requester))
     party, requester = receiver
-    callback = await relay.open_callback(
-        session,
+    values = relay.callback_values(
         kind=KIND,
         action=method,
         subject=_subject(session_id),
@@ -171,6 +170,7 @@ async def _relay_request(
         receiver=party,
         original_url=response_url,
     )
+    callback = await relay.open_callback(session, values)
     hub_url = relay.result_url(ctx, callback)
     if body is not None:
         body = {**body, "response_url": hub_url}

@@ -89,16 +89,7 @@ async def send(
     )
     local = ctx.local_parties.of(party.platform)
     if local is not None:
-        callback = await relay.open_callback(
-            session,
-            kind=values["kind"],
-            action=values["action"],
-            subject=values["subject"],
-            requester_platform_id=requester_platform_id,
-            requester=requester,
-            receiver=party,
-            original_url=response_url,
-        )
+        callback = await relay.open_callback(session, values)
         forwarded = {**request, "response_url": relay.result_url(ctx, callback)}
         answer = await relay.ask_local(
             session, callback, local.command(session, command.value, forwarded, callback)

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Awaitable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from pydantic import ValidationError
@@ -134,6 +134,11 @@ def open_callback_meanwhile(
     return task
 
 
+def expires_at(now: datetime, timeout_seconds: int | None) -> datetime:
+    """When the hub answers TIMEOUT itself: the receiver's announced timeout, plus the grace."""
+    return now + timedelta(seconds=max(timeout_seconds or 0, 0) + TIMEOUT_GRACE_SECONDS)
+
+
 async def after_response(
     session: AsyncSession,
     callback: Callback,
@@ -144,8 +149,7 @@ async def after_response(
     """The receiver answered the request itself: wait for its result, or close the callback."""
     values: dict[str, Any]
     if accepted:
-        seconds = (timeout_seconds or 0) + TIMEOUT_GRACE_SECONDS
-        values = {"expires_at": utcnow() + timedelta(seconds=max(seconds, TIMEOUT_GRACE_SECONDS))}
+        values = {"expires_at": expires_at(utcnow(), timeout_seconds)}
     else:
         values = {"status": CallbackStatus.ANSWERED, "answered_at": utcnow()}
         if ctx is not None:
@@ -499,8 +503,7 @@ async def record_answer(
     """
     now = utcnow()
     if accepted:
-        seconds = max((timeout_seconds or 0) + TIMEOUT_GRACE_SECONDS, TIMEOUT_GRACE_SECONDS)
-        answer = {"cid": callback.id, "expires": now + timedelta(seconds=seconds)}
+        answer = {"cid": callback.id, "expires": expires_at(now, timeout_seconds)}
     else:
         ctx.callbacks.forget(callback.public_id)
         answer = {"cid": callback.id, "at": now}

@@ -19,6 +19,7 @@ from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.settings import Settings
+from app.core.sqlite_driver import OneTripDbapi
 
 
 def make_engine(settings: Settings) -> AsyncEngine:
@@ -33,7 +34,8 @@ def make_engine(settings: Settings) -> AsyncEngine:
     }
     if url.startswith("sqlite"):
         # One file shared by request handlers and workers: wait for locks instead of failing.
-        kwargs = {"connect_args": {"timeout": 30}}
+        # One trip to aiosqlite's thread per statement (app/core/sqlite_driver.py).
+        kwargs = {"connect_args": {"timeout": 30}, "module": OneTripDbapi()}
     engine = create_async_engine(url, **kwargs)
     if url.startswith("sqlite"):
 

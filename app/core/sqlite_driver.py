@@ -1,0 +1,185 @@
+"""SQLAlchemy's aiosqlite driver, with one trip to the connection's thread per statement.
+
+aiosqlite runs each call on the sqlite3 connection in a thread of its own; SQLAlchemy's adapter
+makes four such calls per statement (open a cursor, execute, fetch the rows, close the cursor)
+and one more per COMMIT or ROLLBACK. Each trip is a hand-over to that thread and a wake-up of the
+event loop when it answers (a write to the loop's self-pipe), which cost more than the
+primary-key reads that most requests make: the trips were about a quarter of the hub's CPU on a
+GET of one Location.
+
+Here a statement is one trip: the cursor is opened, executed, read to the end and closed in the
+connection's thread, and the rows come back with its description, rowcount and lastrowid (what
+the adapter read of the cursor after the fetch). A COMMIT or ROLLBACK with no transaction open
+(pysqlite begins one before the first write only, so a unit of work that only read has none) is
+not sent: sqlite3 would do nothing with it. All calls on the sqlite3 connection stay in its
+thread, in the order they are made. Server-side cursors (``stream``) are SQLAlchemy's own.
+"""
+
+from __future__ import annotations
+
+import collections
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+import aiosqlite
+from sqlalchemy.dialects.sqlite.aiosqlite import (
+    AsyncAdapt_aiosqlite_connection,
+    AsyncAdapt_aiosqlite_cursor,
+    AsyncAdapt_aiosqlite_dbapi,
+    AsyncAdapt_aiosqlite_ss_cursor,
+)
+from sqlalchemy.util.concurrency import await_
+
+_Ran = tuple[Any, int, Any, list[Any]]
+
+
+def _run(
+    adapted: OneTripConnection,
+    trip: int,
+    connection: sqlite3.Connection,
+    operation: str,
+    parameters: Any,
+    many: bool,
+) -> _Ran:
+    """In the connection's thread: the whole life of one cursor."""
+    cursor = connection.cursor()
+    try:
+        if many:
+            cursor.executemany(operation, parameters)
+        elif parameters is None:
+            cursor.execute(operation)
+        else:
+            cursor.execute(operation, parameters)
+        description = cursor.description
+        rows = cursor.fetchall() if description else []
+        return description, cursor.rowcount, cursor.lastrowid, rows
+    finally:
+        cursor.close()
+        adapted._finished = trip
+
+
+class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
+    """A buffered cursor whose statement costs one trip to the connection's thread."""
+
+    __slots__ = ("_arraysize", "_description", "_lastrowid", "_rowcount")
+
+    def __init__(self, adapt_connection: AsyncAdapt_aiosqlite_connection) -> None:
+        # (No cursor is opened here: ``_run`` opens and closes its own.)
+        self._adapt_connection = adapt_connection
+        self._connection = adapt_connection._connection
+        self._rows: collections.deque[Any] = collections.deque()
+        self._description: Any = None
+        self._rowcount = -1
+        self._lastrowid: Any = None
+        self._arraysize = 1
+
+    @property
+    def description(self) -> Any:
+        return self._description
+
+    @property
+    def rowcount(self) -> int:
+        return self._rowcount
+
+    @property
+    def lastrowid(self) -> Any:
+        return self._lastrowid
+
+    @property
+    def arraysize(self) -> int:
+        return self._arraysize
+
+    @arraysize.setter
+    def arraysize(self, value: int) -> None:
+        self._arraysize = value
+
+    async def _async_soft_close(self) -> None:
+        # The rows are in memory already and the sqlite3 cursor is closed.
+        return None
+
+    def close(self) -> None:
+        self._rows.clear()
+
+    def execute(self, operation: Any, parameters: Any = None) -> Any:
+        try:
+            return await_(self._send(operation, parameters, False))
+        except Exception as error:
+            self._adapt_connection._handle_exception(error)
+
+    def executemany(self, operation: Any, seq_of_parameters: Any) -> Any:
+        try:
+            return await_(self._send(operation, seq_of_parameters, True))
+        except Exception as error:
+            self._adapt_connection._handle_exception(error)
+
+    async def _send(self, operation: Any, parameters: Any, many: bool) -> None:
+        connection: Any = self._connection  # an aiosqlite.Connection
+        adapted: Any = self._adapt_connection
+        async with adapted._execute_mutex:
+            adapted._queued += 1
+            ran: _Ran = await connection._execute(
+                _run, adapted, adapted._queued, connection._conn, operation, parameters, many
+            )
+        self._description, self._rowcount, self._lastrowid, rows = ran
+        self._rows = collections.deque(rows)
+
+    def fetchone(self) -> Any:
+        return self._rows.popleft() if self._rows else None
+
+    def fetchmany(self, size: int | None = None) -> Sequence[Any]:
+        rows = self._rows
+        count = min(self._arraysize if size is None else size, len(rows))
+        return [rows.popleft() for _ in range(count)]
+
+    def fetchall(self) -> Sequence[Any]:
+        rows = list(self._rows)
+        self._rows.clear()
+        return rows
+
+
+class OneTripConnection(AsyncAdapt_aiosqlite_connection):
+    # Statements sent to the connection's thread, and the last one it finished (each written
+    # by one thread only): a statement whose caller was cancelled may still be running there.
+    __slots__ = ("_finished", "_queued")
+
+    def __init__(self, dbapi: Any, connection: Any) -> None:
+        super().__init__(dbapi, connection)
+        self._queued = 0
+        self._finished = 0
+
+    def cursor(self, server_side: bool = False) -> Any:
+        if server_side:
+            return AsyncAdapt_aiosqlite_ss_cursor(self)
+        return OneTripCursor(self)
+
+    def _in_transaction(self) -> bool:
+        # sqlite3_get_autocommit: a plain read, safe from this thread while no statement is
+        # under way in the connection's thread (else the COMMIT or ROLLBACK is sent, and runs
+        # after it, as every call did before).
+        connection: sqlite3.Connection | None = self._connection._connection
+        if connection is None or self._finished != self._queued:
+            return True
+        return connection.in_transaction
+
+    def commit(self) -> None:
+        if self._in_transaction():
+            super().commit()
+
+    def rollback(self) -> None:
+        if self._in_transaction():
+            super().rollback()
+
+
+class OneTripDbapi(AsyncAdapt_aiosqlite_dbapi):
+    """The DBAPI module SQLAlchemy is given (``create_async_engine(..., module=...)``)."""
+
+    def __init__(self) -> None:
+        super().__init__(aiosqlite, sqlite3)
+
+    def connect(self, *arg: Any, **kw: Any) -> OneTripConnection:
+        creator_fn = kw.pop("async_creator_fn", None)
+        connection = creator_fn(*arg, **kw) if creator_fn else aiosqlite.connect(*arg, **kw)
+        # (As SQLAlchemy's own: the connection's thread must not keep the process alive.)
+        connection._thread.daemon = True
+        return OneTripConnection(self, await_(connection))

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from jose import JWTError, jwt
 
 from app.core.settings import Settings
 
@@ -17,6 +16,10 @@ _bearer = HTTPBearer(auto_error=False, description="Admin JWT from `voltroam adm
 
 
 def issue_admin_token(settings: Settings, subject: str = "admin", ttl: int | None = None) -> str:
+    # python-jose imported where used: it loads the cryptography package (megabytes resident),
+    # which a hub serving no admin request does not need.
+    from jose import jwt
+
     now = datetime.now(UTC)
     claims = {
         "sub": subject,
@@ -51,6 +54,8 @@ def _refused() -> HTTPException:
 def verify_admin_token(settings: Settings, token: str) -> str:
     """The token's subject, if it is an HS256 JWT signed with the admin secret, for our
     audience, not expired, and (when it says when it was issued) not issued in the future."""
+    from jose import JWTError, jwt
+
     try:
         # The header is read before anything else so that only HS256 is ever considered
         # (never "none", never another algorithm keyed with the same secret).

@@ -13,8 +13,11 @@ import base64
 import hashlib
 import hmac
 import secrets
+from functools import cached_property
+from typing import TYPE_CHECKING
 
-from cryptography.fernet import Fernet, InvalidToken
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
 
 
 def new_token() -> str:
@@ -56,17 +59,29 @@ def key_fingerprint(secret: str) -> str:
 
 
 class TokenCipher:
-    """Encrypts tokens for storage with a key derived from the configured secret."""
+    """Encrypts tokens for storage with a key derived from the configured secret.
+
+    The Fernet instance (and with it the ``cryptography`` package, about 8 MiB resident) is
+    built on the first encryption or decryption: a hub without partners never needs it."""
 
     def __init__(self, secret: str) -> None:
-        digest = hashlib.sha256(("voltroam-token-cipher:" + secret).encode()).digest()
-        self._fernet = Fernet(base64.urlsafe_b64encode(digest))
+        self._key = base64.urlsafe_b64encode(
+            hashlib.sha256(("voltroam-token-cipher:" + secret).encode()).digest()
+        )
         self.fingerprint = key_fingerprint(secret)
+
+    @cached_property
+    def _fernet(self) -> Fernet:
+        from cryptography.fernet import Fernet
+
+        return Fernet(self._key)
 
     def encrypt(self, token: str) -> str:
         return self._fernet.encrypt(token.encode("utf-8")).decode("ascii")
 
     def decrypt(self, stored: str) -> str:
+        from cryptography.fernet import InvalidToken
+
         try:
             return self._fernet.decrypt(stored.encode("ascii")).decode("utf-8")
         except (InvalidToken, UnicodeEncodeError):

@@ -24,7 +24,6 @@ import logging
 from collections.abc import Callable, Collection
 from typing import Any
 
-import asyncpg
 from sqlalchemy import text, update
 from sqlalchemy.engine import make_url
 from sqlmodel import select
@@ -64,6 +63,9 @@ class Presence:
         """Hold the lock and listen (connecting again after a loss); whether it is held."""
         if not self.enabled:
             return False
+        # Imported here: only PostgreSQL needs asyncpg (a hub on SQLite never loads it).
+        import asyncpg
+
         if self._conn is not None and not self._conn.is_closed() and self.held:
             return True
         await self.close()

@@ -23,9 +23,11 @@ Every path asks ``may`` (or one of the helpers below, which ask it) and nothing 
 The hub's own parties (the own CPO, the payments eMSP) are parties like any other: agreements apply
 to them, with the same default.
 
-The agreements are kept in memory per database and reloaded when the revision counter in the
-database (``agreement_revision``) has moved: one primary-key read per check, so that several
-instances sharing a database see a change at their next check.
+The agreements are kept in memory per database, in the cache of the parties (app/hub/directory),
+which is good for one value of ``parties_version``: every change of the agreements raises that
+counter in its own transaction (``bump``), so that every instance sharing the database reloads
+them in its next unit of work, which reads the counter anyway (authentication does). A check
+costs no statement of its own.
 """
 
 from __future__ import annotations
@@ -33,16 +35,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from weakref import WeakKeyDictionary
 
 from prometheus_client import Counter
-from sqlalchemy import text, update
+from sqlalchemy import event, text, update
+from sqlalchemy.orm import Session, SessionTransaction
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.hub.agreements_models import UNPUBLISHED, Agreement, AgreementRevision, AgreementState
 from app.hub.context import HubContext
+from app.hub.directory.models import PartiesVersion
+from app.hub.directory.service import directory
 from app.hub.parties.models import PlatformRole
 from app.hub.routing import BROADCAST_TO, CPO_ONLY, EMSP_LIKE, OWNERS, Party
 from app.hub.store import service as store
@@ -51,8 +56,6 @@ from app.ocpi.headers import PartyRef
 from app.ocpi.pagination import PageParams
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncEngine
-
     from app.core.metrics import HubMetrics
     from app.hub.outbox.service import Push
 
@@ -114,15 +117,19 @@ class Book:
         return self.default_open and not any(p in self.restricted for p in parties)
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Loaded:
-    revision: int
     pairs: dict[Pair, Terms]
     restricted: frozenset[PartyRef]
 
 
-_CACHE: WeakKeyDictionary[AsyncEngine, _Loaded] = WeakKeyDictionary()
 _REFUSALS: WeakKeyDictionary[HubMetrics, Counter] = WeakKeyDictionary()
+# The key of the agreements in the cache of the parties (app/hub/directory).
+_BOOK = ("agreements",)
+# Set on a session whose transaction changed the agreements: until it ends, its checks read
+# them from the database (they see its own changes) and leave the cache alone (what it holds is
+# not committed yet, and may never be).
+_WRITTEN = "voltroam.agreements_written"
 
 
 def _refusals(ctx: HubContext) -> Counter:
@@ -145,50 +152,66 @@ def refused(ctx: HubContext, module: str, kind: str, count: int = 1) -> None:
         _refusals(ctx).labels(module=module, kind=kind).inc(count)
 
 
-async def revision(session: AsyncSession) -> int:
-    value = (
-        await session.exec(select(AgreementRevision.revision).where(AgreementRevision.id == 1))
-    ).first()
-    return int(value or 0)
+_PARTIES_VERSION: Any = PartiesVersion.__table__  # type: ignore[attr-defined]
 
 
 async def bump(session: AsyncSession) -> None:
-    """Tell every instance that the agreements changed (the caller commits)."""
+    """Tell every instance that the agreements changed (the caller commits): the parties
+    version goes up with them (and the agreements' own revision, kept for the record)."""
     await session.exec(
         update(AgreementRevision)
         .where(col(AgreementRevision.id) == 1)
         .values(revision=AgreementRevision.revision + 1)
         .execution_options(synchronize_session=False)
     )
+    await session.exec(
+        update(_PARTIES_VERSION)
+        .where(_PARTIES_VERSION.c.id == 1)
+        .values(value=_PARTIES_VERSION.c.value + 1)
+    )
+    session.info[_WRITTEN] = True
+
+
+def _after_transaction(session: Session, transaction: SessionTransaction) -> None:
+    # The outermost transaction only: a savepoint ending inside it leaves its changes pending.
+    if transaction.parent is None:
+        session.info.pop(_WRITTEN, None)
+
+
+event.listen(Session, "after_transaction_end", _after_transaction)
+
+
+async def _load(session: AsyncSession) -> _Loaded:
+    rows = (await session.exec(select(Agreement))).all()
+    pairs = {
+        (
+            PartyRef(r.cpo_country_code, r.cpo_party_id),
+            PartyRef(r.emsp_country_code, r.emsp_party_id),
+        ): Terms(r.state, frozenset(r.modules) if r.modules is not None else None)
+        for r in rows
+    }
+    restricted = frozenset(
+        party
+        for pair, terms in pairs.items()
+        if terms.state != AgreementState.ACTIVE or terms.modules is not None
+        for party in pair
+    )
+    return _Loaded(pairs, restricted)
 
 
 async def book(session: AsyncSession, ctx: HubContext) -> Book:
-    """The agreements as of now: from memory while the database's revision has not moved."""
-    current = await revision(session)
-    loaded = _CACHE.get(ctx.engine)
-    if loaded is None or loaded.revision != current:
-        rows = (await session.exec(select(Agreement))).all()
-        pairs = {
-            (
-                PartyRef(r.cpo_country_code, r.cpo_party_id),
-                PartyRef(r.emsp_country_code, r.emsp_party_id),
-            ): Terms(r.state, frozenset(r.modules) if r.modules is not None else None)
-            for r in rows
-        }
-        restricted = frozenset(
-            party
-            for pair, terms in pairs.items()
-            if terms.state != AgreementState.ACTIVE or terms.modules is not None
-            for party in pair
-        )
-        loaded = _Loaded(current, pairs, restricted)
-        _CACHE[ctx.engine] = loaded
+    """The agreements as of now: from memory while the parties version has not moved."""
+    loaded: _Loaded | None
+    if session.info.get(_WRITTEN):
+        loaded = await _load(session)
+    else:
+        view = await directory(session)
+        loaded = view.get(_BOOK) if view is not None else None
+        if loaded is None:
+            loaded = await _load(session)
+            if view is not None:
+                view.put(_BOOK, loaded)
     return Book(ctx.settings.agreements_default == "open", loaded.pairs, loaded.restricted)
-
-
-def forget(ctx: HubContext) -> None:
-    """Drop the copy in memory (the next check reads the database)."""
-    _CACHE.pop(ctx.engine, None)
 
 
 async def may(
@@ -432,6 +455,29 @@ async def readable(
     if module == "locations" and caller.parties(BROADCAST_TO[module]):
         hidden = set(await hidden_locations(session, caller, owners))
     return lambda row: may_read(owners, row) and row.id not in hidden
+
+
+async def readable_rows(
+    session: AsyncSession, ctx: HubContext, caller: Caller, module: str, rows: list[OcpiObject]
+) -> list[OcpiObject]:
+    """Of ``rows`` (what a GET of one object found by its id), those the caller may read, as
+    ``readable`` decides; the caller's tokens are read only when a Location is not published
+    (not the list of every such Location: one stored object is asked about)."""
+    if not rows:
+        return rows
+    owners = await readable_owners(session, ctx, caller, module)
+    kept = [r for r in rows if may_read(owners, r)]
+    if module == "locations" and caller.parties(BROADCAST_TO[module]):
+        own = caller.parties(CPO_ONLY)
+        unpublished = [
+            r for r in kept if restricted(r) and PartyRef(r.country_code, r.party_id) not in own
+        ]
+        if unpublished:
+            tokens = [
+                t for reader in caller.parties(EMSP_LIKE) for t in await _tokens_of(session, reader)
+            ]
+            kept = [r for r in kept if r not in unpublished or _shown(r, tokens)]
+    return kept
 
 
 def may_read(readable: Sequence[PartyRef] | None, row: OcpiObject) -> bool:

@@ -194,7 +194,6 @@ async def change(
             if dropped:
                 log.info("agreement %s*%s: %s queued pushes dropped", c, e, dropped)
     await session.commit()
-    agreements.forget(ctx)
     ctx.notify_outbox()
     return [await _view(session, row) for row, _c, _e, _a in changed]
 

@@ -84,7 +84,9 @@ async def directory(session: AsyncSession) -> View | None:
         return None
     version = session.info.get(_VERSION_KEY)
     if version is None:
-        version = await session.scalar(_VERSION)
+        # On the session's connection, past the ORM's execute (a plain Core statement).
+        connection = await session.connection()
+        version = (await connection.execute(_VERSION)).scalar_one()
         session.info[_VERSION_KEY] = version
     cache = _directories.get(engine)
     if cache is None:
@@ -102,8 +104,16 @@ event.listen(Session, "after_transaction_end", _forget_version)
 
 
 def snapshot(row: M) -> M:
-    """A detached copy of a row, to keep in the cache or to hand out of it."""
-    return detached(type(row), {c: getattr(row, c) for c in _columns(type(row))})
+    """A detached copy of a row, to keep in the cache or to hand out of it. Read from the
+    row's ``__dict__`` when it holds every column (a loaded row, a snapshot): the instrumented
+    getattr per column cost more than the copy itself."""
+    columns = _columns(type(row))
+    values = row.__dict__
+    try:
+        copied = {c: values[c] for c in columns}
+    except KeyError:
+        copied = {c: getattr(row, c) for c in columns}
+    return detached(type(row), copied)
 
 
 _COLUMNS: dict[type[SQLModel], tuple[str, ...]] = {}

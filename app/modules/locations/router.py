@@ -28,7 +28,7 @@ from app.modules.locations import service
 from app.modules.locations.service import MODULE, Address
 from app.modules.versions.service import ServedEndpoint, register
 from app.ocpi.envelope import Envelope, ocpi_response
-from app.ocpi.errors import NotFound
+from app.ocpi.errors import InvalidParameters, NotFound
 from app.ocpi.headers import PartyRef
 from app.ocpi.pagination import paginated_json_response
 from app.ocpi.schemas.common import parse_datetime
@@ -111,6 +111,7 @@ async def _put(
         body=obj,
         full=address.evse_uid is None,
         existing=existing,
+        looked_up=True,
     )
     return ocpi_response(
         http_status=201 if created else 200, headers=push.answer_headers(ctx, owner)
@@ -381,6 +382,20 @@ async def _get_one(
     session: AsyncSession,
     address: Address,
 ) -> JSONResponse:
+    if push.directed_to(ctx, caller) is None:
+        # The hub answers from what it stores (push.get_one, with the agreements checked on the
+        # rows found only: no list of every Location that is not published is read).
+        key = address.location_id
+        found = await store.find_by_key(session, MODULE, key)
+        rows = await agreements.readable_rows(session, ctx, caller, MODULE, found)
+        if len(rows) > 1:
+            raise InvalidParameters(
+                f"Several parties have a {MODULE} object {key}: name the owner in the OCPI-to"
+                " headers"
+            )
+        if not rows:
+            raise NotFound(f"Unknown {MODULE} object {key}", OcpiStatus.UNKNOWN_LOCATION)
+        return ocpi_response(service.select(rows[0].data, address))
     return await push.get_one(
         request,
         caller,

@@ -419,7 +419,27 @@ async def test_cpo_locations_are_pulled_after_registration(database_url: str) ->
         "tariffs": [tariff()],
     }
     async with network(database_url, cpo_objects=objects) as net:
-        await wait_for(lambda: len(net.emsp1.pushes("locations")) == 25, timeout=15)
+
+        def pulled() -> set[str]:
+            return {
+                call.path.rstrip("/").rsplit("/", 1)[-1] for call in net.emsp1.pushes("locations")
+            }
+
+        try:
+            await wait_for(lambda: len(pulled()) == 25, timeout=15)
+        except AssertionError:
+            # What the hub did meanwhile, for whoever reads a failure of this test.
+            syncs = await net.http.get(f"{net.hub.base_url}/admin/syncs", headers=net.admin)
+            summary = await net.http.get(
+                f"{net.hub.base_url}/admin/deliveries/summary", headers=net.admin
+            )
+            raise AssertionError(
+                f"{len(pulled())} of 25 Locations at the eMSP "
+                f"({len(net.emsp1.pushes('locations'))} pushes); syncs: {syncs.text}; "
+                f"deliveries: {summary.text}"
+            ) from None
+        # Each once (exactly-once is the outbox's promise).
+        assert len(net.emsp1.pushes("locations")) == 25
         await wait_for(lambda: len(net.emsp2.pushes("tariffs")) == 1)
         listing = await net.http.get(
             net.url("sender/locations?limit=100"), headers=net.auth(net.emsp1)

@@ -110,8 +110,14 @@ async def store_and_announce(
     existing: OcpiObject | None = None,
     announce: bool = True,
     query: str = "",
+    looked_up: bool = False,
+    replace: bool = True,
 ) -> tuple[OcpiObject, bool]:
-    """Store the new version and queue its pushes in one transaction, then wake the worker."""
+    """Store the new version and queue its pushes in one transaction, then wake the worker.
+
+    ``looked_up``: ``existing`` is what the caller read in this transaction (None: nothing).
+    ``replace=False``: raise ``store.AlreadyStored`` (nothing queued; the caller rolls back)
+    when a concurrent push stored the object first."""
     recipient = await agreements.recipient(
         session, ctx, target.module, target.owner, recipient, existing, data
     )
@@ -126,6 +132,8 @@ async def store_and_announce(
         owner_platform_id=caller.platform.id,
         recipient=recipient,
         existing=existing,
+        looked_up=looked_up,
+        replace=replace,
     )
     # A full version supersedes the rows of older versions not sent yet; a new object has none
     # (a row queued before it was deleted and stored again still leaves first, in order), so
@@ -281,6 +289,7 @@ async def put_object(
         recipient=recipient,
         existing=existing,
         query=query,
+        looked_up=True,
     )
     return ocpi_response(http_status=201 if created else 200, headers=answer_headers(ctx, owner))
 

@@ -6,12 +6,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, Text, cast, func, tuple_, update
+from sqlalchemy import ColumnElement, Table, Text, bindparam, cast, func, tuple_, update
 from sqlalchemy import select as sa_select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core.db import detached
 from app.core.dbtypes import utcnow
 from app.hub.store import evse_index
 from app.hub.store.models import OcpiObject
@@ -72,18 +75,42 @@ async def get_locked(
     return (await session.exec(stmt)).first()
 
 
+# The reads of one object by its key, built once: a statement built per call (its clauses, its
+# cache key) cost more than SQLite took to run it. Bound per call: module, cc, pid, key, subtype.
+_BY_OWNER_KEY = select(OcpiObject).where(
+    col(OcpiObject.module) == bindparam("module"),
+    col(OcpiObject.country_code) == bindparam("cc"),
+    col(OcpiObject.party_id) == bindparam("pid"),
+    col(OcpiObject.object_key) == bindparam("key"),
+)
+_GET = _BY_OWNER_KEY.where(col(OcpiObject.subtype) == bindparam("subtype")).order_by(
+    col(OcpiObject.id)
+)
+_GET_ANY_SUBTYPE = _BY_OWNER_KEY.order_by(col(OcpiObject.id))
+_BY_KEY = (
+    select(OcpiObject)
+    .where(
+        col(OcpiObject.module) == bindparam("module"),
+        col(OcpiObject.object_key) == bindparam("key"),
+    )
+    .order_by(col(OcpiObject.id))
+    .limit(10)
+)
+
+
 async def get(
     session: AsyncSession, module: str, owner: PartyRef, key: str, subtype: str | None = ""
 ) -> OcpiObject | None:
-    stmt = select(OcpiObject).where(
-        OcpiObject.module == module,
-        OcpiObject.country_code == owner.country_code,
-        OcpiObject.party_id == owner.party_id,
-        OcpiObject.object_key == ci_key(key),
-    )
-    if subtype is not None:
-        stmt = stmt.where(OcpiObject.subtype == subtype)
-    return (await session.exec(stmt.order_by(col(OcpiObject.id)))).first()
+    values = {
+        "module": module,
+        "cc": owner.country_code,
+        "pid": owner.party_id,
+        "key": ci_key(key),
+    }
+    if subtype is None:
+        return (await session.exec(_GET_ANY_SUBTYPE, params=values)).first()
+    values["subtype"] = subtype
+    return (await session.exec(_GET, params=values)).first()
 
 
 def _of_parties(
@@ -103,6 +130,9 @@ async def find_by_key(
 ) -> list[OcpiObject]:
     """Objects of any owner with this id (GET on a Sender interface has no owner in the URL);
     ``owner`` and ``recipients`` narrow it down to one owner, to objects addressed to them."""
+    if owner is None and recipients is None:
+        values = {"module": module, "key": ci_key(key)}
+        return list((await session.exec(_BY_KEY, params=values)).all())
     stmt = select(OcpiObject).where(
         OcpiObject.module == module, OcpiObject.object_key == ci_key(key)
     )
@@ -123,6 +153,14 @@ async def find_by_key(
     return list((await session.exec(stmt.order_by(col(OcpiObject.id)).limit(10))).all())
 
 
+class AlreadyStored(Exception):
+    """``save(replace=False)``: a concurrent transaction stored the object first."""
+
+    def __init__(self, row: OcpiObject) -> None:
+        super().__init__(f"{row.module} {row.object_key} already stored")
+        self.row = row
+
+
 async def save(
     session: AsyncSession,
     *,
@@ -135,17 +173,61 @@ async def save(
     subtype: str = "",
     recipient: PartyRef | None = None,
     existing: OcpiObject | None = None,
+    looked_up: bool = False,
+    replace: bool = True,
 ) -> tuple[OcpiObject, bool]:
-    """Insert or replace an object (the caller commits). Returns the row and whether it is new."""
-    row = existing or await get(session, module, owner, key, subtype)
-    created = row is None
-    indexed = evse_index.evse_uids(row.data) if row is not None and module == "locations" else set()
+    """Insert or replace an object (the caller commits). Returns the row and whether it is new.
+
+    ``looked_up``: the caller read the stored object in this transaction (``existing``, None when
+    there was none), so it is not read again. ``replace=False``: an object that cannot be
+    replaced (a CDR) found stored, by this lookup or by its INSERT (a concurrent transaction
+    stored it after the caller saw none), raises :class:`AlreadyStored` instead of becoming a
+    new version."""
+    row = (
+        existing
+        if existing is not None or looked_up
+        else await get(session, module, owner, key, subtype)
+    )
     # A 2.3.0 sender's object keeps what 2.2.1 cannot carry beside data (app/ocpi/incoming.py).
     announced, ext = ext_for(module, owner.country_code, owner.party_id, key)
-    if row is not None and row.id is not None and row in session and row not in session.dirty:
+    if row is None:
+        # A new object: inserted unless a concurrent push of the same object (a CPO resending a
+        # PUT whose answer was slow, while the first is still being stored) inserted it since
+        # this one read "none". Then this push is a new version of that row, as if it had come
+        # second: without ON CONFLICT, its INSERT failed on uq_ocpi_object (and on PostgreSQL
+        # aborted the transaction) and the partner got an error for a valid push.
+        values: dict[str, Any] = {
+            "module": module,
+            "country_code": owner.country_code,
+            "party_id": owner.party_id,
+            "object_key": ci_key(key),
+            "subtype": subtype,
+            "owner_platform_id": owner_platform_id,
+            "recipient_country_code": recipient.country_code if recipient is not None else None,
+            "recipient_party_id": recipient.party_id if recipient is not None else None,
+            "data": data,
+            "ext": ext if announced else None,
+            "last_updated": last_updated,
+            "stored_at": utcnow(),
+        }
+        inserted = (await session.exec(_insert_new(session), params=values)).first()
+        if inserted is not None:
+            values["id"] = inserted[0]
+            row = detached(OcpiObject, values)
+            session.add(row)  # in the session as if loaded: a later save in it is one UPDATE
+            if module == "locations":
+                await evse_index.refresh(session, inserted[0], set(), data)
+            return row, True
+        row = await get(session, module, owner, key, subtype)
+        if row is None:  # pragma: no cover - stored and deleted again meanwhile
+            raise RuntimeError(f"{module} {owner} {key}: neither inserted nor found")
+    if not replace:
+        raise AlreadyStored(row)
+    indexed = evse_index.evse_uids(row.data) if module == "locations" else set()
+    if row.id is not None and row in session and row not in session.dirty:
         # A new version of a stored row (every push but the first): one UPDATE, without the
         # ORM's unit of work; the row in hand is given the values as if it had been flushed.
-        values: dict[str, Any] = {
+        values = {
             "data": data,
             "last_updated": last_updated,
             "owner_platform_id": owner_platform_id,
@@ -161,16 +243,7 @@ async def save(
             set_committed_value(row, name, value)
         if module == "locations":
             await evse_index.refresh(session, row.id, indexed, data)
-        return row, created
-    if row is None:
-        row = OcpiObject(
-            module=module,
-            country_code=owner.country_code,
-            party_id=owner.party_id,
-            object_key=ci_key(key),
-            subtype=subtype,
-            last_updated=last_updated,
-        )
+        return row, False
     row.data = data
     if announced:
         row.ext = ext
@@ -184,7 +257,30 @@ async def save(
     await session.flush()
     if module == "locations" and row.id is not None:
         await evse_index.refresh(session, row.id, indexed, data)
-    return row, created
+    return row, False
+
+
+_INSERT_NEW: dict[str, Any] = {}
+
+
+def _insert_new(session: AsyncSession) -> Any:
+    """INSERT ... ON CONFLICT (uq_ocpi_object) DO NOTHING RETURNING id, built once per dialect
+    (its columns are those of the parameters it is run with): no row back means a concurrent
+    transaction stored the object first (PostgreSQL waits for it to end; SQLite's writers take
+    turns)."""
+    name = session.bind.dialect.name if session.bind is not None else "sqlite"
+    stmt = _INSERT_NEW.get(name)
+    if stmt is None:
+        insert = pg_insert if name == "postgresql" else sqlite_insert
+        stmt = (
+            insert(OBJECT)
+            .on_conflict_do_nothing(
+                index_elements=["module", "country_code", "party_id", "object_key", "subtype"]
+            )
+            .returning(OBJECT.c.id)
+        )
+        _INSERT_NEW[name] = stmt
+    return stmt
 
 
 async def page(

@@ -3,13 +3,14 @@ and answers with a Location header on the hub; eMSPs pull their own."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse, Response
 
 from app.core.limits import DB_ID_MAX
 from app.hub.auth import Caller
+from app.hub.context import HubContext
 from app.hub.routing import CPO_ONLY, EMSP_LIKE
 from app.hub.store import push
 from app.hub.store import service as store
@@ -68,27 +69,45 @@ async def post_cdr(
     target = push.Target(MODULE, owner, body.id)
     existing = await store.get(session, MODULE, owner, body.id)
     if existing is not None:
-        # "CDRs cannot be replaced": a retry of the same CDR is answered as before, a different
-        # CDR under a used id is refused.
-        if existing.data != cdr:
-            raise InvalidParameters(f"CDR {body.id} already exists and CDRs cannot be replaced")
-        headers = {**push.answer_headers(ctx, owner), **_location(ctx.settings.base_url, existing)}
-        return ocpi_response(headers=headers)
-    row, _created = await push.store_and_announce(
-        session,
-        ctx,
-        caller,
-        target,
-        data=cdr,
-        last_updated=parse_datetime(cdr["last_updated"]),
-        method="POST",
-        path="",
-        body=cdr,
-        full=True,
-        recipient=token_owner(cdr),
-    )
+        return _posted_before(ctx, owner, existing, cdr)
+    try:
+        row, _created = await push.store_and_announce(
+            session,
+            ctx,
+            caller,
+            target,
+            data=cdr,
+            last_updated=parse_datetime(cdr["last_updated"]),
+            method="POST",
+            path="",
+            body=cdr,
+            full=True,
+            recipient=token_owner(cdr),
+            replace=False,
+        )
+    except store.AlreadyStored as stored:
+        # The same CDR POSTed twice at once (a CPO's resend while the first was being stored):
+        # the first stored and announced it; this one is answered as a retry, sends nothing.
+        # (The answer is built before the rollback, which expires the row read.)
+        try:
+            return _posted_before(ctx, owner, stored.row, cdr)
+        finally:
+            await session.rollback()
     headers = {**push.answer_headers(ctx, owner), **_location(ctx.settings.base_url, row)}
     return ocpi_response(http_status=201, headers=headers)
+
+
+def _posted_before(
+    ctx: HubContext, owner: PartyRef, existing: OcpiObject, cdr: dict[str, Any]
+) -> JSONResponse:
+    """ "CDRs cannot be replaced": a retry of the same CDR is answered as before, a different CDR
+    under a used id is refused."""
+    if existing.data != cdr:
+        raise InvalidParameters(
+            f"CDR {existing.object_key} already exists and CDRs cannot be replaced"
+        )
+    headers = {**push.answer_headers(ctx, owner), **_location(ctx.settings.base_url, existing)}
+    return ocpi_response(headers=headers)
 
 
 @receiver.get(

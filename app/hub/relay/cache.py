@@ -27,6 +27,9 @@ class OpenCallbacks:
         # What receivers answered, to be written (relay.record_answer), and the task writing.
         self.answers: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
         self.recorder: asyncio.Task[None] | None = None
+        # Commands' deadlines queued in ``answers`` and not yet taken by the writer, by callback
+        # id: a result relayed meanwhile marks its deadline as not to be written.
+        self.unrecorded: dict[int, dict[str, Any]] = {}
         self._waiting: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
     def remember(self, public_id: str, values: dict[str, Any]) -> None:

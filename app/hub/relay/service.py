@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from pydantic import ValidationError
@@ -40,6 +42,9 @@ log = logging.getLogger("voltroam.relay")
 RESULT_PATHS = {"command": "sender/commands", "chargingprofile": "sender/chargingprofiles/results"}
 # How long past the receiver's announced timeout the hub waits before answering TIMEOUT itself.
 TIMEOUT_GRACE_SECONDS = 5
+# How long a command's deadline waits to be written (seconds): a result relayed meanwhile
+# makes it moot (``record_answer``).
+RECORD_WINDOW = 0.05
 
 
 def result_url(ctx: HubContext, callback: Callback) -> str:
@@ -81,12 +86,15 @@ def callback_values(
     }
 
 
-_INSERT_CALLBACK = insert(Callback).returning(col(Callback.id))
+_CALLBACK_TABLE = Callback.__table__  # type: ignore[attr-defined]
+# (Core statements on the table, run on the session's connection: no ORM step per execution.)
+_INSERT_CALLBACK = insert(_CALLBACK_TABLE).returning(_CALLBACK_TABLE.c.id)
 
 
 async def _insert(session: AsyncSession, values: dict[str, Any]) -> Callback:
     # One INSERT (no unit of work), committed.
-    callback_id = (await session.exec(_INSERT_CALLBACK, params=values)).scalar_one()
+    conn = await session.connection()
+    callback_id = (await conn.execute(_INSERT_CALLBACK, values)).scalar_one()
     await session.commit()
     return detached(Callback, {"id": callback_id, **values})
 
@@ -273,6 +281,21 @@ async def _deliver(
     await enqueue(session, [_result_push(callback, module, body)])
 
 
+# The first result of a waiting callback: it is taken (rowcount 1) by one writer only.
+_TAKE_FIRST_RESULT = (
+    update(_CALLBACK_TABLE)
+    .where(
+        _CALLBACK_TABLE.c.id == bindparam("cid"),
+        _CALLBACK_TABLE.c.status == CallbackStatus.WAITING,
+    )
+    .values(
+        status=CallbackStatus.ANSWERED,
+        answered_at=bindparam("at", type_=_CALLBACK_TABLE.c.answered_at.type),
+        results=bindparam("results", type_=_CALLBACK_TABLE.c.results.type),
+    )
+)
+
+
 async def relay_result_now(
     session: AsyncSession,
     ctx: HubContext,
@@ -306,15 +329,10 @@ async def relay_result_now(
         and requester.outbound_token is not None
     ):
         now = utcnow()
-        taken = await session.exec(
-            update(Callback)
-            .where(col(Callback.id) == callback.id, col(Callback.status) == CallbackStatus.WAITING)
-            .values(
-                status=CallbackStatus.ANSWERED,
-                answered_at=now,
-                results=[*callback.results, body],
-            )
-            .execution_options(synchronize_session=False)
+        conn = await session.connection()
+        taken = await conn.execute(
+            _TAKE_FIRST_RESULT,
+            {"cid": callback.id, "at": now, "results": [*callback.results, body]},
         )
         if taken.rowcount == 1:
             ctx.callbacks.forget(callback.public_id)
@@ -332,6 +350,7 @@ async def relay_result_now(
                 committed.set_result(False)
                 raise
             committed.set_result(True)
+            _answered_here(ctx, callback.id)
             return
         # Answered or timed out meanwhile: as any later result.
         ctx.callbacks.forget(callback.public_id)
@@ -370,6 +389,14 @@ async def relay_result(
     return True
 
 
+# The background poll's read (nearly always finding nothing), built once. Bound: now.
+_EXPIRED = select(Callback).where(
+    Callback.status == CallbackStatus.WAITING,
+    Callback.kind == "command",
+    col(Callback.expires_at) <= bindparam("now"),
+)
+
+
 async def expire_due(ctx: HubContext) -> int:
     """Answer TIMEOUT for every command whose receiver never sent its result in time.
 
@@ -379,15 +406,7 @@ async def expire_due(ctx: HubContext) -> int:
     now = utcnow()
     answered = 0
     async with ctx.sessions() as session:
-        due = (
-            await session.exec(
-                select(Callback).where(
-                    Callback.status == CallbackStatus.WAITING,
-                    Callback.kind == "command",
-                    col(Callback.expires_at) <= now,
-                )
-            )
-        ).all()
+        due = (await session.exec(_EXPIRED, params={"now": now})).all()
         for callback in due:
             taken = await session.exec(
                 update(Callback)
@@ -428,7 +447,7 @@ A = TypeVar("A", bound=Answer)
 
 async def ask_local(session: AsyncSession, callback: Callback, call: Awaitable[A]) -> A:
     """A request to a local receiver (``call``: its LocalParty method), recorded like
-    ``forward_with_callback`` records a remote receiver's answer."""
+    ``forward_meanwhile`` records a remote receiver's answer."""
     try:
         answer = await call
     except OcpiError:
@@ -440,10 +459,30 @@ async def ask_local(session: AsyncSession, callback: Callback, call: Awaitable[A
     return answer
 
 
-async def forward_with_callback(
+@dataclass(frozen=True)
+class Forwarded:
+    """A remote receiver's immediate answer (relayed unchanged), the callback it goes with and
+    what the answer said."""
+
+    reply: OcpiReply
+    callback: Callback
+    accepted: bool
+    timeout: int | None
+
+    def record(self, ctx: HubContext) -> Callable[[], Awaitable[None]]:
+        """Writes what the receiver answered in a session of its own: run it once the requester
+        has the answer (``record_answer``)."""
+        return partial(record_answer, ctx, self.callback, self.accepted, self.timeout)
+
+    async def record_in(self, session: AsyncSession, ctx: HubContext) -> None:
+        """Writes what the receiver answered in ``session``, now (``after_response``)."""
+        await after_response(session, self.callback, self.accepted, self.timeout, ctx)
+
+
+async def forward_meanwhile(
     session: AsyncSession,
     ctx: HubContext,
-    callback: Callback,
+    values: dict[str, Any],
     party: Party,
     *,
     module: str,
@@ -453,12 +492,24 @@ async def forward_with_callback(
     response_model: type[Any],
     params: Sequence[tuple[str, str]] = (),
     body: dict[str, Any] | None = None,
-) -> OcpiReply:
-    """Forward the request to the receiver and record whether it will send a result.
+) -> Forwarded:
+    """Forward a request with the hub's own response_url to a remote receiver while its
+    callback (``callback_values``) is written (``open_callback_meanwhile``): in the body when
+    there is one, else in the query.
 
     The receiver's immediate answer (a CommandResponse or ChargingProfileResponse) says ACCEPTED
-    and how long the result may take; anything else closes the callback.
+    and how long the result may take; anything else closes the callback (written by the caller:
+    ``Forwarded.record`` or ``record_in``).
+    When the call fails the callback is closed before the error is raised; when the callback
+    cannot be written the requester gets the hub's error (the receiver's result will then find
+    no callback: the database is what failed).
     """
+    written = open_callback_meanwhile(session, ctx, values)
+    hub_url = result_url_of(ctx, values["kind"], values["public_id"])
+    if body is not None:
+        body = {**body, "response_url": hub_url}
+    else:
+        params = [*params, ("response_url", hub_url)]
     try:
         reply = await call_party(
             ctx,
@@ -472,11 +523,16 @@ async def forward_with_callback(
             from_party=requester,
         )
     except OcpiError:
-        await after_response(session, callback, accepted=False, timeout_seconds=None)
+        callback = await written
+        await after_response(session, callback, accepted=False, timeout_seconds=None, ctx=ctx)
         raise
+    except BaseException:
+        # (Cancelled: the write ends with the session it uses.)
+        await asyncio.wait([written])
+        raise
+    callback = await written
     accepted, timeout = answer_of(reply, response_model)
-    await after_response(session, callback, accepted=accepted, timeout_seconds=timeout)
-    return reply
+    return Forwarded(reply, callback, accepted, timeout)
 
 
 def answer_of(reply: OcpiReply, response_model: type[Any]) -> tuple[bool, int | None]:
@@ -500,10 +556,17 @@ async def record_answer(
     deadline, as when the hub stops while the request is on its way. Its result is still
     relayed; only the hub's own TIMEOUT is not sent. (A deadline set when the callback is
     opened would instead send TIMEOUT for a command the receiver may have rejected.)
+
+    A command's deadline is written after ``RECORD_WINDOW``, with the answers that came in
+    meanwhile, and not at all when its result was relayed by this instance first (the deadline
+    of an answered callback is never read; a charging profile's ``expires_at`` is, it marks an
+    accepted request).
     """
     now = utcnow()
     if accepted:
         answer = {"cid": callback.id, "expires": expires_at(now, timeout_seconds)}
+        if callback.kind == "command" and callback.id is not None:
+            ctx.callbacks.unrecorded[callback.id] = answer
     else:
         ctx.callbacks.forget(callback.public_id)
         answer = {"cid": callback.id, "at": now}
@@ -513,6 +576,22 @@ async def record_answer(
     if ctx.callbacks.recorder is None or ctx.callbacks.recorder.done():
         ctx.callbacks.recorder = asyncio.create_task(_write_answers(ctx), name="callback-answers")
     await asyncio.shield(written)
+
+
+def _answered_here(ctx: HubContext, callback_id: int | None) -> None:
+    """This instance committed the callback's first result: its deadline need not be written
+    (``record_answer``)."""
+    answer = ctx.callbacks.unrecorded.pop(callback_id, None) if callback_id is not None else None
+    if answer is not None:
+        answer["answered"] = True
+
+
+async def answers_recorded(ctx: HubContext) -> None:
+    """Wait until what receivers answered, queued by ``record_answer`` on this instance, is
+    written (for a reader that tells accepted requests from the others by ``expires_at``)."""
+    recorder = ctx.callbacks.recorder
+    if recorder is not None and not recorder.done():
+        await asyncio.wait([recorder])
 
 
 _SET_EXPIRY = (
@@ -532,21 +611,31 @@ _SET_ANSWERED = (
 
 async def _write_answers(ctx: HubContext) -> None:
     """Write the answers ``record_answer`` queued, those that came in meanwhile in one
-    transaction (two statements, each run for many rows)."""
+    transaction (two statements, each run for many rows). A queue of commands' deadlines only
+    is written after ``RECORD_WINDOW``, without those whose result came meanwhile."""
     queue = ctx.callbacks.answers
     while queue:
+        if all(a["cid"] in ctx.callbacks.unrecorded for a, _w in queue):
+            await asyncio.sleep(RECORD_WINDOW)
         batch = queue[:]
         del queue[:]
+        for a, _w in batch:
+            ctx.callbacks.unrecorded.pop(a["cid"], None)
         try:
-            async with ctx.sessions() as session:
-                conn = await session.connection()
-                expiries = [a for a, _w in batch if "expires" in a]
-                closed = [a for a, _w in batch if "at" in a]
-                if expiries:
-                    await conn.execute(_SET_EXPIRY, expiries)
-                if closed:
-                    await conn.execute(_SET_ANSWERED, closed)
-                await session.commit()
+            expiries = [
+                {"cid": a["cid"], "expires": a["expires"]}
+                for a, _w in batch
+                if "expires" in a and not a.get("answered")
+            ]
+            closed = [{"cid": a["cid"], "at": a["at"]} for a, _w in batch if "at" in a]
+            if expiries or closed:
+                async with ctx.sessions() as session:
+                    conn = await session.connection()
+                    if expiries:
+                        await conn.execute(_SET_EXPIRY, expiries)
+                    if closed:
+                        await conn.execute(_SET_ANSWERED, closed)
+                    await session.commit()
         except Exception:
             log.exception("recording the answers to %s callbacks failed", len(batch))
         for _a, written in batch:

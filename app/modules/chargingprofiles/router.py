@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from starlette.background import BackgroundTask
 
 from app.hub.auth import Caller
 from app.hub.context import HubContext
@@ -170,25 +171,27 @@ async def _relay_request(
         receiver=party,
         original_url=response_url,
     )
-    callback = await relay.open_callback(session, values)
-    hub_url = relay.result_url(ctx, callback)
-    if body is not None:
-        body = {**body, "response_url": hub_url}
-    else:
-        params = [*params, ("response_url", hub_url)]
     local = ctx.local_parties.of(party.platform)
     if local is not None:
         # A local CPO (the hub's own chargers) answers by a call.
+        callback = await relay.open_callback(session, values)
+        hub_url = relay.result_url(ctx, callback)
+        if body is not None:
+            body = {**body, "response_url": hub_url}
+        else:
+            params = [*params, ("response_url", hub_url)]
         answer = await relay.ask_local(
             session,
             callback,
             local.charging_profile(session, method, session_id, dict(params), body, callback),
         )
         return ocpi_response(answer, headers=push.answer_headers(ctx, requester))
-    reply = await relay.forward_with_callback(
+    # Sent while its callback is written; what the CPO answered is written once the requester
+    # has it (relay.record_answer).
+    forwarded = await relay.forward_meanwhile(
         session,
         ctx,
-        callback,
+        values,
         party,
         module=MODULE,
         method=method,
@@ -198,7 +201,9 @@ async def _relay_request(
         params=params,
         body=body,
     )
-    return relay_reply(ctx, reply, caller.routing, request.url.path)
+    response = relay_reply(ctx, forwarded.reply, caller.routing, request.url.path)
+    response.background = BackgroundTask(forwarded.record(ctx))
+    return response
 
 
 @receiver.get(
@@ -302,22 +307,23 @@ async def post_charging_profile_result(
     ctx: ContextDep,
     session: SessionDep,
 ) -> JSONResponse:
-    callback = await relay.find(session, KIND, result_id)
+    callback = await relay.find(session, KIND, result_id, ctx)
     # Only the CPO the request went to may answer it.
     if callback is None or callback.receiver_platform_id != caller.platform.id:
         raise NotFound("Unknown charging profile response URL")
     document = _validated(RESULT_MODELS[callback.action], body)
-    await relay.relay_result(session, ctx, callback, MODULE, document)
-    await session.commit()
-    ctx.notify_outbox()
+    # Sent to the requester right after the commit, its outbox row the fallback.
+    await relay.relay_result_now(session, ctx, callback, MODULE, document)
     return ocpi_response()
 
 
 async def _latest_callback(
-    session: AsyncSession, subject: str, receiver_platform_id: int | None
+    session: AsyncSession, ctx: HubContext, subject: str, receiver_platform_id: int | None
 ) -> Callback | None:
     """The request to follow: the newest accepted SetChargingProfile this CPO received for the
     Session, else the newest request of any kind it received for it."""
+    # (What the CPO answered is written after the requester has it: wait for this instance's.)
+    await relay.answers_recorded(ctx)
     stmt = (
         select(Callback)
         .where(
@@ -375,7 +381,7 @@ async def put_active_charging_profile(
             from_party=cpo,
         )
         return relay_reply(ctx, reply, caller.routing, request.url.path)
-    callback = await _latest_callback(session, _subject(session_id), caller.platform.id)
+    callback = await _latest_callback(session, ctx, _subject(session_id), caller.platform.id)
     if callback is not None:
         target = PartyRef(callback.requester_country_code, callback.requester_party_id)
     elif row is not None and row.recipient_country_code and row.recipient_party_id:

@@ -8,16 +8,13 @@ call, a remote one over HTTP. Either way the callback records whether a result w
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.hub.context import HubContext
-from app.hub.forward import call_party
 from app.hub.relay import service as relay
 from app.hub.routing import Party
 from app.ocpi.client import OcpiReply, url_path
@@ -95,34 +92,19 @@ async def send(
             session, callback, local.command(session, command.value, forwarded, callback)
         )
         return Sent(answer=answer)
-    written = relay.open_callback_meanwhile(session, ctx, values)
-    hub_url = relay.result_url_of(ctx, "command", values["public_id"])
-    try:
-        reply = await call_party(
-            ctx,
-            party,
-            module=MODULE,
-            interface="RECEIVER",
-            method="POST",
-            path=url_path(command.value),
-            body={**request, "response_url": hub_url},
-            from_party=requester,
-        )
-    except OcpiError:
-        callback = await written
-        await relay.after_response(session, callback, accepted=False, timeout_seconds=None, ctx=ctx)
-        raise
-    except BaseException:
-        # (Cancelled: the write ends with the session it uses.)
-        await asyncio.wait([written])
-        raise
-    # Raises when the callback could not be written: the requester gets the hub's error (the
-    # CPO's result will find no callback; the database is what failed).
-    callback = await written
-    accepted, timeout = relay.answer_of(reply, CommandResponse)
+    out = await relay.forward_meanwhile(
+        session,
+        ctx,
+        values,
+        party,
+        module=MODULE,
+        method="POST",
+        path=url_path(command.value),
+        requester=requester,
+        response_model=CommandResponse,
+        body=request,
+    )
     if defer_record:
-        return Sent(
-            reply=reply, record=partial(relay.record_answer, ctx, callback, accepted, timeout)
-        )
-    await relay.after_response(session, callback, accepted, timeout, ctx)
-    return Sent(reply=reply)
+        return Sent(reply=out.reply, record=out.record(ctx))
+    await out.record_in(session, ctx)
+    return Sent(reply=out.reply)

@@ -9,6 +9,8 @@ import math
 import time
 from datetime import datetime
 
+from sqlmodel import col, select
+
 from app.core.ids import correlation_id_var
 from app.core.security import UndecryptableToken
 from app.core.settings import Settings
@@ -18,9 +20,10 @@ from app.hub.outbox import service as outbox
 from app.hub.outbox.models import Delivery, DeliveryStatus
 from app.hub.outbox.presence import Presence, recover_gone
 from app.hub.parties.models import ConnectionStatus, Platform, endpoint_url
-from app.ocpi.client import PeerError, join_url
+from app.ocpi.client import OcpiClient, PeerError, join_url
 from app.ocpi.errors import OcpiError
 from app.ocpi.headers import PartyRef, RoutingHeaders
+from app.ocpi.wire import WireClient
 
 log = logging.getLogger("voltroam.delivery")
 
@@ -38,6 +41,8 @@ def _routing(row: Delivery) -> RoutingHeaders:
 
 # How long a claim may wait for more free slots (see DeliveryWorker._turn).
 CLAIM_HOLD = 0.05
+# A receiver's connection pool is closed after this long without a push (see _close_idle_clients).
+CLIENT_IDLE_SECONDS = 300.0
 
 
 def _claim_at_least(settings: Settings) -> int:
@@ -68,6 +73,11 @@ class DeliveryWorker:
         self._claimed_at = -math.inf
         self._held = False
         self.presence = Presence(ctx, on_notify=self.wake, on_lost=self._abandon)
+        self._clients: dict[int, OcpiClient] = {}
+        # Per receiver: pushes in flight on its client, and when it was last given one.
+        self._client_users: dict[int, int] = {}
+        self._client_used: dict[int, float] = {}
+        self._swept = time.monotonic()
 
     def wake(self) -> None:
         """Called after a commit that queued deliveries: no need to wait for the next poll."""
@@ -96,8 +106,51 @@ class DeliveryWorker:
         if self._recorder is not None:
             with contextlib.suppress(Exception):
                 await self._recorder
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.http.aclose()
         # Last: the rows of the pushes abandoned above are taken back by other instances now.
         await self.presence.close()
+
+    def _client(self, platform_id: int) -> OcpiClient:
+        """The HTTP client of one receiver's pushes: a connection pool of its own, so that a
+        slow receiver's connections and slots are its own (up to DELIVERY_CONCURRENCY each).
+        Same timeout, headers and metrics as the hub's shared client."""
+        self._client_used[platform_id] = time.monotonic()
+        client = self._clients.get(platform_id)
+        if client is None:
+            shared, slots = self.ctx.ocpi, self.ctx.settings.delivery_concurrency
+            http = WireClient(
+                timeout=shared.http.timeout,
+                headers=shared.http.headers,
+                max_connections=slots,
+                max_keepalive=slots,
+            )
+            client = OcpiClient(http, timeout=shared.timeout, metrics=shared.metrics)
+            self._clients[platform_id] = client
+        return client
+
+    async def _close_idle_clients(self) -> None:
+        """Close the pools of receivers given no push for CLIENT_IDLE_SECONDS and none in
+        flight (a platform removed or suspended, a receiver that went quiet): without this the
+        pool of every receiver ever pushed to stays until the worker stops. Checked once a
+        minute; a receiver pushed to again gets a new pool."""
+        now = time.monotonic()
+        if now - self._swept < 60:
+            return
+        self._swept = now
+        idle = [
+            platform_id
+            for platform_id, used in self._client_used.items()
+            if now - used > CLIENT_IDLE_SECONDS and not self._client_users.get(platform_id)
+        ]
+        for platform_id in idle:
+            del self._client_used[platform_id]
+            self._client_users.pop(platform_id, None)
+            client = self._clients.pop(platform_id, None)
+            if client is not None:
+                with contextlib.suppress(Exception):
+                    await client.http.aclose()
 
     def _abandon(self) -> None:
         """The presence lock is lost: other instances may take this instance's rows in flight
@@ -135,6 +188,7 @@ class DeliveryWorker:
         ``polled``: no commit queued anything since the last turn (the poll's timer ran out), so
         a read of the partial indexes decides whether a claim (a write and a commit) is worth it.
         """
+        await self._close_idle_clients()
         settings = self.ctx.settings
         room = settings.delivery_concurrency - len(self._in_flight)
         if room <= 0:
@@ -173,10 +227,12 @@ class DeliveryWorker:
                 if me is not None:
                     await recover_gone(session, me)
             rows = await outbox.claim(session, settings, min(room, settings.delivery_batch), me)
-            platforms = {
-                platform_id: await session.get(Platform, platform_id)
-                for platform_id in {r.platform_id for r in rows}
-            }
+            # The receivers as they are now (status, token, endpoints), in one query.
+            ids = {r.platform_id for r in rows}
+            found = (
+                await session.exec(select(Platform).where(col(Platform.id).in_(ids))) if ids else ()
+            )
+            platforms = {p.id: p for p in found}
         for row in rows:
             task = asyncio.create_task(self._deliver(row, platforms.get(row.platform_id)))
             self._in_flight.add(task)
@@ -323,8 +379,10 @@ class DeliveryWorker:
             return DeliveryStatus.FAILED, str(exc), None
         reset = correlation_id_var.set(row.correlation_id)
         started = time.perf_counter()
+        users = self._client_users
+        users[row.platform_id] = users.get(row.platform_id, 0) + 1
         try:
-            reply = await self.ctx.ocpi.request(
+            reply = await self._client(row.platform_id).request(
                 out.method,
                 url,
                 token,
@@ -351,6 +409,7 @@ class DeliveryWorker:
             outcome = DeliveryStatus.PENDING
             error = exc.message
         finally:
+            users[row.platform_id] -= 1
             correlation_id_var.reset(reset)
         elapsed_ms = round((time.perf_counter() - started) * 1000, 2)
         log.info(

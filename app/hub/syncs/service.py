@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import and_, bindparam, func, or_, update
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -124,12 +124,27 @@ def _takeable(now: Any) -> Any:
 
 
 def _takeable_by(ctx: HubContext, now: Any) -> Any:
+    return _takeable_by_holder(now, ctx.instance_id)
+
+
+def _takeable_by_holder(now: Any, holder: Any) -> Any:
     # Never a job this instance is still running itself (its lease ran out because the
     # process was too busy to renew it): that would run it twice side by side.
     return and_(
         _takeable(now),
-        or_(col(SyncJob.holder).is_(None), col(SyncJob.holder) != ctx.instance_id),
+        or_(col(SyncJob.holder).is_(None), col(SyncJob.holder) != holder),
     )
+
+
+# What every poll of every instance reads (once per SYNC_POLL_SECONDS, nearly always finding
+# nothing), built once: building it (an aliased SyncJob, its columns' proxies) cost more CPU
+# than running it, and most of an idle hub's CPU. Bound per poll: now, holder, limit.
+_DUE = (
+    select(SyncJob.id, SyncJob.attempts)
+    .where(_takeable_by_holder(bindparam("now"), bindparam("holder")))
+    .order_by(col(SyncJob.id))
+    .limit(bindparam("limit"))
+)
 
 
 async def claim(ctx: HubContext, limit: int) -> list[int]:
@@ -142,12 +157,7 @@ async def claim(ctx: HubContext, limit: int) -> list[int]:
     taken: list[int] = []
     async with ctx.sessions() as session:
         due = (
-            await session.exec(
-                select(SyncJob.id, SyncJob.attempts)
-                .where(_takeable_by(ctx, now))
-                .order_by(col(SyncJob.id))
-                .limit(limit)
-            )
+            await session.exec(_DUE, params={"now": now, "holder": ctx.instance_id, "limit": limit})
         ).all()
         for job_id, attempts in due:
             if attempts >= MAX_ATTEMPTS:

@@ -15,7 +15,7 @@ from collections.abc import Awaitable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import bindparam, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -38,8 +38,23 @@ from app.payments.status import advance, flag, touch
 log = logging.getLogger("voltroam.payments")
 
 # Jobs of different payments run side by side (a capture waits on the provider's network);
-# the jobs of one payment run one after the other, in the order they were queued.
+# the jobs of one payment run one after the other, in the order they were queued (on another
+# instance, a job of the same payment waits for the payment row's lock: run_job).
 JOB_CONCURRENCY = 8
+
+
+# The poll of every instance (every PAYMENT_JOBS_POLL_SECONDS, nearly always finding nothing),
+# built once: building the statement cost more CPU than running it. Bound per poll: now, limit.
+_DUE = (
+    select(PaymentJob.id, PaymentJob.payment_id)
+    .where(
+        PaymentJob.status == JobStatus.PENDING,
+        col(PaymentJob.next_attempt_at) <= bindparam("now"),
+        or_(col(PaymentJob.lease_until).is_(None), col(PaymentJob.lease_until) < bindparam("now")),
+    )
+    .order_by(col(PaymentJob.id))
+    .limit(bindparam("limit"))
+)
 
 
 async def claim_jobs(ctx: HubContext, limit: int = 50) -> list[tuple[int, int]]:
@@ -47,18 +62,7 @@ async def claim_jobs(ctx: HubContext, limit: int = 50) -> list[tuple[int, int]]:
     now = utcnow()
     taken: list[tuple[int, int]] = []
     async with ctx.sessions() as session:
-        due = (
-            await session.exec(
-                select(PaymentJob.id, PaymentJob.payment_id)
-                .where(
-                    PaymentJob.status == JobStatus.PENDING,
-                    col(PaymentJob.next_attempt_at) <= now,
-                    or_(col(PaymentJob.lease_until).is_(None), col(PaymentJob.lease_until) < now),
-                )
-                .order_by(col(PaymentJob.id))
-                .limit(limit)
-            )
-        ).all()
+        due = (await session.exec(_DUE, params={"now": now, "limit": limit})).all()
         for job_id, payment_id in due:
             result = await session.exec(
                 update(PaymentJob)
@@ -77,10 +81,6 @@ async def claim_jobs(ctx: HubContext, limit: int = 50) -> list[tuple[int, int]]:
                 taken.append((job_id, payment_id))
         await session.commit()
     return taken
-
-
-# Jobs of different payments run side by side (a capture waits on the provider's network);
-# the jobs of one payment run one after the other, in the order they were queued.
 
 
 async def run_due_jobs(ctx: HubContext, provider: PaymentProvider) -> int:
@@ -113,7 +113,12 @@ async def run_job(ctx: HubContext, provider: PaymentProvider, job_id: int) -> No
         job = await session.get(PaymentJob, job_id)
         if job is None or job.status != JobStatus.PENDING:
             return
-        payment = await session.get(Payment, job.payment_id)
+        # The payment row locked for the whole job (PostgreSQL; SQLite ignores FOR UPDATE and
+        # has one instance, whose jobs of a payment run one after the other): two instances
+        # may each have taken a job of the same payment, and two refunds run side by side
+        # would each add their amount to the amount_refunded they read before the other's
+        # commit, recording one of them. The second waits here for the first's commit.
+        payment = await session.get(Payment, job.payment_id, with_for_update=True)
         if payment is None:
             job.status = JobStatus.FAILED
             job.last_error = "payment gone"
@@ -395,11 +400,21 @@ async def request_refund(
 ) -> PaymentJob | None:
     """An admin's refund (full when ``amount`` is None). Queued once per ``key``."""
     async with ctx.sessions() as session:
-        # The payment row locked first (PostgreSQL; SQLite's transaction reads one snapshot):
-        # a refund job that is finishing commits its amount_refunded and its status together,
-        # and without the lock this request could read the amount before and the job after,
-        # and count that refund nowhere (what is left would be too much).
-        row = await session.get(Payment, payment.id, with_for_update=True)
+        # The payment row locked before anything is read: a refund job that is finishing
+        # commits its amount_refunded and its status together, and without the lock this
+        # request could read the amount before and the job after, and count that refund
+        # nowhere (what is left would be too much). A no-op UPDATE rather than SELECT ... FOR
+        # UPDATE, because SQLite has no row locks and pysqlite opens no transaction before a
+        # SELECT: each read would be a snapshot of its own. The UPDATE opens the transaction
+        # and takes SQLite's write lock (PostgreSQL's row lock), so the reads below see one
+        # state and no job commits in between.
+        await session.exec(
+            update(Payment)
+            .where(col(Payment.id) == payment.id)
+            .values(id=col(Payment.id))
+            .execution_options(synchronize_session=False)
+        )
+        row = await session.get(Payment, payment.id)
         assert row is not None
         if row.status != S.CAPTURED:
             raise PaymentError(

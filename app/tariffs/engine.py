@@ -26,7 +26,9 @@ How it is fast (issue 16): instants are integers (microseconds since 1970-01-01 
 is UTC plus the zone's offset, looked up once per CDR when no offset change (DST) falls near the
 session - only sessions near a DST change go through ``zoneinfo`` per segment. Restrictions are
 bitmasks prepared when the tariff is compiled (:mod:`app.tariffs.masks`), so finding the element
-of every dimension for a segment is a few binary searches, an AND and a dictionary look-up.
+of every dimension for a segment is a few binary searches, an AND and a dictionary look-up; the
+masks of the time-based restrictions are worked out once per interval between cuts, not once per
+segment.
 Volumes and amounts stay ``Decimal`` with the same operations, in the same order, as the
 straightforward engine this replaced (kept as the oracle of the tests), so every total is the
 same to the last digit; cost lines are only built when asked for. Why not integers: a cut inside
@@ -43,7 +45,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from decimal import (
     ROUND_CEILING,
@@ -67,7 +69,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from app.ocpi.schemas.cdrs import CDR, ChargingPeriod
 from app.ocpi.schemas.common import Price
 from app.ocpi.schemas.tariffs import TariffDimensionType
-from app.tariffs.masks import DAY_US
+from app.tariffs.masks import DAY_US, Masks
 from app.tariffs.model import (
     CompiledTariff,
     Component,
@@ -264,6 +266,19 @@ def _cost(excl_vat: Decimal, incl_vat: Decimal) -> Cost:
     return cost
 
 
+_PRICED_FIELDS = tuple(PricedSession.__dict__[f.name].__set__ for f in fields(PricedSession))
+
+
+def _priced_session(*values: Any) -> PricedSession:
+    """``PricedSession(*values)`` (every field, in the order declared) at about half the price:
+    the frozen dataclass's __init__ goes through object.__setattr__ per field (21 of them); this
+    sets the slots directly (PricedSession has no __post_init__, nothing else to run)."""
+    priced: PricedSession = _new_object(PricedSession)
+    for set_field, value in zip(_PRICED_FIELDS, values, strict=True):
+        set_field(priced, value)
+    return priced
+
+
 def _round_step(
     pieces: list[_Piece], billable: Decimal, excl: Decimal, incl: Decimal, unit: Decimal
 ) -> tuple[Decimal, Decimal, Decimal, _Piece | None]:
@@ -276,7 +291,7 @@ def _round_step(
     if step <= 0 or billable <= 0:
         return billable, excl, incl, None
     units = (billable * unit).quantize(_DUST)
-    rounded = (units / step).to_integral_value(rounding=ROUND_CEILING) * step / unit
+    rounded = (units / step).to_integral_value(ROUND_CEILING) * step / unit
     extra = rounded - billable
     if extra <= 0:
         return billable, excl, incl, None
@@ -293,7 +308,8 @@ def _us(moment: datetime) -> int:
     """Microseconds since 1970-01-01 UTC (a naive datetime is taken as UTC)."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return (moment - _EPOCH) // _MICROSECOND
+    delta = moment - _EPOCH  # its fields in integer arithmetic: cheaper than // _MICROSECOND
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def _datetime(us: int) -> datetime:
@@ -390,30 +406,67 @@ def _cuts(
     reservation_origin: int,
 ) -> list[int]:
     """Instants where a restriction of the tariff may start or stop holding, sorted."""
-    cuts: set[int] = set()
+    cuts: list[int] = []
     if tariff.uses_local_time and first < last:
         if offset is not None:
-            # Local time is UTC + offset throughout: each day's local times of day.
+            # Local time is UTC + offset throughout: each day's local times of day, those inside
+            # (first, last) found by bisection (the points are sorted, so the cuts come sorted).
             points = tariff.time_points_us
-            day = (first + offset) // DAY_US
-            base = day * DAY_US - offset
-            while base <= last:
-                for point in points:
-                    instant = base + point
-                    if first < instant < last:
-                        cuts.add(instant)
+            base = ((first + offset) // DAY_US) * DAY_US - offset  # local midnight, in UTC
+            while base < last:
+                for point in points[
+                    bisect_right(points, first - base) : bisect_left(points, last - base)
+                ]:
+                    cuts.append(base + point)
                 base += DAY_US
         else:
-            cuts.update(
-                _us(instant)
-                for instant in local_boundaries(
-                    tz, tariff.time_points, _datetime(first), _datetime(last), fixed=_is_fixed(tz)
-                )
+            cuts = sorted(
+                {
+                    _us(instant)
+                    for instant in local_boundaries(
+                        tz,
+                        tariff.time_points,
+                        _datetime(first),
+                        _datetime(last),
+                        fixed=_is_fixed(tz),
+                    )
+                }
             )
-    for seconds in tariff.duration_points:
-        cuts.add(charging_origin + seconds * 1_000_000)
-        cuts.add(reservation_origin + seconds * 1_000_000)
-    return sorted(cuts)
+    # Durations from the charging and the reservation origin; only those inside (first, last)
+    # matter (every segment lies in [first, last]; one starting at last is never looked up in
+    # the intervals between cuts).
+    count = len(cuts)
+    for duration in tariff.masks.duration_points:
+        instant = charging_origin + duration
+        if first < instant < last:
+            cuts.append(instant)
+        instant = reservation_origin + duration
+        if first < instant < last:
+            cuts.append(instant)
+    if len(cuts) > count:
+        cuts = sorted(set(cuts))
+    return cuts
+
+
+def _time_mask(masks: Masks, tz: tzinfo, offset: int | None, instant: int, origin: int) -> int:
+    """The elements whose time-of-day, day, date and duration restrictions hold at ``instant``
+    (µs since 1970-01-01 UTC), the session's duration counted from ``origin``. ``offset``: the
+    zone's UTC offset (µs) when it is fixed around the session, else None."""
+    mask = masks.all
+    tod_points = masks.tod_points
+    if tod_points or masks.day_checks:
+        # Local day (days since 1970-01-01) and time of day (µs since local midnight).
+        day, time_of_day = divmod(
+            instant + (offset if offset is not None else _offset_at(tz, instant)), DAY_US
+        )
+        if tod_points:
+            mask &= masks.tod_masks[bisect_right(tod_points, time_of_day) - 1]
+        if masks.day_checks:
+            mask &= masks.day_mask(day)
+    duration_points = masks.duration_points
+    if duration_points:
+        mask &= masks.duration_masks[bisect_right(duration_points, instant - origin)]
+    return mask
 
 
 def _fraction(point: tuple[Decimal, int, Decimal | None]) -> Decimal:
@@ -431,16 +484,14 @@ def _price(
     masks = tariff.masks
     with_power = bool(masks.power_checks)
     start_us = _us(start)
-    periods = normalise_periods(
-        charging_periods,
-        [
-            (moment - _EPOCH) // _MICROSECOND if moment.tzinfo is not None else _us(moment)
-            for moment in map(_START, charging_periods)
-        ],
-        start_us,
-        _us(end),
-        with_power,
-    )
+    starts: list[int] = []
+    try:
+        for moment in map(_START, charging_periods):
+            delta = moment - _EPOCH
+            starts.append((delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds)
+    except TypeError:  # a naive start_date_time (it cannot be subtracted from an aware one)
+        starts = [_us(moment) for moment in map(_START, charging_periods)]
+    periods = normalise_periods(charging_periods, starts, start_us, _us(end), with_power)
     has_reservation = False
     first_charging: int | None = None
     for period in periods:
@@ -466,14 +517,26 @@ def _price(
     offset = _fixed_offset(tz, first, last) if local_time else 0
     cut_list = _cuts(tariff, tz, offset, first, last, charging_origin, reservation_origin)
     kwh_points = tariff.kwh_points
+    if kwh_points:
+        kwh_first, kwh_last = kwh_points[0], kwh_points[-1]
 
-    # What the restrictions look at, as masks (see app.tariffs.masks).
-    tod_points, tod_masks = masks.tod_points, masks.tod_masks
-    by_day = bool(masks.day_checks)
+    # What the restrictions look at, as masks (see app.tariffs.masks). Local time of day, local
+    # day and time since the session (or reservation) started only change at a cut: with a fixed
+    # UTC offset, every local time of day of the tariff (local midnight among them) and every
+    # duration point from either origin that lies inside (first, last) is a cut. Every segment
+    # starts in [first, last], so for those starting before last the mask of these
+    # restrictions is one per interval between cuts (and per origin), worked out at the first
+    # segment that starts in it: time_masks[i] for the interval [cut_list[i - 1], cut_list[i]).
+    # Segments starting at ``last`` (a period of no time at the end; no cut is put there) and
+    # sessions near a DST change have theirs worked out each time.
+    memo_times = offset is not None
+    charging_time_masks: list[int | None] = [None] * (len(cut_list) + 1)
+    reservation_time_masks: list[int | None] = (
+        [None] * (len(cut_list) + 1) if has_reservation else charging_time_masks
+    )
     mask_kwh, kwh_masks = masks.kwh_points, masks.kwh_masks
-    duration_points, duration_masks = masks.duration_points, masks.duration_masks
+    power_mask = masks.power_mask
     all_elements = masks.all
-    day_of_mask, day_mask = None, all_elements
 
     # Billed pieces per dimension: (component, segment start, segment end, volume).
     energy_pieces: list[tuple[Component, int, int, Decimal]] = []
@@ -520,8 +583,9 @@ def _price(
         if kwh_points and p_energy:
             e_from, e_to = energy_before, e_end
             low, high = (e_from, e_to) if e_from < e_to else (e_to, e_from)
-            above = bisect_right(kwh_points, low)  # the first kWh point above low
-            crosses = above < len(kwh_points) and kwh_points[above] < high
+            if low < kwh_last and high > kwh_first:  # else no kWh point in (low, high)
+                above = bisect_right(kwh_points, low)  # the first kWh point above low
+                crosses = kwh_points[above] < high
         if (lo < hi or crosses) and span_us > 0:
             span = Decimal(span_us)
             points = [
@@ -538,11 +602,15 @@ def _price(
             points = [(_ONE, p_end, e_end)]
 
         period_mask = (
-            masks.power_mask(power_low, power_high, current_low, current_high)
+            power_mask(power_low, power_high, current_low, current_high)
             if with_power
             else all_elements
         )
-        origin = reservation_origin if is_reservation else charging_origin
+        if is_reservation:
+            origin, time_masks = reservation_origin, reservation_time_masks
+        else:
+            origin, time_masks = charging_origin, charging_time_masks
+        interval = lo  # of the cut list, where p_start lies (see time_masks)
         prev_f, prev_t, prev_e = _ZERO, p_start, energy_before
         for fraction, instant, exact_energy in points:
             # The last point of a period is _ONE itself; the others lie strictly inside (0, 1).
@@ -557,23 +625,19 @@ def _price(
             # exponent is at most 0); only the first segment of a period starts at _ZERO.
             share = fraction if prev_f is _ZERO else fraction - prev_f
 
-            # The elements whose restrictions hold at the start of the segment.
-            mask = period_mask
-            if local_time:
-                # Local day (days since 1970-01-01) and time of day (µs since local midnight).
-                day, time_of_day = divmod(
-                    prev_t + (offset if offset is not None else _offset_at(tz, prev_t)), DAY_US
-                )
-                if tod_points:
-                    mask &= tod_masks[bisect_right(tod_points, time_of_day) - 1]
-                if by_day:
-                    if day != day_of_mask:
-                        day_of_mask, day_mask = day, masks.day_mask(day)
-                    mask &= day_mask
+            # The elements whose restrictions hold at the start of the segment: those of the
+            # period's power and current, of the time (see time_masks) and of the energy so far.
+            if interval < 0:
+                interval = bisect_right(cut_list, prev_t)
+            if prev_t < last and memo_times:
+                mask = time_masks[interval]
+                if mask is None:
+                    mask = time_masks[interval] = _time_mask(masks, tz, offset, prev_t, origin)
+                mask &= period_mask
+            else:
+                mask = period_mask & _time_mask(masks, tz, offset, prev_t, origin)
             if mask_kwh:
                 mask &= kwh_masks[bisect_right(mask_kwh, prev_e)]
-            if duration_points:
-                mask &= duration_masks[bisect_right(duration_points, prev_t - origin)]
 
             # FLAT: "Flat fee", billed once: the first FLAT component active in the session (and
             # once more for a reservation, which tariff_16's worked example bills on top of the
@@ -642,6 +706,7 @@ def _price(
             prev_f, prev_e = fraction, e_here
             if instant > prev_t:
                 prev_t = instant
+                interval = -1  # found when the next segment needs it
         energy_before = e_end
 
     e_bill, e_excl, e_incl, e_round = _round_step(
@@ -677,30 +742,30 @@ def _price(
     )
     total, min_applied, max_applied = _clamp(subtotal, tariff)
 
-    return PricedSession(
-        tariff_id=tariff.tariff_id,
-        currency=tariff.currency,
-        start=start,
-        end=end,
-        total_cost=total,
-        total_fixed_cost=_cost(f_excl, f_incl),
+    return _priced_session(
+        tariff.tariff_id,  # tariff_id
+        tariff.currency,  # currency
+        start,  # start
+        end,  # end
+        total,  # total_cost
+        _cost(f_excl, f_incl),  # total_fixed_cost
         # Segments split a period's energy by fractions; their sum can carry arithmetic dust
         # (4.378999...9 for 4.379 kWh). A µWh is far below any meter's resolution.
-        total_energy=total_energy.quantize(_MICRO_KWH),
-        total_energy_cost=_cost(e_excl, e_incl),
-        total_time=total_time,
-        total_time_cost=_cost(t_excl, t_incl),
-        total_parking_time=total_parking,
-        total_parking_cost=_cost(k_excl, k_incl),
-        total_reservation_time=total_reservation,
-        total_reservation_cost=_cost(r_excl, r_incl),
-        billed_energy=e_bill,
-        billed_time=t_bill,
-        billed_parking_time=k_bill,
-        billed_reservation_time=r_bill,
-        min_price_applied=min_applied,
-        max_price_applied=max_applied,
-        _lines=_Lines(
+        total_energy.quantize(_MICRO_KWH),  # total_energy
+        _cost(e_excl, e_incl),  # total_energy_cost
+        total_time,  # total_time
+        _cost(t_excl, t_incl),  # total_time_cost
+        total_parking,  # total_parking_time
+        _cost(k_excl, k_incl),  # total_parking_cost
+        total_reservation,  # total_reservation_time
+        _cost(r_excl, r_incl),  # total_reservation_cost
+        e_bill,  # billed_energy
+        t_bill,  # billed_time
+        k_bill,  # billed_parking_time
+        r_bill,  # billed_reservation_time
+        min_applied,  # min_price_applied
+        max_applied,  # max_price_applied
+        _Lines(  # _lines
             [
                 *flat_groups,
                 (_CHARGING, energy_pieces, e_round, False),

@@ -387,3 +387,22 @@ def test_the_engines_fast_cost_is_a_cost() -> None:
     assert repr(fast) == repr(Cost(Decimal("1.5"), Decimal("1.815")))
     with pytest.raises(dataclasses.FrozenInstanceError):
         fast.excl_vat = Decimal(0)  # type: ignore[misc]
+
+
+def test_the_engines_fast_priced_session_is_a_priced_session() -> None:
+    import dataclasses
+    from decimal import Decimal
+
+    from app.tariffs.engine import PricedSession, _priced_session
+
+    t = make_tariff(time_element(2), energy_element("0.25"))
+    priced = session("2024-01-10 11:00", (90, {"TIME": AUTO, "ENERGY": 7})).price(t)
+    values = [getattr(priced, f.name) for f in dataclasses.fields(PricedSession)]
+    fast = _priced_session(*values)
+    slow = PricedSession(*values)
+    assert type(fast) is PricedSession and fast == slow and hash(fast) == hash(slow)
+    assert repr(fast) == repr(slow) and fast.total_cost.excl_vat == D("4.75")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.total_time = Decimal(0)  # type: ignore[misc]
+    with pytest.raises(ValueError):
+        _priced_session(*values[:-1])  # every field or none

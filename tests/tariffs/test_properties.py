@@ -13,7 +13,14 @@ from app.ocpi.schemas.cdrs import ChargingPeriod
 from app.ocpi.schemas.tariffs import Tariff
 from app.tariffs import PricedSession, price_session
 
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# derandomize: the same examples on every run, so CI's verdict does not depend on the draw (a wider
+# search, e.g. max_examples=6000 with a random seed, is a manual exercise).
+SETTINGS = settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 TOLERANCE = Decimal("1e-12")
 ZONES = ["UTC", "Europe/Amsterdam", "America/New_York", "Australia/Lord_Howe"]
 DAYS = ["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"]

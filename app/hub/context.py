@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -22,6 +21,7 @@ from app.hub.broker import Broker, make_broker, new_instance_id
 from app.hub.local import LocalParties
 from app.hub.relay.cache import OpenCallbacks
 from app.ocpi.client import OcpiClient
+from app.ocpi.wire import WireClient
 
 
 class CachedTokenCipher(TokenCipher):
@@ -51,7 +51,7 @@ class HubContext:
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
-    http: httpx.AsyncClient
+    http: WireClient
     cipher: TokenCipher
     metrics: HubMetrics = field(default_factory=HubMetrics)
     ocpi: OcpiClient = field(init=False)
@@ -105,9 +105,10 @@ class HubContext:
             settings=settings,
             engine=engine,
             sessions=make_sessionmaker(engine),
-            http=httpx.AsyncClient(
+            http=WireClient(
                 timeout=settings.ocpi_timeout_seconds,
-                limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+                max_connections=200,
+                max_keepalive=50,
                 headers={"User-Agent": "Voltroam/0.1"},
             ),
             cipher=CachedTokenCipher(settings.resolved_secret_key),

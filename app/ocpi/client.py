@@ -12,7 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 
@@ -23,6 +23,14 @@ from app.ocpi.errors import InvalidParameters
 from app.ocpi.headers import CORRELATION_ID, REQUEST_ID, RoutingHeaders
 from app.ocpi.schemas.common import check_path_segment
 from app.ocpi.status import OcpiStatus, is_success
+from app.ocpi.wire import (
+    StaleConnection,
+    WireClient,
+    WireError,
+    WireResponse,
+    WireTimeout,
+    with_params,
+)
 
 log = logging.getLogger("voltroam.ocpi.client")
 
@@ -99,7 +107,7 @@ def join_url(base: str, *parts: str) -> str:
     return url
 
 
-def _is_envelope(response: httpx.Response) -> bool:
+def _is_envelope(response: WireResponse) -> bool:
     try:
         body = response.json() if response.content else None
     except ValueError:
@@ -107,7 +115,7 @@ def _is_envelope(response: httpx.Response) -> bool:
     return isinstance(body, dict) and "status_code" in body
 
 
-def _may_try_other_spelling(method: str, response: httpx.Response) -> bool:
+def _may_try_other_spelling(method: str, response: WireResponse) -> bool:
     """Whether a request may be sent again with the other trailing-slash spelling.
 
     Only a GET (safe to repeat), and only when the answer is a missing route rather than an OCPI
@@ -125,10 +133,10 @@ def _toggle_trailing_slash(url: str) -> str:
 
 
 class OcpiClient:
-    """Thin OCPI layer over a shared ``httpx.AsyncClient`` (connection pooling across calls)."""
+    """Thin OCPI layer over a shared :class:`WireClient` (connection pooling across calls)."""
 
     def __init__(
-        self, http: httpx.AsyncClient, timeout: float = 10.0, metrics: HubMetrics | None = None
+        self, http: WireClient, timeout: float = 10.0, metrics: HubMetrics | None = None
     ) -> None:
         self.http = http
         self.timeout = timeout
@@ -195,24 +203,37 @@ class OcpiClient:
         json: Any,
         params: dict[str, Any] | None,
         timeout: float | None,
-    ) -> httpx.Response:
-        try:
-            return await self.http.request(
+    ) -> WireResponse:
+        def send() -> Awaitable[WireResponse]:
+            return self.http.request(
                 method,
                 url,
                 headers=headers,
                 json=json,
                 params=params,
                 timeout=timeout if timeout is not None else self.timeout,
-                follow_redirects=True,
             )
-        except httpx.TimeoutException as exc:
+
+        try:
+            try:
+                return await send()
+            except StaleConnection as exc:
+                if method != "GET":
+                    raise
+                # A kept-alive connection the partner (or a proxy in front of it) closed just as
+                # the request went out: the server sent nothing. A GET is safe to repeat, and
+                # the pool opens a fresh connection for it; anything else is not sent again on this
+                # guess ("never resend a non-idempotent request on a guess"): its caller (or the
+                # outbox, for pushes) decides.
+                log.debug("GET %s: %s on a pooled connection, sent once more", url, exc)
+                return await send()
+        except WireTimeout as exc:
             raise PeerError("timeout", f"{method} {url} timed out") from exc
-        except (httpx.HTTPError, ValueError) as exc:
+        except (WireError, ValueError) as exc:
             raise PeerError("unreachable", f"{method} {url} failed: {type(exc).__name__}") from exc
 
     @staticmethod
-    def _unwrap(method: str, url: str, response: httpx.Response) -> OcpiReply:
+    def _unwrap(method: str, url: str, response: WireResponse) -> OcpiReply:
         try:
             body = response.json() if response.content else None
         except ValueError:
@@ -297,7 +318,7 @@ class OcpiClient:
                 next_url = link
             elif total is not None:
                 # No usable Link but more objects announced: ask for the next offset ourselves.
-                next_url = _with_query(url, {**query, "offset": offset})
+                next_url = with_params(url, {**query, "offset": offset})
             else:
                 return
 
@@ -358,10 +379,3 @@ def _next_link(header: str | None, base: str) -> str | None:
             return link
         return None
     return None
-
-
-def _with_query(url: str, params: dict[str, Any]) -> str:
-    scheme, netloc, path, query, fragment = urlsplit(url)
-    merged = dict(parse_qsl(query))
-    merged.update({k: str(v) for k, v in params.items()})
-    return urlunsplit((scheme, netloc, path, urlencode(merged), fragment))

@@ -1,4 +1,5 @@
-"""The outbound client against a real, quirky OCPI server (and respx where a fault is forced)."""
+"""The outbound client against real, quirky OCPI servers (and raw TCP peers where a fault is
+needed: silence, a connection closed under a request)."""
 
 from __future__ import annotations
 
@@ -6,16 +7,17 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
-import respx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from app.ocpi.client import OcpiClient, PeerError, join_url, url_path
 from app.ocpi.errors import OcpiError
+from app.ocpi.wire import WireClient
+from tests import raw_http
 from tests.conftest import free_port, serve
 from tests.peers import envelope
+from tests.raw_http import Peer, peer, reply
 
 TOTAL = 23
 
@@ -95,7 +97,7 @@ def quirky_app(port: int) -> FastAPI:
 @pytest.fixture
 async def quirky() -> AsyncIterator[tuple[str, OcpiClient]]:
     port = free_port()
-    async with serve(quirky_app(port), port), httpx.AsyncClient() as http:
+    async with serve(quirky_app(port), port), WireClient() as http:
         yield f"http://127.0.0.1:{port}", OcpiClient(http, timeout=5)
 
 
@@ -117,7 +119,7 @@ async def test_a_page_that_timed_out_or_met_a_gateway_error_is_asked_again() -> 
     # A GET changes nothing: one slow page must not end the walk (a pull of thousands of
     # Locations from a CPO that is busy for a moment).
     port = free_port()
-    async with serve(quirky_app(port), port), httpx.AsyncClient() as http:
+    async with serve(quirky_app(port), port), WireClient() as http:
         client = OcpiClient(http, timeout=1)
         base = f"http://127.0.0.1:{port}"
         everything = [str(i) for i in range(TOTAL)]
@@ -163,16 +165,20 @@ async def test_non_ocpi_and_http_errors(quirky: tuple[str, OcpiClient]) -> None:
 
 
 async def test_unreachable_and_timeout() -> None:
-    async with httpx.AsyncClient() as http:
-        client = OcpiClient(http, timeout=1)
+    async def silent(request: raw_http.Request, writer: asyncio.StreamWriter) -> bool:
+        # Reads the request and never answers (a partner hanging on its database).
+        await asyncio.sleep(30)
+        return False
+
+    async with peer(silent) as p, WireClient() as http:
+        client = OcpiClient(http, timeout=0.5)
         with pytest.raises(PeerError) as info:
             await client.request("GET", f"http://127.0.0.1:{free_port()}/versions", "tok")
         assert info.value.kind == "unreachable"
-        with respx.mock:
-            respx.get("http://slow.example/versions").mock(side_effect=httpx.ReadTimeout("slow"))
-            with pytest.raises(PeerError) as info:
-                await client.request("GET", "http://slow.example/versions", "tok")
+        with pytest.raises(PeerError) as info:
+            await client.request("GET", f"{p.base}/versions", "tok")
         assert info.value.kind == "timeout"
+        assert len(p.requests) == 1  # a timeout is not a closed connection: not asked again
 
 
 def test_join_url() -> None:
@@ -187,3 +193,54 @@ def test_url_path_encodes_every_segment() -> None:
         with pytest.raises(OcpiError) as info:
             url_path("NL", "CPA", value)
         assert info.value.status_code == 2001
+
+
+async def answers_once_per_connection(
+    request: raw_http.Request, writer: asyncio.StreamWriter
+) -> bool:
+    """A partner behind a proxy whose idle timeout is shorter than the hub's: each connection
+    answers its first request (keep-alive, no ``Connection: close``) and is closed without an
+    answer when a second request arrives on it, as if the close crossed that request."""
+    if request.sequence > 1:
+        return False  # closed without a word
+    writer.write(
+        reply(200, b'{"data":{"ok":true},"status_code":1000,"timestamp":"2026-11-29T00:00:00Z"}')
+    )
+    return True
+
+
+@pytest.fixture
+async def closing_peer() -> AsyncIterator[Peer]:
+    async with peer(answers_once_per_connection) as p:
+        yield p
+
+
+async def test_a_get_on_a_connection_closed_under_it_is_sent_once_more_on_a_new_one(
+    closing_peer: Peer,
+) -> None:
+    base = closing_peer.base
+    async with WireClient() as http:
+        client = OcpiClient(http, timeout=5)
+        for _ in range(3):
+            reply = await client.request("GET", f"{base}/versions", "t")
+            assert reply.data == {"ok": True}
+    # The 2nd and 3rd GETs met a closed connection first: 5 GETs arrived, on 3 connections.
+    assert [r.method for r in closing_peer.requests] == ["GET"] * 5
+    assert closing_peer.connections == 3
+
+
+async def test_a_post_on_a_connection_closed_under_it_is_not_sent_again(
+    closing_peer: Peer,
+) -> None:
+    base = closing_peer.base
+    async with WireClient() as http:
+        client = OcpiClient(http, timeout=5)
+        url = f"{base}/commands/START_SESSION"
+        first = await client.request("POST", url, "t", json={"a": 1})
+        assert first.data == {"ok": True}
+        with pytest.raises(PeerError) as failed:
+            await client.request("POST", url, "t", json={"a": 1})
+        assert failed.value.kind == "unreachable"
+    # The partner got the second POST once: whether it ran it is unknown, so it is not resent.
+    assert [r.method for r in closing_peer.requests] == ["POST", "POST"]
+    assert closing_peer.connections == 1

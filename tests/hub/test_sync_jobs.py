@@ -103,7 +103,19 @@ async def test_a_cpo_connected_from_the_command_line_is_pulled(
         def be(party: FakeParty) -> list[Any]:
             return [c for c in party.pushes("locations", "PUT") if "/BE/CPB/" in c.path]
 
-        await wait_for(lambda: len(be(net.emsp1)) == 25 and len(be(net.emsp2)) == 25, 30)
+        try:
+            await wait_for(lambda: len(be(net.emsp1)) == 25 and len(be(net.emsp2)) == 25, 30)
+        except AssertionError:
+            # What the hub did, for a failure seen once in a full run and never alone.
+            platforms = await admin_get(net, net.hub, "/admin/platforms")
+            syncs = await admin_get(net, net.hub, "/admin/syncs")
+            deliveries = await admin_get(net, net.hub, "/admin/deliveries/summary")
+            raise AssertionError(
+                f"pushes of BE*CPB: {len(be(net.emsp1))}, {len(be(net.emsp2))}; "
+                f"CPO calls: {[(c.method, c.path) for c in cpo.calls]}; "
+                f"platforms: {[(p['id'], p['status'], p['roles']) for p in platforms]}; "
+                f"sync jobs: {syncs}; deliveries: {deliveries}"
+            ) from None
         await wait_for(lambda: any("/BE/CPB/" in c.path for c in net.emsp1.pushes("tariffs")))
         assert len(gets(cpo, "locations")) == 3 and len(gets(cpo, "tariffs")) == 1
         assert {c.token for c in gets(cpo, "locations")} == cpo.accepted_tokens - {"token-a-of-cpb"}

@@ -32,6 +32,7 @@ from app.core.db import detached
 from app.core.dbtypes import utcnow
 from app.core.ids import correlation_id_var, new_id
 from app.core.settings import Settings
+from app.core.sqlite_driver import committing
 from app.hub.outbox.models import Delivery, DeliveryStatus
 from app.hub.store import service as store
 from app.ocpi.headers import PartyRef
@@ -128,37 +129,51 @@ async def enqueue(session: AsyncSession, pushes: Sequence[Push]) -> None:
         await (await session.connection()).execute(_NOTIFY)
 
 
-async def enqueue_taken(session: AsyncSession, push: Push, lease_until: datetime) -> Delivery:
+_INSERT_TAKEN = insert(DELIVERY).returning(_c.id)
+_INSERT_TAKEN_COMMITTING = committing(_INSERT_TAKEN)
+
+
+async def enqueue_taken(
+    session: AsyncSession, push: Push, lease_until: datetime, *, commit: bool = False
+) -> Delivery:
     """Queue one push already taken by this instance: 'sending', attempt 1, its lease set, for
     the caller to hand to its worker right after the commit (a CommandResult relayed at once,
     app/hub/relay/service.py). The row is the fallback: should this instance stop before the
     outcome is recorded, the lease ends and any instance sends it (the same request id).
-    (No ``leased_by``: it is not claimed under the worker's presence lock.)"""
+    (No ``leased_by``: it is not claimed under the worker's presence lock.)
+
+    One Core INSERT; with ``commit`` it is the last statement of the caller's unit of work, and
+    SQLite commits it in the same trip (``committing``; the caller's commit then costs nothing).
+    """
     now = utcnow()
-    row = Delivery(
-        platform_id=push.platform_id,
-        module=push.module,
-        method=push.method,
-        path=push.path,
-        query=push.query,
-        url=push.url,
-        object_ref=push.object_ref,
-        body=push.body,
-        from_country_code=push.from_party.country_code if push.from_party else None,
-        from_party_id=push.from_party.party_id if push.from_party else None,
-        to_country_code=push.to_party.country_code if push.to_party else None,
-        to_party_id=push.to_party.party_id if push.to_party else None,
-        correlation_id=correlation_id_var.get() or new_id(),
-        request_id=new_id(),
-        status=DeliveryStatus.SENDING,
-        attempts=1,
-        lease_until=lease_until,
-        next_attempt_at=now,
-        created_at=now,
+    values: dict[str, Any] = {
+        "platform_id": push.platform_id,
+        "module": push.module,
+        "method": push.method,
+        "path": push.path,
+        "query": push.query,
+        "url": push.url,
+        "object_ref": push.object_ref,
+        "body": push.body,
+        "from_country_code": push.from_party.country_code if push.from_party else None,
+        "from_party_id": push.from_party.party_id if push.from_party else None,
+        "to_country_code": push.to_party.country_code if push.to_party else None,
+        "to_party_id": push.to_party.party_id if push.to_party else None,
+        "correlation_id": correlation_id_var.get() or new_id(),
+        "request_id": new_id(),
+        "status": DeliveryStatus.SENDING,
+        "attempts": 1,
+        "lease_until": lease_until,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+    conn = await session.connection()
+    statement = _INSERT_TAKEN_COMMITTING if commit else _INSERT_TAKEN
+    row_id = (await conn.execute(statement, values)).scalar_one()
+    return detached(
+        Delivery,
+        {"id": row_id, "leased_by": None, "last_error": None, "delivered_at": None, **values},
     )
-    session.add(row)
-    await session.flush()
-    return row
 
 
 def _open_earlier() -> Any:
@@ -356,23 +371,31 @@ class Outcome:
     retry_at: datetime | None = None
 
 
-async def finish_many(session: AsyncSession, outcomes: Sequence[Outcome]) -> int:
+async def finish_many(
+    session: AsyncSession, outcomes: Sequence[Outcome], *, commit: bool = False
+) -> int:
     """Record several outcomes, each guarded as in ``finish`` (the caller commits).
 
     One UPDATE per distinct outcome (all the deliveries that went through share one), matching
-    (id, attempt) pairs. Returns how many rows were recorded.
+    (id, attempt) pairs. Returns how many rows were recorded. With ``commit`` these UPDATEs are
+    the whole unit of work: on SQLite the last one commits it in its own trip (``committing``),
+    so the write lock is held for one trip to SQLite's thread, not until the event loop gets
+    round to the COMMIT (every other writer waits for that lock, the busy handler sleeping at
+    least a millisecond).
     """
     now = utcnow()
     groups: dict[tuple[str, str | None, datetime | None], list[tuple[int, int]]] = {}
     for o in outcomes:
         groups.setdefault((o.status, o.error, o.retry_at), []).append((o.delivery_id, o.attempt))
     recorded = 0
-    for (status, error, retry_at), keys in groups.items():
+    last = len(groups) - 1
+    for i, ((status, error, retry_at), keys) in enumerate(groups.items()):
         values = _outcome_values(status, error, retry_at, now)
         params: dict[str, Any] = {f"v_{name}": value for name, value in values.items()}
         params["ids"] = [k[0] for k in keys]
         params["keys"] = keys
-        result = await session.exec(_finish_statement(tuple(values)), params=params)
+        statement = _finish_statement(tuple(values), commit and i == last)
+        result = await session.exec(statement, params=params)
         recorded += int(result.rowcount or 0)
     return recorded
 
@@ -380,13 +403,13 @@ async def finish_many(session: AsyncSession, outcomes: Sequence[Outcome]) -> int
 # finish_many's UPDATEs, one per set of columns an outcome sets (three), built once with bound
 # parameters: building the statement (its IN lists above all) cost more CPU than running it, a
 # tenth of the hub's CPU per relayed command result.
-_FINISH: dict[tuple[str, ...], Any] = {}
+_FINISH: dict[tuple[tuple[str, ...], bool], Any] = {}
 
 
-def _finish_statement(columns: tuple[str, ...]) -> Any:
-    statement = _FINISH.get(columns)
+def _finish_statement(columns: tuple[str, ...], commit: bool = False) -> Any:
+    statement = _FINISH.get((columns, commit))
     if statement is None:
-        statement = _FINISH[columns] = (
+        statement = (
             update(DELIVERY)
             .where(
                 _c.id.in_(bindparam("ids", expanding=True)),
@@ -395,6 +418,9 @@ def _finish_statement(columns: tuple[str, ...]) -> Any:
             )
             .values({name: bindparam(f"v_{name}", type_=_c[name].type) for name in columns})
         )
+        if commit:
+            statement = committing(statement)
+        _FINISH[(columns, commit)] = statement
     return statement
 
 

@@ -320,7 +320,7 @@ class DeliveryWorker:
             for attempt in range(1, 4):
                 try:
                     async with self.ctx.sessions() as session:
-                        await outbox.finish_many(session, [o for o, _written in batch])
+                        await outbox.finish_many(session, [o for o, _written in batch], commit=True)
                         await session.commit()
                     break
                 except Exception:

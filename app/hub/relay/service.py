@@ -25,6 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.db import detached
 from app.core.dbtypes import utcnow
+from app.core.sqlite_driver import committing
 from app.hub.context import HubContext
 from app.hub.directory.service import platform_by_id
 from app.hub.forward import call_party
@@ -88,7 +89,9 @@ def callback_values(
 
 _CALLBACK_TABLE = Callback.__table__  # type: ignore[attr-defined]
 # (Core statements on the table, run on the session's connection: no ORM step per execution.)
-_INSERT_CALLBACK = insert(_CALLBACK_TABLE).returning(_CALLBACK_TABLE.c.id)
+# Committed in the INSERT's own trip on SQLite (app/core/sqlite_driver.py): the eMSP's answer
+# waits for this commit, and a second trip to SQLite's thread was most of that wait.
+_INSERT_CALLBACK = committing(insert(_CALLBACK_TABLE).returning(_CALLBACK_TABLE.c.id))
 
 
 async def _insert(session: AsyncSession, values: dict[str, Any]) -> Callback:
@@ -337,8 +340,12 @@ async def relay_result_now(
         if taken.rowcount == 1:
             ctx.callbacks.forget(callback.public_id)
             lease = now + timedelta(seconds=ctx.settings.delivery_lease_seconds)
-            row = await enqueue_taken(session, _result_push(callback, module, body), lease)
-            # Sent while the transaction commits: the callback is taken (the conditional UPDATE
+            row = await enqueue_taken(
+                session, _result_push(callback, module, body), lease, commit=True
+            )
+            # Sent while the transaction commits (on SQLite it was committed with the INSERT,
+            # in one trip to its thread: the write lock is not held while this instance's event
+            # loop gets round to a COMMIT): the callback is taken (the conditional UPDATE
             # above holds its row until the commit), so this is the one first send. The worker
             # records the outcome only once the row is committed, and forgets it when the
             # commit fails (then the row never existed and nothing resends it).

@@ -28,14 +28,18 @@ from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.db import detached
+from app.core.sqlite_driver import quick
 from app.hub.directory.models import PartiesVersion
 from app.hub.parties.models import Platform, PlatformRole
 
 M = TypeVar("M", bound=SQLModel)
 
 _VERSION_KEY = "voltroam.parties_version"
-_VERSION = select(PartiesVersion.__table__.c.value).where(  # type: ignore[attr-defined]
-    PartiesVersion.__table__.c.id == 1  # type: ignore[attr-defined]
+# Read by every unit of work: in the event loop's thread on SQLite (app/core/sqlite_driver.py).
+_VERSION = quick(
+    select(PartiesVersion.__table__.c.value).where(  # type: ignore[attr-defined]
+        PartiesVersion.__table__.c.id == 1  # type: ignore[attr-defined]
+    )
 )
 
 

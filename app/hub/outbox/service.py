@@ -32,7 +32,7 @@ from app.core.db import detached
 from app.core.dbtypes import utcnow
 from app.core.ids import correlation_id_var, new_id
 from app.core.settings import Settings
-from app.core.sqlite_driver import committing
+from app.core.sqlite_driver import committing, quick
 from app.hub.outbox.models import Delivery, DeliveryStatus
 from app.hub.store import service as store
 from app.ocpi.headers import PartyRef
@@ -129,7 +129,7 @@ async def enqueue(session: AsyncSession, pushes: Sequence[Push]) -> None:
         await (await session.connection()).execute(_NOTIFY)
 
 
-_INSERT_TAKEN = insert(DELIVERY).returning(_c.id)
+_INSERT_TAKEN = quick(insert(DELIVERY).returning(_c.id))
 _INSERT_TAKEN_COMMITTING = committing(_INSERT_TAKEN)
 
 
@@ -418,8 +418,8 @@ def _finish_statement(columns: tuple[str, ...], commit: bool = False) -> Any:
             )
             .values({name: bindparam(f"v_{name}", type_=_c[name].type) for name in columns})
         )
-        if commit:
-            statement = committing(statement)
+        # (A batch of outcomes by primary key: quick on SQLite.)
+        statement = quick(committing(statement) if commit else statement)
         _FINISH[(columns, commit)] = statement
     return statement
 

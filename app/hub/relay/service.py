@@ -25,7 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.db import detached
 from app.core.dbtypes import utcnow
-from app.core.sqlite_driver import committing
+from app.core.sqlite_driver import committing, quick
 from app.hub.context import HubContext
 from app.hub.directory.service import platform_by_id
 from app.hub.forward import call_party
@@ -91,7 +91,7 @@ _CALLBACK_TABLE = Callback.__table__  # type: ignore[attr-defined]
 # (Core statements on the table, run on the session's connection: no ORM step per execution.)
 # Committed in the INSERT's own trip on SQLite (app/core/sqlite_driver.py): the eMSP's answer
 # waits for this commit, and a second trip to SQLite's thread was most of that wait.
-_INSERT_CALLBACK = committing(insert(_CALLBACK_TABLE).returning(_CALLBACK_TABLE.c.id))
+_INSERT_CALLBACK = quick(committing(insert(_CALLBACK_TABLE).returning(_CALLBACK_TABLE.c.id)))
 
 
 async def _insert(session: AsyncSession, values: dict[str, Any]) -> Callback:
@@ -180,8 +180,11 @@ async def after_response(
 _CALLBACK_COLUMNS = tuple(Callback.__table__.columns)  # type: ignore[attr-defined]
 
 
-_FIND = select(*_CALLBACK_COLUMNS).where(
-    col(Callback.kind) == bindparam("kind"), col(Callback.public_id) == bindparam("public_id")
+_FIND = quick(
+    select(*_CALLBACK_COLUMNS).where(
+        col(Callback.kind) == bindparam("kind"),
+        col(Callback.public_id) == bindparam("public_id"),
+    )
 )
 # A miss on an id of the hub's own shape is looked up again for this long (seconds, in steps):
 # another instance may be committing the callback while its receiver already answers.
@@ -285,7 +288,7 @@ async def _deliver(
 
 
 # The first result of a waiting callback: it is taken (rowcount 1) by one writer only.
-_TAKE_FIRST_RESULT = (
+_TAKE_FIRST_RESULT = quick(
     update(_CALLBACK_TABLE)
     .where(
         _CALLBACK_TABLE.c.id == bindparam("cid"),

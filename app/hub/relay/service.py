@@ -354,6 +354,9 @@ async def relay_result_now(
             # commit fails (then the row never existed and nothing resends it).
             committed: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
             send(row, requester, committed=committed)
+            # One turn of the loop: the result leaves now, before the receiver's answer is built
+            # (on SQLite the commit below has nothing left to wait for, so it would not yield).
+            await asyncio.sleep(0)
             try:
                 await session.commit()
             except BaseException:

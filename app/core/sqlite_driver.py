@@ -78,6 +78,19 @@ def committing(statement: S) -> S:
     return statement.prefix_with(COMMIT_MARK)  # type: ignore[attr-defined]
 
 
+def _execute(cursor: sqlite3.Cursor, operation: str, parameters: Any, many: bool) -> _Ran:
+    """Execute on ``cursor`` and read it to the end."""
+    if many:
+        cursor.executemany(operation, parameters)
+    elif parameters is None:
+        cursor.execute(operation)
+    else:
+        cursor.execute(operation, parameters)
+    description = cursor.description
+    rows = cursor.fetchall() if description else []
+    return description, cursor.rowcount, cursor.lastrowid, rows
+
+
 def _run(
     adapted: OneTripConnection,
     trip: int,
@@ -89,15 +102,7 @@ def _run(
     """In the connection's thread: the whole life of one cursor."""
     cursor = connection.cursor()
     try:
-        if many:
-            cursor.executemany(operation, parameters)
-        elif parameters is None:
-            cursor.execute(operation)
-        else:
-            cursor.execute(operation, parameters)
-        description = cursor.description
-        rows = cursor.fetchall() if description else []
-        ran = description, cursor.rowcount, cursor.lastrowid, rows
+        ran = _execute(cursor, operation, parameters, many)
         if COMMIT_MARK in operation and connection.in_transaction:
             connection.commit()
         return ran
@@ -228,21 +233,13 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
             cursor = connection.cursor()
             try:
                 try:
-                    if many:
-                        cursor.executemany(operation, parameters)
-                    elif parameters is None:
-                        cursor.execute(operation)
-                    else:
-                        cursor.execute(operation, parameters)
-                    description = cursor.description
-                    rows = cursor.fetchall() if description else []
+                    ran = _execute(cursor, operation, parameters, many)
                 except sqlite3.OperationalError as error:
                     # Locked at its first step, before it changed anything (a read in WAL mode
                     # is not refused by a writer; a write takes the lock first).
                     if _busy(error):
                         return None
                     raise
-                ran: _Ran = (description, cursor.rowcount, cursor.lastrowid, rows)
             finally:
                 cursor.close()
             if COMMIT_MARK in operation and connection.in_transaction:

@@ -74,6 +74,25 @@ async def job_when(hub: RunningServer, platform_id: int, states: set[str], timeo
         await asyncio.sleep(0.05)
 
 
+async def what_the_hub_did(net: Network) -> str:
+    """For failures seen in full runs only (never alone): platforms, sync jobs and every push
+    not delivered, with its error."""
+    platforms = await admin_get(net, net.hub, "/admin/platforms")
+    syncs = await admin_get(net, net.hub, "/admin/syncs")
+    summary = await admin_get(net, net.hub, "/admin/deliveries/summary")
+    rows = await admin_get(net, net.hub, "/admin/deliveries?limit=1000")
+    open_rows = [
+        (r["id"], r["platform_id"], r["method"], r["path"], r["status"], r["attempts"],
+         r["last_error"])
+        for r in rows
+        if r["status"] != "delivered"
+    ]  # fmt: skip
+    return (
+        f"platforms: {[(p['id'], p['status'], p['roles']) for p in platforms]}; "
+        f"sync jobs: {syncs}; deliveries: {summary}; not delivered: {open_rows}"
+    )
+
+
 async def platform_of(hub: RunningServer, party_id: str) -> int:
     for p in await admin_get(None, hub, "/admin/platforms"):
         if any(r["party_id"] == party_id for r in p["roles"]):
@@ -106,15 +125,10 @@ async def test_a_cpo_connected_from_the_command_line_is_pulled(
         try:
             await wait_for(lambda: len(be(net.emsp1)) == 25 and len(be(net.emsp2)) == 25, 30)
         except AssertionError:
-            # What the hub did, for a failure seen once in a full run and never alone.
-            platforms = await admin_get(net, net.hub, "/admin/platforms")
-            syncs = await admin_get(net, net.hub, "/admin/syncs")
-            deliveries = await admin_get(net, net.hub, "/admin/deliveries/summary")
             raise AssertionError(
                 f"pushes of BE*CPB: {len(be(net.emsp1))}, {len(be(net.emsp2))}; "
                 f"CPO calls: {[(c.method, c.path) for c in cpo.calls]}; "
-                f"platforms: {[(p['id'], p['status'], p['roles']) for p in platforms]}; "
-                f"sync jobs: {syncs}; deliveries: {deliveries}"
+                + await what_the_hub_did(net)
             ) from None
         await wait_for(lambda: any("/BE/CPB/" in c.path for c in net.emsp1.pushes("tariffs")))
         assert len(gets(cpo, "locations")) == 3 and len(gets(cpo, "tariffs")) == 1
@@ -159,7 +173,13 @@ async def test_admin_sync_queues_a_job_and_answers_at_once(database_url: str) ->
         assert running["id"] == queued["id"]
         job = await job_when(net.hub, platform_id, {"done"})
         assert job["modules"]["locations"]["stored"] == 12
-        await wait_for(lambda: len(net.emsp1.pushes("locations")) == 12)
+        try:
+            await wait_for(lambda: len(net.emsp1.pushes("locations")) == 12)
+        except AssertionError:
+            pushed = [(c.method, c.path) for c in net.emsp1.pushes("locations")]
+            raise AssertionError(
+                f"pushes to eMSP1: {pushed}; " + await what_the_hub_did(net)
+            ) from None
 
         # The overview shows the pulls too.
         overview = await admin_get(net, net.hub, "/admin/overview")

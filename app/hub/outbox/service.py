@@ -66,6 +66,32 @@ _c = DELIVERY.c
 _INSERT = insert(DELIVERY)
 
 
+def _row(push: Push, correlation: str, now: datetime) -> dict[str, Any]:
+    """The columns of a new pending row for ``push``."""
+    return {
+        "platform_id": push.platform_id,
+        "module": push.module,
+        "method": push.method,
+        "path": push.path,
+        "query": push.query,
+        "url": push.url,
+        "object_ref": push.object_ref,
+        "body": push.body,
+        "from_country_code": push.from_party.country_code if push.from_party else None,
+        "from_party_id": push.from_party.party_id if push.from_party else None,
+        "to_country_code": push.to_party.country_code if push.to_party else None,
+        "to_party_id": push.to_party.party_id if push.to_party else None,
+        "correlation_id": correlation,
+        # A new X-Request-ID for each push ("a new unique value [...] not a copy of the
+        # X-Request-ID [...] of the incoming request"), fixed now: its attempts repeat it.
+        "request_id": new_id(),
+        "status": DeliveryStatus.PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+
+
 async def enqueue(session: AsyncSession, pushes: Sequence[Push]) -> None:
     """Queue the pushes in the caller's transaction (the caller commits).
 
@@ -96,31 +122,7 @@ async def enqueue(session: AsyncSession, pushes: Sequence[Push]) -> None:
             .values(status=DeliveryStatus.SUPERSEDED, last_error="a newer version was queued")
         )
     now = utcnow()
-    values = [
-        {
-            "platform_id": push.platform_id,
-            "module": push.module,
-            "method": push.method,
-            "path": push.path,
-            "query": push.query,
-            "url": push.url,
-            "object_ref": push.object_ref,
-            "body": push.body,
-            "from_country_code": push.from_party.country_code if push.from_party else None,
-            "from_party_id": push.from_party.party_id if push.from_party else None,
-            "to_country_code": push.to_party.country_code if push.to_party else None,
-            "to_party_id": push.to_party.party_id if push.to_party else None,
-            "correlation_id": correlation,
-            # A new X-Request-ID for each push ("a new unique value [...] not a copy of the
-            # X-Request-ID [...] of the incoming request"), fixed now: its attempts repeat it.
-            "request_id": new_id(),
-            "status": DeliveryStatus.PENDING,
-            "attempts": 0,
-            "next_attempt_at": now,
-            "created_at": now,
-        }
-        for push in pushes
-    ]
+    values = [_row(push, correlation, now) for push in pushes]
     # One INSERT executed for every row (a statement compiled once and cached; several rows
     # go to the driver's executemany), in the order of the rows: ids follow it.
     await session.exec(_INSERT, params=values)
@@ -145,28 +147,8 @@ async def enqueue_taken(
     One Core INSERT; with ``commit`` it is the last statement of the caller's unit of work, and
     SQLite commits it in the same trip (``committing``; the caller's commit then costs nothing).
     """
-    now = utcnow()
-    values: dict[str, Any] = {
-        "platform_id": push.platform_id,
-        "module": push.module,
-        "method": push.method,
-        "path": push.path,
-        "query": push.query,
-        "url": push.url,
-        "object_ref": push.object_ref,
-        "body": push.body,
-        "from_country_code": push.from_party.country_code if push.from_party else None,
-        "from_party_id": push.from_party.party_id if push.from_party else None,
-        "to_country_code": push.to_party.country_code if push.to_party else None,
-        "to_party_id": push.to_party.party_id if push.to_party else None,
-        "correlation_id": correlation_id_var.get() or new_id(),
-        "request_id": new_id(),
-        "status": DeliveryStatus.SENDING,
-        "attempts": 1,
-        "lease_until": lease_until,
-        "next_attempt_at": now,
-        "created_at": now,
-    }
+    values = _row(push, correlation_id_var.get() or new_id(), utcnow())
+    values.update(status=DeliveryStatus.SENDING, attempts=1, lease_until=lease_until)
     conn = await session.connection()
     statement = _INSERT_TAKEN_COMMITTING if commit else _INSERT_TAKEN
     row_id = (await conn.execute(statement, values)).scalar_one()
